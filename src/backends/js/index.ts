@@ -1,0 +1,59 @@
+/** The JS backend: generated JavaScript compiled with `new Function`, run on worker threads when large. */
+import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
+import { renderJs } from "./render.js";
+import { runPooled, runPooledAsync, threadCount, type RowKernel } from "../pool.js";
+
+/** Work (pairs × instructions) below which a call stays on the calling thread. */
+const PARALLEL_WORK = 4e6;
+
+function rowsOf(job: KernelJob, b: number, n: number): { off: ArrayLike<number>; oo: ArrayLike<number> } {
+  return {
+    off: job.inOffsets.subarray(b * job.inputs.length, (b + 1) * job.inputs.length),
+    oo: job.outOffsets.subarray(b * n, (b + 1) * n),
+  };
+}
+
+class JsKernel implements Kernel {
+  constructor(
+    private readonly key: string,
+    private readonly src: string,
+    private readonly fn: RowKernel,
+    private readonly cost: number,
+  ) {}
+
+  run(job: KernelJob): void {
+    const threads = threadCount();
+    const work = job.nBatch * job.nOuter * job.nInner * this.cost;
+    if (threads > 1 && work >= PARALLEL_WORK && job.nBatch * job.nOuter > 1) {
+      runPooled(job, this.key, this.src, this.fn, threads);
+      return;
+    }
+    for (let b = 0; b < job.nBatch; b++) {
+      const { off, oo } = rowsOf(job, b, job.outputs.length);
+      this.fn(job.inputs, off, job.nInner, 0, job.nOuter, job.outputs, oo);
+    }
+  }
+
+  runAsync(job: KernelJob): Promise<void> {
+    if (job.nBatch * job.nOuter === 0) return Promise.resolve();
+    return runPooledAsync(job, this.key, this.src, threadCount());
+  }
+}
+
+const compiled = new Map<string, JsKernel>();
+
+export const jsBackend: Backend = {
+  name: "js",
+  unavailable: () => null,
+  declines: () => null,
+  compile(p: KernelProgram): Kernel {
+    let k = compiled.get(p.key);
+    if (!k) {
+      const src = renderJs(p);
+      const fn = new Function(src)() as RowKernel;
+      k = new JsKernel(p.key, src, fn, Math.max(1, p.body.code.length + p.red.update.code.length));
+      compiled.set(p.key, k);
+    }
+    return k;
+  },
+};

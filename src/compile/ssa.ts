@@ -1,0 +1,262 @@
+/**
+ * The lowered program: straight-line scalar SSA. This is the contract between the formula
+ * level and every backend — backends never see formulas, only these instructions.
+ *
+ * A value is the index of the instruction that defines it. Types: `f` (a float of the kernel's
+ * compute or accumulator precision) and `i` (an int32: indices). Comparisons yield 0/1 floats;
+ * `select(c, x, y)` picks x where c ≠ 0.
+ */
+
+/** Value types. */
+export type VT = "f" | "i";
+
+/** Unary float operations every backend implements. */
+export const UNARY = [
+  "neg", "abs", "exp", "log", "sqrt", "rsqrt", "sin", "cos", "tan", "asin", "acos", "atan",
+  "sinh", "cosh", "tanh", "erf", "log1p", "expm1", "floor", "round", "sign",
+] as const;
+/** Binary float operations every backend implements (`pow` is the float power; min/max propagate NaN). */
+export const BINARY = ["add", "sub", "mul", "div", "min", "max", "atan2", "pow"] as const;
+/** Comparisons: yield 1 where true, 0 where false (NaN compares false, `ne` true). */
+export const COMPARE = ["lt", "le", "gt", "ge", "eq", "ne"] as const;
+
+export type UnaryOp = (typeof UNARY)[number];
+export type BinaryOp = (typeof BINARY)[number];
+export type CompareOp = (typeof COMPARE)[number];
+
+/**
+ * Instruction opcodes.
+ * - `const` k=[value]; `load` k=[slot, component]; `idx`: the current inner index j (int);
+ * - `state` k=[s] / `other` k=[s]: a reduction state component (of this / of the merged-in state);
+ * - `fval` k=[c]: component c of the formula body's output (in a reduction's update block);
+ * - `select` a=[cond, x, y]; unary, binary and compare ops as listed above.
+ */
+export type Opcode = "const" | "load" | "idx" | "state" | "other" | "fval" | "select" | UnaryOp | BinaryOp | CompareOp;
+
+/** One SSA instruction. */
+export interface Instr {
+  readonly op: Opcode;
+  /** Operand values. */
+  readonly a: readonly number[];
+  /** Immediate operands. */
+  readonly k: readonly number[];
+  /** Result type. */
+  readonly t: VT;
+  /**
+   * Loop level: 0 invariant (constants, parameters), 1 depends on the outer index i,
+   * 2 depends on the inner index j, 3 depends on the reduction state.
+   */
+  readonly level: number;
+}
+
+/** A straight-line block with its outputs. */
+export interface Block {
+  readonly code: readonly Instr[];
+  readonly out: readonly number[];
+}
+
+const unarySet = new Set<string>(UNARY);
+const binarySet = new Set<string>(BINARY);
+const compareSet = new Set<string>(COMPARE);
+
+/** Evaluates one op on numbers (float64), for constant folding and as the semantic definition. */
+export function evalOp(op: Opcode, x: number[]): number {
+  const [a = NaN, b = NaN, c = NaN] = x;
+  switch (op) {
+    case "neg": return -a;
+    case "abs": return Math.abs(a);
+    case "exp": return Math.exp(a);
+    case "log": return Math.log(a);
+    case "sqrt": return Math.sqrt(a);
+    case "rsqrt": return 1 / Math.sqrt(a);
+    case "sin": return Math.sin(a);
+    case "cos": return Math.cos(a);
+    case "tan": return Math.tan(a);
+    case "asin": return Math.asin(a);
+    case "acos": return Math.acos(a);
+    case "atan": return Math.atan(a);
+    case "sinh": return Math.sinh(a);
+    case "cosh": return Math.cosh(a);
+    case "tanh": return Math.tanh(a);
+    case "erf": return erf(a);
+    case "log1p": return Math.log1p(a);
+    case "expm1": return Math.expm1(a);
+    case "floor": return Math.floor(a);
+    case "round": return roundHalfAway(a);
+    case "sign": return sign(a);
+    case "add": return a + b;
+    case "sub": return a - b;
+    case "mul": return a * b;
+    case "div": return a / b;
+    case "min": return Math.min(a, b);
+    case "max": return Math.max(a, b);
+    case "atan2": return Math.atan2(a, b);
+    case "pow": return Math.pow(a, b);
+    case "lt": return a < b ? 1 : 0;
+    case "le": return a <= b ? 1 : 0;
+    case "gt": return a > b ? 1 : 0;
+    case "ge": return a >= b ? 1 : 0;
+    case "eq": return a === b ? 1 : 0;
+    case "ne": return a !== b ? 1 : 0;
+    case "select": return a !== 0 ? b : c;
+    default: throw new Error(`evalOp: ${op} is not a pure operation`);
+  }
+}
+
+/** Rounds half away from zero (C's `round`), the semantics of the SSA `round`. */
+export function roundHalfAway(x: number): number {
+  return x < 0 ? -Math.round(-x) : Math.round(x);
+}
+
+/** −1, 0 or 1 (NaN for NaN), the semantics of the SSA `sign`. */
+export function sign(x: number): number {
+  return x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN;
+}
+
+/** The error function, via the Chebyshev-fitted erfc of Numerical Recipes (|relative error| < 1.2e-7). */
+export function erf(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    Math.exp(
+      -z * z - 1.26551223 +
+        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 +
+        t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+    );
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+/**
+ * Builds a block with common-subexpression elimination and constant folding.
+ * `slotLevel` gives the loop level of each input slot (0 parameter, 1 outer, 2 inner).
+ */
+export class SsaBuilder {
+  readonly code: Instr[] = [];
+  private readonly memo = new Map<string, number>();
+
+  constructor(private readonly slotLevel: (slot: number) => number = () => 2) {}
+
+  private emit(op: Opcode, a: number[], k: number[], t: VT, level: number): number {
+    const key = `${op}|${a.join(",")}|${k.join(",")}|${t}`;
+    const hit = this.memo.get(key);
+    if (hit !== undefined) return hit;
+    this.code.push({ op, a, k, t, level });
+    const id = this.code.length - 1;
+    this.memo.set(key, id);
+    return id;
+  }
+
+  private lvl(a: number[]): number {
+    let l = 0;
+    for (const v of a) l = Math.max(l, this.code[v]!.level);
+    return l;
+  }
+
+  /** The value of a constant, or undefined. */
+  constValue(v: number): number | undefined {
+    const ins = this.code[v]!;
+    return ins.op === "const" ? ins.k[0] : undefined;
+  }
+
+  /** The type of a value. */
+  type(v: number): VT {
+    return this.code[v]!.t;
+  }
+
+  /** A float constant. */
+  c(value: number): number {
+    return this.emit("const", [], [value], "f", 0);
+  }
+
+  /** An int constant. */
+  ci(value: number): number {
+    return this.emit("const", [], [value | 0], "i", 0);
+  }
+
+  /** Loads component `comp` of input slot `slot`. */
+  load(slot: number, comp: number): number {
+    return this.emit("load", [], [slot, comp], "f", this.slotLevel(slot));
+  }
+
+  /** The inner index j. */
+  idx(): number {
+    return this.emit("idx", [], [], "i", 2);
+  }
+
+  /** A reduction-block input: `state`, `other` (merge) or `fval` (formula output). */
+  input(kind: "state" | "other" | "fval", k: number, t: VT = "f"): number {
+    return this.emit(kind, [], [k], t, kind === "fval" ? 2 : 3);
+  }
+
+  /** A unary float op (folded when constant). */
+  un(op: UnaryOp, x: number): number {
+    if (!unarySet.has(op)) throw new Error(`unknown unary op ${op}`);
+    const cx = this.constValue(x);
+    if (cx !== undefined) return this.c(evalOp(op, [cx]));
+    return this.emit(op, [x], [], "f", this.lvl([x]));
+  }
+
+  /** A binary float op (folded when constant; x+0, x*1, x*0 is not folded: NaN·0 ≠ 0). */
+  bin(op: BinaryOp, x: number, y: number): number {
+    if (!binarySet.has(op)) throw new Error(`unknown binary op ${op}`);
+    const cx = this.constValue(x);
+    const cy = this.constValue(y);
+    if (cx !== undefined && cy !== undefined) return this.c(evalOp(op, [cx, cy]));
+    if ((op === "mul" && cy === 1) || ((op === "add" || op === "sub") && cy === 0) || (op === "div" && cy === 1)) return x;
+    if ((op === "mul" && cx === 1) || (op === "add" && cx === 0)) return y;
+    return this.emit(op, [x, y], [], "f", this.lvl([x, y]));
+  }
+
+  /** A comparison, 1 or 0. Operands must have one type (both f or both i). */
+  cmp(op: CompareOp, x: number, y: number): number {
+    if (!compareSet.has(op)) throw new Error(`unknown comparison ${op}`);
+    if (this.type(x) !== this.type(y)) throw new Error("cmp: operand types differ");
+    const cx = this.constValue(x);
+    const cy = this.constValue(y);
+    if (cx !== undefined && cy !== undefined) return this.c(evalOp(op, [cx, cy]));
+    return this.emit(op, [x, y], [], "f", this.lvl([x, y]));
+  }
+
+  /** `cond ≠ 0 ? x : y`; x and y of one type. */
+  select(cond: number, x: number, y: number): number {
+    if (this.type(x) !== this.type(y)) throw new Error("select: operand types differ");
+    const cc = this.constValue(cond);
+    if (cc !== undefined) return cc !== 0 ? x : y;
+    if (x === y) return x;
+    return this.emit("select", [cond, x, y], [], this.type(x), this.lvl([cond, x, y]));
+  }
+
+  /** Logical and / or / not of 0/1 values. */
+  and(x: number, y: number): number {
+    return this.bin("mul", x, y);
+  }
+  or(x: number, y: number): number {
+    return this.bin("max", x, y);
+  }
+  not(x: number): number {
+    return this.bin("sub", this.c(1), x);
+  }
+  /** 1 where x is NaN. */
+  isnan(x: number): number {
+    return this.cmp("ne", x, x);
+  }
+
+  /** Finishes the block. */
+  block(out: number[]): Block {
+    return { code: this.code.slice(), out };
+  }
+}
+
+/** The instructions (indices) a set of values depends on, in program order. */
+export function dependencies(block: Block, roots: readonly number[]): Set<number> {
+  const need = new Set<number>();
+  const stack = [...roots];
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (need.has(v)) continue;
+    need.add(v);
+    for (const a of block.code[v]!.a) stack.push(a);
+  }
+  return need;
+}

@@ -1,0 +1,38 @@
+/**
+ * Errors raised by keops-ts. Every user mistake is reported as a {@link KeOpsError}
+ * whose message names the argument, what was expected and what was given.
+ */
+export class KeOpsError extends Error {
+  override name = "KeOpsError";
+  constructor(message: string) {
+    super(message);
+  }
+}
+
+/** Formats any value briefly for an error message. */
+export function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (v === undefined) return "undefined";
+  if (typeof v === "number" || typeof v === "boolean" || typeof v === "bigint") return String(v);
+  if (typeof v === "string") return JSON.stringify(v);
+  if (Array.isArray(v)) return `an array of length ${v.length}`;
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of length ${(v as unknown as { length: number }).length}`;
+  if (typeof v === "object") {
+    const shape = (v as { shape?: unknown }).shape;
+    const ctor = (v as object).constructor?.name ?? "object";
+    if (Array.isArray(shape)) return `a ${ctor} of shape (${shape.join(", ")})`;
+    return `a ${ctor}`;
+  }
+  return typeof v;
+}
+
+/** Throws a KeOpsError "`arg`: expected `expected`, got `given`". */
+export function argError(arg: string, expected: string, given: unknown): never {
+  const g = typeof given === "string" && given.startsWith("@") ? given.slice(1) : describe(given);
+  throw new KeOpsError(`${arg}: expected ${expected}, got ${g}`);
+}
+
+/** Builds an already-described "given" for {@link argError} (prefix marker avoids re-describing). */
+export function said(text: string): string {
+  return "@" + text;
+}

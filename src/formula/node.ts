@@ -1,0 +1,181 @@
+/**
+ * The formula IR: immutable, hash-consed nodes. Building the same sub-formula twice yields the
+ * same object, so equality is identity and common sub-expressions are shared for free.
+ */
+import { KeOpsError } from "../errors.js";
+import type { SsaBuilder } from "../compile/ssa.js";
+
+/** Variable categories, as in KeOps: 0 indexed by i, 1 indexed by j, 2 parameter. */
+export type Cat = 0 | 1 | 2;
+
+/** What an op's lowering gets: the SSA builder and the input slot of each variable. */
+export interface LowerContext {
+  readonly b: SsaBuilder;
+  /** Input slot of variable `ind` (as numbered in the formula). */
+  slotOf(ind: number): number;
+}
+
+/**
+ * Declaration of one operation — everything about it in one place: its KeOps name (printing and
+ * parsing), its dimension rule, its lowering to scalar SSA.
+ */
+export interface OpDef {
+  /** KeOps name (`Exp`, `SqDist`, …); for infix ops the name used by the string parser (`Add`). */
+  readonly name: string;
+  /** Number of formula operands. */
+  readonly arity: number;
+  /** Number of numeric attributes (printed after the operands: `Pow(x,3)`, `Extract(x,0,2)`). */
+  readonly nattrs: number;
+  /** Infix symbol: printed `(A + B)`. */
+  readonly infix?: string;
+  /** Output dimension from operand dimensions; throws a KeOpsError when they do not fit. */
+  dim(argDims: readonly number[], attrs: readonly number[]): number;
+  /** Lowers to SSA: one value per output component. */
+  lower(ctx: LowerContext, args: readonly (readonly number[])[], attrs: readonly number[], dim: number): number[];
+  /** Custom printing (default `Name(a,b,attrs…)` or `(a op b)`). */
+  print?(args: readonly string[], attrs: readonly number[]): string;
+}
+
+const registry = new Map<string, OpDef>();
+
+/** Declares an op and registers it under its name (for the string parser). */
+export function defineOp<T extends OpDef>(def: T): T {
+  if (registry.has(def.name)) throw new Error(`op ${def.name} declared twice`);
+  registry.set(def.name, def);
+  return def;
+}
+
+/** Looks an op up by its KeOps name. */
+export function opByName(name: string): OpDef | undefined {
+  return registry.get(name);
+}
+
+/** All registered ops. */
+export function allOps(): OpDef[] {
+  return [...registry.values()];
+}
+
+let nextUid = 1;
+const interned = new Map<string, WeakRef<Formula>>();
+const finalizer = new FinalizationRegistry<string>((key) => {
+  const ref = interned.get(key);
+  if (ref && ref.deref() === undefined) interned.delete(key);
+});
+
+/** A formula node. Construct through {@link apply}; never mutate. */
+export class Formula {
+  /** Unique id (hash-consing key component). */
+  readonly uid = nextUid++;
+  private printed?: string;
+  private varsCache?: readonly Formula[];
+
+  /** @internal use {@link apply}. */
+  constructor(
+    readonly op: OpDef,
+    readonly args: readonly Formula[],
+    readonly attrs: readonly number[],
+    readonly dim: number,
+    readonly key: string,
+  ) {}
+
+  /** KeOps syntax, e.g. `Sum(Square((Var(0,3,0) - Var(1,3,1))))`. */
+  toString(): string {
+    if (this.printed === undefined) {
+      const a = this.args.map((f) => f.toString());
+      if (this.op.print) this.printed = this.op.print(a, this.attrs);
+      else if (this.op.infix) this.printed = `(${a[0]} ${this.op.infix} ${a[1]})`;
+      else this.printed = `${this.op.name}(${[...a, ...this.attrs.map(fmtNum)].join(",")})`;
+    }
+    return this.printed;
+  }
+
+  /** The distinct variables (Var nodes) in order of first appearance, left to right. */
+  vars(): readonly Formula[] {
+    if (!this.varsCache) {
+      const seen = new Set<Formula>();
+      const out: Formula[] = [];
+      const visit = (f: Formula): void => {
+        if (seen.has(f)) return;
+        seen.add(f);
+        if (f.op === VarOp) out.push(f);
+        for (const a of f.args) visit(a);
+      };
+      visit(this);
+      this.varsCache = out;
+    }
+    return this.varsCache;
+  }
+
+  /** True for a variable node. */
+  get isVar(): boolean {
+    return this.op === VarOp;
+  }
+  /** Variable index (Var nodes only). */
+  get ind(): number {
+    return this.attrs[0]!;
+  }
+  /** Variable category (Var nodes only). */
+  get cat(): Cat {
+    return this.attrs[2] as Cat;
+  }
+}
+
+/** Formats a numeric attribute the way KeOps prints it. */
+export function fmtNum(x: number): string {
+  return String(x);
+}
+
+/** Builds (or finds) the node `op(args; attrs)`, checking dimensions. */
+export function apply(op: OpDef, args: readonly Formula[], attrs: readonly number[] = []): Formula {
+  if (args.length !== op.arity)
+    throw new KeOpsError(`${op.name}: expected ${op.arity} operand(s), got ${args.length}`);
+  if (attrs.length !== op.nattrs)
+    throw new KeOpsError(`${op.name}: expected ${op.nattrs} numeric argument(s), got ${attrs.length}`);
+  const key = `${op.name}(${args.map((a) => a.uid).join(",")};${attrs.join(",")})`;
+  const hit = interned.get(key)?.deref();
+  if (hit) return hit;
+  const dim = op.dim(args.map((a) => a.dim), attrs);
+  const f = new Formula(op, args, attrs, dim, key);
+  interned.set(key, new WeakRef(f));
+  finalizer.register(f, key);
+  return f;
+}
+
+/** `Var(ind,dim,cat)`: a variable. */
+export const VarOp: OpDef = defineOp({
+  name: "Var",
+  arity: 0,
+  nattrs: 3,
+  dim: (_d, [, dim]) => dim!,
+  lower: (ctx, _a, [ind], dim) => {
+    const slot = ctx.slotOf(ind!);
+    return Array.from({ length: dim }, (_, c) => ctx.b.load(slot, c));
+  },
+});
+
+/** The variable `Var(ind,dim,cat)`. */
+export function Var(ind: number, dim: number, cat: Cat): Formula {
+  if (!Number.isInteger(dim) || dim < 1) throw new KeOpsError(`Var: expected a dimension ≥ 1, got ${dim}`);
+  return apply(VarOp, [], [ind, dim, cat]);
+}
+
+/**
+ * Rebuilds a formula with its variables replaced (memoised over the DAG).
+ * `map` returns the replacement of a Var node, or undefined to keep it.
+ */
+export function substitute(f: Formula, map: (v: Formula) => Formula | undefined): Formula {
+  const memo = new Map<Formula, Formula>();
+  const rec = (g: Formula): Formula => {
+    const hit = memo.get(g);
+    if (hit) return hit;
+    let r: Formula;
+    if (g.isVar) r = map(g) ?? g;
+    else {
+      const args = g.args.map(rec);
+      r = args.every((a, k) => a === g.args[k]) ? g : apply(g.op, args, g.attrs);
+    }
+    memo.set(g, r);
+    return r;
+  };
+  return rec(f);
+}

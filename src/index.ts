@@ -1,0 +1,17 @@
+/**
+ * keops-ts: KeOps for TypeScript. Symbolic M×N matrices written as formulas, reduced by
+ * generated kernels in O(M + N) memory.
+ * @packageDocumentation
+ */
+export { KeOpsError } from "./errors.js";
+export {
+  Tensor, tensor, zeros, ones, rand, randn, lastSeed,
+  type DType, type FloatDType, type TensorData, type TensorLike, type NestedArray, type TensorOptions, type RandomOptions,
+} from "./tensor.js";
+export { LazyTensor, type Operand, type Reduced } from "./lazy/lazytensor.js";
+export { Vi, Vj, Pm } from "./lazy/helpers.js";
+export type { KeOpsFunction } from "./lazy/keopsfunction.js";
+export type { ReduceOptions, KReduceOptions, LogSumExpOptions, CallOptions } from "./lazy/options.js";
+export { backendInfo, type BackendInfo, type BackendName } from "./backends/registry.js";
+export type { SumScheme, ReductionName } from "./reductions/types.js";
+import "./formula/index.js";

@@ -1,0 +1,26 @@
+/** The reduction registry. */
+import { SumReduction } from "./sum.js";
+import { LogSumExpReduction, SumSoftMaxWeightReduction } from "./logsumexp.js";
+import {
+  ArgMaxReduction, ArgMinReduction, MaxArgMaxReduction, MaxReduction, MinArgMinReduction, MinReduction,
+} from "./minmax.js";
+import { ArgKMinReduction, KMinArgKMinReduction, KMinReduction } from "./kmin.js";
+import type { ReductionDef, ReductionName } from "./types.js";
+
+export type { ReductionDef, ReductionName, ReductionProgram, SumScheme } from "./types.js";
+
+const all: ReductionDef[] = [
+  SumReduction, LogSumExpReduction, SumSoftMaxWeightReduction,
+  MinReduction, ArgMinReduction, MinArgMinReduction, MaxReduction, ArgMaxReduction, MaxArgMaxReduction,
+  KMinReduction, ArgKMinReduction, KMinArgKMinReduction,
+];
+
+const byName = new Map<string, ReductionDef>(all.map((r) => [r.name, r]));
+
+/** The reduction called `name`, or undefined. */
+export function reductionByName(name: string): ReductionDef | undefined {
+  return byName.get(name);
+}
+
+/** All reduction names. */
+export const reductionNames: readonly ReductionName[] = all.map((r) => r.name);

@@ -1,0 +1,124 @@
+/**
+ * Online, stable log-sum-exp family: a running (max m, scaled sums s) state.
+ * LogSumExp (optionally weighted: log Σ exp(f)·g) and SumSoftMaxWeight (Σ exp(f)·g / Σ exp(f)).
+ */
+import { KeOpsError } from "../errors.js";
+import { SsaBuilder } from "../compile/ssa.js";
+import type { ReductionDef, ReductionProgram } from "./types.js";
+
+/**
+ * Folds (f, weights g) into (m, s): m' = max(m, f), s' = s·e^(m−m') + g·e^(f−m').
+ * A state with m = −∞ holds s = 0; −∞ values contribute nothing; +∞ gives +∞; NaN propagates to s.
+ */
+function foldShiftExp(b: SsaBuilder, m: number, s: readonly number[], f: number, g: readonly number[]): number[] {
+  const ninf = b.c(-Infinity);
+  const bigger = b.cmp("gt", f, m); // f > m: rescale the old sums (NaN f: false)
+  const mEmpty = b.cmp("eq", m, ninf);
+  const rescale = b.select(mEmpty, b.c(0), b.un("exp", b.bin("sub", m, f)));
+  const fEmpty = b.cmp("eq", f, ninf);
+  const scaleNew = b.select(fEmpty, b.c(0), b.select(b.cmp("eq", f, m), b.c(1), b.un("exp", b.bin("sub", f, m))));
+  const out = [b.select(bigger, f, m)];
+  for (let k = 0; k < s.length; k++) {
+    const ifBigger = b.bin("add", b.bin("mul", s[k]!, rescale), g[k]!);
+    const ifNot = b.bin("add", s[k]!, b.bin("mul", g[k]!, scaleNew));
+    out.push(b.select(bigger, ifBigger, ifNot));
+  }
+  return out;
+}
+
+/** Merges (m1, s1) and (m2, s2). */
+function mergeShiftExp(b: SsaBuilder, m1: number, s1: readonly number[], m2: number, s2: readonly number[]): number[] {
+  const ninf = b.c(-Infinity);
+  const m = b.bin("max", m1, m2);
+  const weight = (mk: number): number =>
+    b.select(b.cmp("eq", mk, ninf), b.c(0), b.select(b.cmp("eq", mk, m), b.c(1), b.un("exp", b.bin("sub", mk, m))));
+  const w1 = weight(m1);
+  const w2 = weight(m2);
+  return [m, ...s1.map((x, k) => b.bin("add", b.bin("mul", x, w1), b.bin("mul", s2[k]!, w2)))];
+}
+
+/**
+ * Builds a program of `groups` independent (m, s[width]) accumulators; `inputs(b)` gives each
+ * group's (f, g) from the update block's inputs, `finish(b, m, s)` its outputs.
+ */
+function shiftExpProgram(
+  name: "LogSumExp" | "SumSoftMaxWeight",
+  groups: number,
+  width: number,
+  inputs: (b: SsaBuilder, grp: number) => { f: number; g: number[] },
+  finish: (b: SsaBuilder, m: number, s: number[]) => number[],
+  outDim: number,
+  tiled: boolean,
+): ReductionProgram {
+  const per = 1 + width;
+  const state = [];
+  for (let k = 0; k < groups; k++) state.push({ t: "f" as const, init: -Infinity }, ...Array.from({ length: width }, () => ({ t: "f" as const, init: 0 })));
+  const up = new SsaBuilder();
+  const mg = new SsaBuilder();
+  const fin = new SsaBuilder();
+  const upOut: number[] = [];
+  const mgOut: number[] = [];
+  const finOut: number[] = [];
+  const read = (b: SsaBuilder, kind: "state" | "other", grp: number): [number, number[]] => [
+    b.input(kind, grp * per),
+    Array.from({ length: width }, (_, k) => b.input(kind, grp * per + 1 + k)),
+  ];
+  for (let grp = 0; grp < groups; grp++) {
+    const [m, s] = read(up, "state", grp);
+    const { f, g } = inputs(up, grp);
+    upOut.push(...foldShiftExp(up, m, s, f, g));
+    const [m1, s1] = read(mg, "state", grp);
+    const [m2, s2] = read(mg, "other", grp);
+    mgOut.push(...mergeShiftExp(mg, m1, s1, m2, s2));
+    const [mf, sf] = read(fin, "state", grp);
+    finOut.push(...finish(fin, mf, sf));
+  }
+  return {
+    name,
+    state,
+    update: up.block(upOut),
+    merge: mg.block(mgOut),
+    finalize: fin.block(finOut),
+    outputs: [{ shape: [outDim], t: "f" }],
+    tiled,
+  };
+}
+
+/** log Σ_j exp(F) (per component of F), or log Σ_j exp(F)·G with a weight G (F scalar). */
+export const LogSumExpReduction: ReductionDef = {
+  name: "LogSumExp",
+  formula2: "optional",
+  usesK: false,
+  sumLike: true,
+  build({ fdim, gdim, scheme }): ReductionProgram {
+    const tiled = scheme !== "direct_sum";
+    const lse = (b: SsaBuilder, m: number, s: number[]): number[] => s.map((x) => b.bin("add", m, b.un("log", x)));
+    if (gdim === undefined) {
+      return shiftExpProgram("LogSumExp", fdim, 1, (b, c) => ({ f: b.input("fval", c), g: [b.c(1)] }), lse, fdim, tiled);
+    }
+    if (fdim !== 1) throw new KeOpsError(`logsumexp: with a weight, expected a scalar formula, got dimension ${fdim}`);
+    return shiftExpProgram(
+      "LogSumExp", 1, gdim,
+      (b) => ({ f: b.input("fval", 0), g: Array.from({ length: gdim }, (_, k) => b.input("fval", 1 + k)) }),
+      lse, gdim, tiled,
+    );
+  },
+};
+
+/** Σ_j exp(F)·G / Σ_j exp(F), F scalar. An empty range gives NaN (0/0). */
+export const SumSoftMaxWeightReduction: ReductionDef = {
+  name: "SumSoftMaxWeight",
+  formula2: "required",
+  usesK: false,
+  sumLike: true,
+  build({ fdim, gdim, scheme }): ReductionProgram {
+    if (fdim !== 1) throw new KeOpsError(`sumsoftmaxweight: expected a scalar formula, got dimension ${fdim}`);
+    const D = gdim!;
+    return shiftExpProgram(
+      "SumSoftMaxWeight", 1, 1 + D,
+      (b) => ({ f: b.input("fval", 0), g: [b.c(1), ...Array.from({ length: D }, (_, k) => b.input("fval", 1 + k))] }),
+      (b, _m, s) => s.slice(1).map((x) => b.bin("div", x, s[0]!)),
+      D, scheme !== "direct_sum",
+    );
+  },
+};
