@@ -34,6 +34,13 @@ export interface OpDef {
   lower(ctx: LowerContext, args: readonly (readonly number[])[], attrs: readonly number[], dim: number): number[];
   /** Custom printing (default `Name(a,b,attrs…)` or `(a op b)`). */
   print?(args: readonly string[], attrs: readonly number[]): string;
+  /**
+   * Reverse-mode derivative (vector–Jacobian product) for symbolic autodiff. Given the operands,
+   * the node itself and the cotangent `g` of its output (dimension `self.dim`), returns the
+   * cotangent of each operand (with that operand's dimension: a broadcast dim-1 operand gets the
+   * sum over components), or undefined where the op is not differentiable in that operand (zero).
+   */
+  vjp?(args: readonly Formula[], attrs: readonly number[], self: Formula, g: Formula): readonly (Formula | undefined)[];
 }
 
 const registry = new Map<string, OpDef>();
