@@ -2,8 +2,8 @@
  * KeOpsFunction: a compiled reduction, callable with its symbolic variables in index order.
  * Returned by reductions with `call: false` or over symbolic variables, and by `genred`.
  */
-import { KeOpsError, argError, describe } from "../errors.js";
-import type { Cat, Formula } from "../formula/node.js";
+import { KeOpsError, argError } from "../errors.js";
+import type { Cat } from "../formula/node.js";
 import { asTensor, type FloatDType, type Tensor, type TensorLike } from "../tensor.js";
 import type { Binding } from "./bindings.js";
 import { execute, executeAsync, type ReductionCall, type VarData } from "./execute.js";
@@ -25,8 +25,23 @@ export interface KeOpsFunction<T = Tensor | [Tensor, Tensor]> {
   readonly axis: 0 | 1;
   /** Symbolic variables [ind, dim, cat], in order of appearance. */
   readonly symbolicVariables: readonly (readonly [number, number, Cat])[];
+  /**
+   * Gradients of ⟨f(args), gradOut⟩ with respect to each argument (symbolic variables in index
+   * order): one tensor per argument, shaped like it (parameters summed over i and j).
+   */
+  vjp(args: readonly TensorLike[], gradOut: TensorLike): Tensor[];
   /** Prints like pykeops. */
   toString(): string;
+}
+
+/** The implementation of `vjp`, provided by the autodiff module. */
+export type VjpImpl = (spec: FunctionSpec, args: readonly TensorLike[], gradOut: TensorLike) => Tensor[];
+let vjpImpl: VjpImpl = () => {
+  throw new KeOpsError("vjp: automatic differentiation is not available in this build");
+};
+/** @internal installs the vjp implementation (src/autodiff). */
+export function setVjpImpl(f: VjpImpl): void {
+  vjpImpl = f;
 }
 
 /** What a KeOpsFunction is made of. */
@@ -111,9 +126,11 @@ export function makeKeOpsFunction<T>(spec: FunctionSpec): KeOpsFunction<T> {
     reductionOp: spec.call.reduction.name,
     axis: spec.call.axis,
     symbolicVariables: spec.symbolic,
+    vjp: (args: readonly TensorLike[], gradOut: TensorLike) => vjpImpl(spec, args, gradOut),
     toString: () => describeFunction(spec),
   };
   for (const [k, v] of Object.entries(props)) Object.defineProperty(fn, k, { value: v, enumerable: true });
+  registerSpec(fn, spec);
   return fn;
 }
 
@@ -129,7 +146,14 @@ export function describeFunction(spec: FunctionSpec): string {
   return lines.join("\n");
 }
 
-/** Checks a formula's variables against a reduction's needs (used by genred too). */
-export function checkFormula(f: Formula, what: string): void {
-  if (!f) throw new KeOpsError(`${what}: missing formula, got ${describe(f)}`);
+const specs = new WeakMap<object, FunctionSpec>();
+/** @internal the spec behind a KeOpsFunction (for tests and adapters). */
+export function specOf(f: KeOpsFunction<unknown>): FunctionSpec {
+  const s = specs.get(f);
+  if (!s) throw new KeOpsError("not a KeOpsFunction");
+  return s;
+}
+/** @internal */
+export function registerSpec(f: object, s: FunctionSpec): void {
+  specs.set(f, s);
 }

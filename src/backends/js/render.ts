@@ -104,12 +104,14 @@ export function renderJs(p: KernelProgram): string {
     load: () => { throw new Error("update reads no inputs"); },
     state: (k) => `${S}${k}`,
     other: () => { throw new Error("update reads no other"); },
-    fval: (k) => bodyNames.value(body.out[k]!),
+    // float32 programs round the formula's values to float32 (the body itself runs in double)
+    fval: (k) => (p.dtype === "float32" ? `f${k}` : bodyNames.value(body.out[k]!)),
   });
   const assign = (k: number, v: string): string =>
     `${S}${k} = ${red.state[k]!.t === "i" ? v : acc(v)};`;
   const inner: string[] = [];
   emit(body, "b", bodyNames, fastExp, (_, ins) => ins.level >= 2, inner, "      ");
+  if (p.dtype === "float32") body.out.forEach((v, k) => inner.push(`      const f${k} = fr(${bodyNames.value(v)});`));
   const guard = red.update.guard;
   if (guard !== undefined && red.update.code[guard]!.op !== "const") {
     const pre = dependencies(red.update, [guard]);

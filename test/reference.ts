@@ -1,0 +1,189 @@
+/**
+ * The oracle of every numeric test: a plain dense float64 evaluation of a formula on every (i, j)
+ * pair, then the reduction done the obvious way (sort, max-shifted sums). Independent of the
+ * SSA lowering and of every backend: each op has its own float64 evaluation in the table below.
+ */
+import type { Formula } from "../src/formula/node.js";
+import type { KeOpsFunction } from "../src/lazy/keopsfunction.js";
+import { specOf, argumentData } from "../src/lazy/keopsfunction.js";
+import type { VarData } from "../src/lazy/execute.js";
+import type { TensorLike } from "../src/tensor.js";
+
+type Vec = number[];
+/** Float64 evaluation of an op: operand values (per component) and numeric attributes → output components. */
+export type RefOp = (args: Vec[], attrs: readonly number[], dim: number) => Vec;
+
+const bc = (x: Vec, c: number): number => (x.length === 1 ? x[0]! : x[c]!);
+const map1 = (f: (a: number) => number): RefOp => ([x]) => x!.map(f);
+const map2 = (f: (a: number, b: number) => number): RefOp => ([x, y], _a, dim) =>
+  Array.from({ length: dim }, (_, c) => f(bc(x!, c), bc(y!, c)));
+const total = (v: Vec): number => v.reduce((a, b) => a + b, 0);
+
+/** Float64 semantics of every op, by KeOps name. Ops added later register here too. */
+export const REF_OPS: Record<string, RefOp> = {
+  Add: map2((a, b) => a + b),
+  Subtract: map2((a, b) => a - b),
+  Mult: map2((a, b) => a * b),
+  Divide: map2((a, b) => a / b),
+  Minus: map1((a) => -a),
+  IntCst: (_x, [n]) => [n!],
+  Exp: map1(Math.exp),
+  Log: map1(Math.log),
+  Sqrt: map1(Math.sqrt),
+  Abs: map1(Math.abs),
+  Square: map1((a) => a * a),
+  Pow: ([x], [n]) => x!.map((a) => a ** n!),
+  Sum: ([x]) => [total(x!)],
+  SqNorm2: ([x]) => [total(x!.map((a) => a * a))],
+  Scalprod: ([x, y]) => [total(x!.map((a, c) => a * y![c]!))],
+  Elem: ([x], [m]) => [x![m!]!],
+  Extract: ([x], [s, n]) => x!.slice(s!, s! + n!),
+};
+
+/** Evaluates a formula for one pair; `value(ind)` gives a variable's components. */
+export function evalFormula(f: Formula, value: (ind: number) => Vec, memo = new Map<Formula, Vec>()): Vec {
+  const hit = memo.get(f);
+  if (hit) return hit;
+  let out: Vec;
+  if (f.isVar) out = value(f.ind);
+  else {
+    const op = REF_OPS[f.op.name];
+    if (!op) throw new Error(`reference: no float64 evaluation for ${f.op.name}`);
+    out = op(f.args.map((a) => evalFormula(a, value, memo)), f.attrs, f.dim);
+  }
+  if (out.length !== f.dim) throw new Error(`reference: ${f.op.name} gave ${out.length} values, dim ${f.dim}`);
+  memo.set(f, out);
+  return out;
+}
+
+/** A reference result: float values and/or int indices, with the output shape. */
+export interface RefResult {
+  values?: Float64Array;
+  indices?: Int32Array;
+  shape: number[];
+}
+
+/** NaN first, then ascending (min) / descending (max), then lowest index. */
+function order(dir: "min" | "max") {
+  return (a: [number, number], b: [number, number]): number => {
+    const an = Number.isNaN(a[0]), bn = Number.isNaN(b[0]);
+    if (an !== bn) return an ? -1 : 1;
+    if (!an && a[0] !== b[0]) return dir === "min" ? a[0] - b[0] : b[0] - a[0];
+    return a[1] - b[1];
+  };
+}
+
+function reduceRow(name: string, fs: Vec[], gs: Vec[] | undefined, fdim: number, gd: number, K: number): { v?: number[]; i?: number[] } {
+  const n = fs.length;
+  switch (name) {
+    case "Sum":
+      return { v: Array.from({ length: fdim }, (_, c) => fs.reduce((s, f) => s + f[c]!, 0)) };
+    case "LogSumExp": {
+      if (!gs) {
+        return {
+          v: Array.from({ length: fdim }, (_, c) => {
+            const m = fs.reduce((a, f) => Math.max(a, f[c]!), -Infinity);
+            if (m === -Infinity || m === Infinity || Number.isNaN(m)) return n === 0 ? -Infinity : m === Infinity ? Infinity : m;
+            return m + Math.log(fs.reduce((s, f) => s + Math.exp(f[c]! - m), 0));
+          }),
+        };
+      }
+      const m = fs.reduce((a, f) => Math.max(a, f[0]!), -Infinity);
+      return {
+        v: Array.from({ length: gd }, (_, c) =>
+          m === -Infinity ? -Infinity : m + Math.log(fs.reduce((s, f, j) => s + Math.exp(f[0]! - m) * gs[j]![c]!, 0))),
+      };
+    }
+    case "SumSoftMaxWeight": {
+      const m = fs.reduce((a, f) => Math.max(a, f[0]!), -Infinity);
+      const den = fs.reduce((s, f) => s + Math.exp(f[0]! - m), 0);
+      return { v: Array.from({ length: gd }, (_, c) => fs.reduce((s, f, j) => s + Math.exp(f[0]! - m) * gs![j]![c]!, 0) / den) };
+    }
+    default: {
+      const dir = name.startsWith("Max") || name === "ArgMax" ? "max" : "min";
+      const k = name.includes("KMin") ? K : 1;
+      const v: number[] = [], i: number[] = [];
+      const vals: number[][] = [], inds: number[][] = [];
+      for (let c = 0; c < fdim; c++) {
+        const pairs: [number, number][] = fs.map((f, j) => [f[c]!, j]);
+        pairs.sort(order(dir));
+        vals.push(Array.from({ length: k }, (_, r) => (r < n ? pairs[r]![0] : dir === "min" ? Infinity : -Infinity)));
+        inds.push(Array.from({ length: k }, (_, r) => (r < n ? pairs[r]![1] : -1)));
+      }
+      for (let r = 0; r < k; r++) for (let c = 0; c < fdim; c++) (v.push(vals[c]![r]!), i.push(inds[c]![r]!));
+      const wantV = !name.startsWith("Arg");
+      const wantI = name.includes("Arg");
+      return { v: wantV ? v : undefined, i: wantI ? i : undefined };
+    }
+  }
+}
+
+/**
+ * The dense float64 result of a KeOpsFunction called with `args` (batch dims included).
+ * The function's fixed tensors are used as they are.
+ */
+export function reference(fn: KeOpsFunction<unknown>, ...args: TensorLike[]): RefResult {
+  const spec = specOf(fn);
+  const { call } = spec;
+  const vars = new Map<number, VarData>();
+  for (const [ind, b] of spec.fixed)
+    vars.set(ind, { data: Array.isArray(b.source) ? b.source : (b.source as { data: ArrayLike<number> }).data as never, cat: b.cat, dim: b.dim, rows: b.rows, batch: b.batch, name: "" });
+  [...spec.symbolic].sort((a, b) => a[0] - b[0]).forEach(([ind, dim, cat], k) => vars.set(ind, argumentData(args[k]!, ind, dim, cat, k)));
+  let M = 1, N = 1;
+  let nb = 0;
+  for (const v of vars.values()) {
+    if (v.cat === 0) M = v.rows;
+    if (v.cat === 1) N = v.rows;
+    nb = Math.max(nb, v.batch.length);
+  }
+  const batch: number[] = Array(nb).fill(1);
+  for (const v of vars.values()) {
+    const own = [...Array(nb - v.batch.length).fill(1), ...v.batch];
+    own.forEach((s, k) => { if (s !== 1) batch[k] = s; });
+  }
+  const nBatch = batch.reduce((a, b) => a * b, 1);
+  const axis = call.axis;
+  const nOut = axis === 1 ? M : N, nIn = axis === 1 ? N : M;
+  const fdim = call.formula.dim;
+  const valuesOut: number[] = [], indicesOut: number[] = [];
+  let rowShape: number[] = [];
+  for (let b = 0; b < nBatch; b++) {
+    const bidx: number[] = [];
+    let rem = b;
+    for (let k = nb - 1; k >= 0; k--) (bidx[k] = rem % batch[k]!, rem = Math.floor(rem / batch[k]!));
+    const slice = (v: VarData, row: number): Vec => {
+      const own = [...Array(nb - v.batch.length).fill(1), ...v.batch];
+      let off = 0;
+      for (let k = 0; k < nb; k++) off = off * own[k]! + (own[k] === 1 ? 0 : bidx[k]!);
+      const base = (off * v.rows + row) * v.dim;
+      return Array.from({ length: v.dim }, (_, c) => Number((v.data as ArrayLike<number>)[base + c]));
+    };
+    for (let o = 0; o < nOut; o++) {
+      const fs: Vec[] = [], gs: Vec[] = [];
+      for (let n = 0; n < nIn; n++) {
+        const i = axis === 1 ? o : n, j = axis === 1 ? n : o;
+        const memo = new Map<Formula, Vec>();
+        const value = (ind: number): Vec => {
+          const v = vars.get(ind)!;
+          return slice(v, v.cat === 0 ? i : v.cat === 1 ? j : 0);
+        };
+        fs.push(evalFormula(call.formula, value, memo));
+        if (call.formula2) gs.push(evalFormula(call.formula2, value, memo));
+      }
+      const r = reduceRow(call.reduction.name, fs, call.formula2 ? gs : undefined, fdim, call.formula2?.dim ?? 0, call.K);
+      if (r.v) valuesOut.push(...r.v);
+      if (r.i) indicesOut.push(...r.i);
+      rowShape = call.reduction.usesK ? (fdim === 1 ? [call.K] : [call.K, fdim]) : [call.formula2 && call.reduction.name !== "Sum" ? call.formula2.dim : fdim];
+    }
+  }
+  if (nOut === 0 || nBatch === 0)
+    rowShape = call.reduction.usesK ? (fdim === 1 ? [call.K] : [call.K, fdim]) : [call.formula2 ? call.formula2.dim : fdim];
+  const name = call.reduction.name;
+  const hasV = !name.startsWith("Arg");
+  const hasI = name.includes("Arg");
+  return {
+    values: hasV ? Float64Array.from(valuesOut) : undefined,
+    indices: hasI ? Int32Array.from(indicesOut) : undefined,
+    shape: [...batch, nOut, ...rowShape],
+  };
+}

@@ -1,0 +1,98 @@
+/** Test utilities: seeded data (seed printed on failure), closeness checks, backends under test. */
+import assert from "node:assert/strict";
+import { Rng, freshSeed } from "../src/random.js";
+import { Tensor, allocate, type FloatDType } from "../src/tensor.js";
+import { backendInfo } from "../src/index.js";
+
+/** Sizes every numeric test covers: empty, single, ragged and tile-crossing. */
+export const SIZES = [0, 1, 7, 64, 257, 1000] as const;
+
+/** Backends to test: every available one, or `KEOPS_TEST_BACKENDS=js,native`. */
+export function testBackends(): string[] {
+  const avail = backendInfo().backends.filter((b) => b.unavailable === null).map((b) => b.name);
+  const env = process.env.KEOPS_TEST_BACKENDS;
+  return env ? env.split(",").filter((b) => avail.includes(b)) : avail;
+}
+
+/** Seeded random data for one test. */
+export class Data {
+  readonly rng: Rng;
+  constructor(readonly seed: number) {
+    this.rng = new Rng(seed);
+  }
+  /** Standard normal values. */
+  randn(shape: number[], dtype: FloatDType = "float32", scale = 1): Tensor {
+    return this.fill(shape, dtype, () => scale * this.rng.normal());
+  }
+  /** Uniform values in [lo, hi). */
+  uniform(shape: number[], lo: number, hi: number, dtype: FloatDType = "float32"): Tensor {
+    return this.fill(shape, dtype, () => lo + (hi - lo) * this.rng.uniform());
+  }
+  /** Integers in [lo, hi] as floats (exact in float32: for min/argmin tests with ties). */
+  randint(shape: number[], lo: number, hi: number, dtype: FloatDType = "float32"): Tensor {
+    return this.fill(shape, dtype, () => lo + Math.floor((hi - lo + 1) * this.rng.uniform()));
+  }
+  private fill(shape: number[], dtype: FloatDType, f: () => number): Tensor {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const d = allocate(dtype, n);
+    for (let k = 0; k < n; k++) d[k] = f();
+    return new Tensor(d, shape);
+  }
+}
+
+/**
+ * Runs `body` with seeded data; the seed (from `KEOPS_TEST_SEED` or fresh) is printed in the
+ * error message on failure so the failure can be replayed.
+ */
+export async function withSeed(body: (d: Data) => void | Promise<void>): Promise<void> {
+  const seed = process.env.KEOPS_TEST_SEED ? Number(process.env.KEOPS_TEST_SEED) : freshSeed();
+  try {
+    await body(new Data(seed));
+  } catch (e) {
+    if (e instanceof Error) e.message = `${e.message}\n    [replay with KEOPS_TEST_SEED=${seed}]`;
+    throw e;
+  }
+}
+
+/** Options of {@link assertClose}. */
+export interface CloseOptions {
+  /** Relative tolerance. */
+  rtol: number;
+  /** Absolute tolerance (default: rtol × the largest |expected|, i.e. error relative to the output's scale). */
+  atol?: number;
+  /** What is compared (for the message). */
+  what?: string;
+}
+
+/** Element-wise |a − e| ≤ atol + rtol·|e|; NaN matches NaN, infinities must match exactly. */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, o: CloseOptions): void {
+  const what = o.what ?? "values";
+  assert.equal(actual.length, expected.length, `${what}: length ${actual.length}, expected ${expected.length}`);
+  let scale = 0;
+  for (let k = 0; k < expected.length; k++) if (Number.isFinite(expected[k]!)) scale = Math.max(scale, Math.abs(expected[k]!));
+  const atol = o.atol ?? o.rtol * scale;
+  for (let k = 0; k < expected.length; k++) {
+    const a = actual[k]!, e = expected[k]!;
+    if (Number.isNaN(e)) {
+      assert.ok(Number.isNaN(a), `${what}[${k}]: got ${a}, expected NaN`);
+      continue;
+    }
+    if (!Number.isFinite(e)) {
+      assert.equal(a, e, `${what}[${k}]: got ${a}, expected ${e}`);
+      continue;
+    }
+    const err = Math.abs(a - e);
+    assert.ok(err <= atol + o.rtol * Math.abs(e), `${what}[${k}]: got ${a}, expected ${e} (error ${err.toExponential(2)} > ${(atol + o.rtol * Math.abs(e)).toExponential(2)})`);
+  }
+}
+
+/** Exact equality of integer arrays. */
+export function assertExact(actual: ArrayLike<number>, expected: ArrayLike<number>, what = "indices"): void {
+  assert.equal(actual.length, expected.length, `${what}: length ${actual.length}, expected ${expected.length}`);
+  for (let k = 0; k < expected.length; k++) assert.equal(actual[k], expected[k], `${what}[${k}]: got ${actual[k]}, expected ${expected[k]}`);
+}
+
+/** Float tolerance by dtype for sums. */
+export function rtolFor(dtype: FloatDType): number {
+  return dtype === "float32" ? 1e-5 : 1e-12;
+}
