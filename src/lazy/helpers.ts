@@ -10,7 +10,7 @@ function helper(cat: 0 | 1 | 2, name: string) {
     if (dim !== undefined) {
       if (typeof x !== "number" || !Number.isInteger(x) || x < 0) argError(`${name}: index`, "a non-negative integer", x);
       if (!Number.isInteger(dim) || dim < 1) argError(`${name}: dim`, "a positive integer", dim);
-      return new LazyTensor([x, dim, cat]);
+      return new LazyTensor([x, dim, cat]) as LazyTensor<boolean> as LazyTensor<true>;
     }
     if (cat === 2) {
       if (typeof x === "number") return new LazyTensor(asTensor([x], "x"), 2);

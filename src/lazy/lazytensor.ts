@@ -144,7 +144,7 @@ const pykeopsNames: Partial<Record<ReductionName, string>> = {};
  * A symbolic M×N (×D) tensor: a formula and the data it reads. `S` is true when the formula has
  * symbolic variables (so reductions return a {@link KeOpsFunction}).
  */
-export class LazyTensor<S extends boolean = boolean> {
+export class LazyTensor<S extends boolean = false> {
   /** @internal */
   readonly st: State;
 
@@ -311,7 +311,8 @@ export class LazyTensor<S extends boolean = boolean> {
    * LazyTensor. With axis 0 or 1: the sum reduction over i or j.
    */
   sum(): LazyTensor<S>;
-  sum<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor> | LazyTensor<S>;
+  sum(axis: -1): LazyTensor<S>;
+  sum<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
   sum(axisOrOptions?: number | ReduceOptions): unknown {
     const o = normaliseOptions(axisOrOptions);
     const axis = o.axis ?? o.dim;
