@@ -56,11 +56,19 @@ function expr(ins: Instr, nm: Names, fastExp: boolean): string {
   }
 }
 
-function emit(block: Block, prefix: string, nm: Names, fastExp: boolean, pick: (n: number, ins: Instr) => boolean, lines: string[], indent: string): void {
+/** Ops whose float result is exact given its operands (no rounding to emulate). */
+const EXACT = new Set(["const", "load", "idx", "state", "other", "fval", "select", "neg", "abs", "lt", "le", "gt", "ge", "eq", "ne", "min", "max"]);
+
+/**
+ * Emits the picked instructions of a block. With `round32`, every rounding float operation is
+ * wrapped in Math.fround, so float32 accumulators behave as in float32 (Kahan needs it).
+ */
+function emit(block: Block, prefix: string, nm: Names, fastExp: boolean, pick: (n: number, ins: Instr) => boolean, lines: string[], indent: string, round32 = false): void {
   block.code.forEach((ins, n) => {
     if (!pick(n, ins)) return;
     if (ins.op === "const") return; // constants are inlined
-    lines.push(`${indent}const ${prefix}${n} = ${expr(ins, nm, fastExp)};`);
+    const e = expr(ins, nm, fastExp);
+    lines.push(`${indent}const ${prefix}${n} = ${round32 && ins.t === "f" && !EXACT.has(ins.op) ? `fr(${e})` : e};`);
   });
 }
 
@@ -74,7 +82,8 @@ function namer(block: Block, prefix: string, rest: Omit<Names, "value">): Names 
 /** The generated source (a function body returning the kernel). */
 export function renderJs(p: KernelProgram): string {
   const fastExp = p.dtype === "float32";
-  const acc = (x: string): string => (p.accDtype === "float32" ? `fr(${x})` : x);
+  const r32 = p.accDtype === "float32";
+  const acc = (x: string): string => (r32 ? `fr(${x})` : x);
   const { body, red } = p;
   const rows = outputRowSizes(p);
   const L: string[] = [];
@@ -115,13 +124,13 @@ export function renderJs(p: KernelProgram): string {
   const guard = red.update.guard;
   if (guard !== undefined && red.update.code[guard]!.op !== "const") {
     const pre = dependencies(red.update, [guard]);
-    emit(red.update, "u", upNames, fastExp, (n) => pre.has(n), inner, "      ");
+    emit(red.update, "u", upNames, fastExp, (n) => pre.has(n), inner, "      ", r32);
     inner.push(`      if (${upNames.value(guard)} !== 0) {`);
-    emit(red.update, "u", upNames, fastExp, (n) => !pre.has(n), inner, "        ");
+    emit(red.update, "u", upNames, fastExp, (n) => !pre.has(n), inner, "        ", r32);
     red.update.out.forEach((v, k) => inner.push(`        ${assign(k, upNames.value(v))}`));
     inner.push("      }");
   } else {
-    emit(red.update, "u", upNames, fastExp, () => true, inner, "      ");
+    emit(red.update, "u", upNames, fastExp, () => true, inner, "      ", r32);
     // compute all new values before assigning (SSA values are consts already)
     red.update.out.forEach((v, k) => inner.push(`      ${assign(k, upNames.value(v))}`));
   }
@@ -138,7 +147,7 @@ export function renderJs(p: KernelProgram): string {
       other: (k) => `s${k}`,
       fval: () => { throw new Error("merge reads no fval"); },
     });
-    emit(red.merge, "m", mgNames, fastExp, () => true, L, "      ");
+    emit(red.merge, "m", mgNames, fastExp, () => true, L, "      ", r32);
     red.merge.out.forEach((v, k) => L.push(`      t${k} = ${red.state[k]!.t === "i" ? mgNames.value(v) : acc(mgNames.value(v))};`));
     L.push("    }");
   } else {
