@@ -8,7 +8,7 @@ import { Worker } from "node:worker_threads";
 import os from "node:os";
 import { KeOpsError } from "../errors.js";
 import type { KernelJob } from "../compile/program.js";
-import { allocate, dtypeOfArray, type TensorData } from "../tensor.js";
+import { dtypeOfArray, type TensorData } from "../tensor.js";
 
 /** Threads to use: `KEOPS_TS_THREADS`, else every core. */
 export function threadCount(): number {
@@ -134,8 +134,7 @@ function allocateShared(like: TensorData): TensorData {
   const dt = dtypeOfArray(like);
   const n = like.length;
   const buf = new SharedArrayBuffer(like.BYTES_PER_ELEMENT * Math.max(1, n));
-  const a = dt === "float32" ? new Float32Array(buf, 0, n) : dt === "float64" ? new Float64Array(buf, 0, n) : new Int32Array(buf, 0, n);
-  return a.length === n ? a : allocate(dt, n);
+  return dt === "float32" ? new Float32Array(buf, 0, n) : dt === "float64" ? new Float64Array(buf, 0, n) : new Int32Array(buf, 0, n);
 }
 
 function post(pw: PoolWorker[], key: string, src: string, message: Record<string, unknown>): void {
@@ -176,12 +175,18 @@ export function runPooled(job: KernelJob, key: string, src: string, kernel: RowK
 export async function runPooledAsync(job: KernelJob, key: string, src: string, threads: number): Promise<void> {
   const p = prepare(job, key, threads);
   const pw = ensureWorkers(Math.max(1, threads));
-  post(pw, key, src, p.message);
-  for (;;) {
-    const d = Atomics.load(p.sync, DONE);
-    if (d >= pw.length) break;
-    const w = Atomics.waitAsync(p.sync, DONE, d);
-    if (w.async) await w.value;
+  // a pending Atomics.waitAsync does not keep Node alive: hold the workers referenced meanwhile
+  for (const w of pw) w.worker.ref();
+  try {
+    post(pw, key, src, p.message);
+    for (;;) {
+      const d = Atomics.load(p.sync, DONE);
+      if (d >= pw.length) break;
+      const w = Atomics.waitAsync(p.sync, DONE, d);
+      if (w.async) await w.value;
+    }
+  } finally {
+    for (const w of pw) w.worker.unref();
   }
   finish(p, job);
 }

@@ -9,9 +9,10 @@ import { erf, roundHalfAway, sign } from "../../compile/ssa.js";
  * < 1e-8, below float32 resolution), 2^n from a table. ~2× faster than Math.exp in V8.
  */
 function fexp(x: number): number {
-  if (!(x > -745.2)) return x !== x ? x : 0;
-  if (x > 709.7) return Infinity;
-  const n = Math.round(x * 1.4426950408889634);
+  const t = x * 1.4426950408889634;
+  if (!(t > -1074)) return x !== x ? x : 0;
+  if (t > 1023) return Infinity;
+  const n = Math.floor(t + 0.5); // Math.floor is much faster than Math.round in V8
   const r = x - n * 0.6931471805599453;
   const p = 1 + r * (1 + r * (0.5 + r * (0.16666666666666666 + r * (0.041666666666666664 + r * (0.008333333333333333 + r * (0.001388888888888889 + r * 0.0001984126984126984))))));
   return p * P2[n + 1075]!;
