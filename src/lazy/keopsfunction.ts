@@ -69,7 +69,7 @@ export function argumentData(x: TensorLike, ind: number, dim: number, cat: Cat, 
   const name = `argument ${pos} (Var(${ind},${dim},${cat}))`;
   if (typeof x === "number" && cat === 2) x = [x];
   if (Array.isArray(x) && cat === 2 && x.every((e) => typeof e === "number")) {
-    if (x.length !== dim) argError(name, `${dim} numbers`, x);
+    if (x.length !== dim) argError(name, `${dim} number(s)`, x);
     return { data: x as number[], cat, dim, rows: 1, batch: [], name };
   }
   const t = asTensor(x, name);
