@@ -138,8 +138,6 @@ function combine(states: readonly State[], f: Formula, what: string): State {
   return { f, binds, ni, nj, batch, dtype };
 }
 
-const pykeopsNames: Partial<Record<ReductionName, string>> = {};
-
 /**
  * A symbolic M×N (×D) tensor: a formula and the data it reads. `S` is true when the formula has
  * symbolic variables (so reductions return a {@link KeOpsFunction}).
@@ -184,7 +182,10 @@ export class LazyTensor<S extends boolean = false> {
   }
   /** `(…batch, M, N)` with the vector dim appended when it is not 1 (M, N are 1 when unknown). */
   get shape(): number[] {
-    const s = [...this.st.batch, this.st.ni ?? 1, this.st.nj ?? 1];
+    return this.shapeOf(this.st);
+  }
+  private shapeOf(st: State): number[] {
+    const s = [...st.batch, st.ni ?? 1, st.nj ?? 1];
     if (this.st.f.dim !== 1) s.push(this.st.f.dim);
     return s;
   }
@@ -342,16 +343,8 @@ export class LazyTensor<S extends boolean = false> {
     const all = combine(states, this.st.f, name);
     const num = numberVariables(states.map((s) => s.f), all.binds);
     const call = { formula: num.formulas[0]!, formula2: num.formulas[1], reduction: red, axis: axis as 0 | 1, K, opts: ex };
-    const nOuter = axis === 1 ? all.ni : all.nj;
-    const outShape = [...all.batch, nOuter ?? 1, ...(red.usesK ? (this.ndim === 1 ? [K] : [K, this.ndim]) : [])];
-    const spec = {
-      call,
-      fixed: num.fixed,
-      symbolic: num.symbolic,
-      shape: [...all.batch, all.ni ?? 1, all.nj ?? 1, ...((extra.formula2?.ndim ?? this.ndim) !== 1 ? [extra.formula2?.ndim ?? this.ndim] : [])],
-      dtype: all.dtype,
-    };
-    void outShape;
+    // printed shape: pykeops shows the LazyTensor's (…, M, N, D) with D the formula's dim
+    const spec = { call, fixed: num.fixed, symbolic: num.symbolic, shape: this.shapeOf(all), dtype: all.dtype };
     if (o.call === false || num.symbolic.length > 0) return makeKeOpsFunction<ReductionResult>(spec);
     const vars = new Map<number, VarData>();
     for (const [ind, b] of num.fixed)
@@ -498,6 +491,3 @@ let powfHook = (_x: LazyTensor<boolean>, _p: number | LazyTensor<boolean>, _rsqr
 export function setPowfHook(h: typeof powfHook): void {
   powfHook = h;
 }
-
-void pykeopsNames;
-void KeOpsError;
