@@ -1,0 +1,234 @@
+/**
+ * `npm run bench [-- options]`: runs the workloads W1–W8 of PERFORMANCE.md on every available
+ * keops-ts backend and, in the same run, the peers (dense TensorFlow.js on cpu and wasm, a plain
+ * JavaScript loop, faiss-node when installed). Each figure is measured in a fresh child process
+ * (bench/one.ts). Writes <out>/<date>.json, RESULTS.md and SVG plots; see `--help`.
+ */
+import { spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { backendInfo } from "../src/index.js";
+import { parseArgs, type BenchArgs } from "./args.js";
+import { fmtSci, fmtSize, fmtTime } from "./format.js";
+import { loadFaiss } from "./impl/faiss.js";
+import { markdown, plots, headline, type RunRecord } from "./report.js";
+import { since } from "./stats.js";
+import type { FigureResult, FigureSpec, ImplName } from "./types.js";
+import { WORKLOADS, type Workload } from "./workloads.js";
+
+const BENCH = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.dirname(BENCH);
+const CHECK_ROWS = 100;
+const SEED = 20261123;
+
+/** Writes a progress line; on a terminal the running line is rewritten in place. */
+const progress = {
+  live: "",
+  tty: process.stderr.isTTY === true,
+  show(line: string): void {
+    if (this.tty) process.stderr.write(`\r\x1b[K${line}`);
+    this.live = line;
+  },
+  log(line: string): void {
+    process.stderr.write(this.tty ? `\r\x1b[K${line}\n` : `${line}\n`);
+    if (this.tty && this.live) process.stderr.write(this.live);
+  },
+};
+
+/** Runs one figure in a child process, killing it after `timeoutS`. */
+function runChild(spec: FigureSpec, timeoutS: number, onTick: (s: number) => void): Promise<FigureResult> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(BENCH, "one.ts"), JSON.stringify(spec)], {
+      cwd: ROOT,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "", stderr = "", killed = false;
+    const t0 = performance.now();
+    const tick = setInterval(() => onTick(since(t0)), 1000);
+    const timer = setTimeout(() => {
+      killed = true;
+      child.kill("SIGKILL");
+    }, timeoutS * 1000);
+    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+    child.on("close", (code, signal) => {
+      clearInterval(tick);
+      clearTimeout(timer);
+      const line = stdout.split("\n").find((l) => l.startsWith("@@RESULT "));
+      if (line) return resolve(JSON.parse(line.slice(9)) as FigureResult);
+      const why = killed
+        ? `failed: killed after ${Math.round(timeoutS)} s (over the time budget)`
+        : signal === "SIGKILL" || /heap out of memory|Allocation failed/i.test(stderr)
+          ? "out of memory: the process was killed or ran out of heap"
+          : `failed: child exited with ${code ?? signal}: ${stderr.trim().split("\n").slice(-1)[0] ?? ""}`;
+      resolve({ spec, status: why.startsWith("out of memory") ? "out of memory" : "failed", note: why });
+    });
+  });
+}
+
+const PROBE_S = 15;
+
+/** Peak resident memory (VmHWM, MiB) of a process, from /proc (Linux); null elsewhere. */
+function vmHWM(pid: number): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * For a figure too slow to time: starts its first call in a child and reads the child's peak
+ * resident memory after `seconds` (the memory of an O(M + N) reduction is all allocated by then),
+ * then kills it.
+ */
+function probeMemory(spec: FigureSpec, seconds: number): Promise<number | null> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(BENCH, "one.ts"), JSON.stringify(spec)], { cwd: ROOT, stdio: "ignore" });
+    let hwm: number | null = null;
+    const timer = setTimeout(() => {
+      hwm = vmHWM(child.pid!);
+      child.kill("SIGKILL");
+    }, seconds * 1000);
+    child.on("close", () => {
+      clearTimeout(timer);
+      resolve(hwm);
+    });
+  });
+}
+
+/** Implementations of a workload: the keops-ts backends, then its peers. */
+function implsOf(w: Workload, keops: readonly string[], args: BenchArgs): ImplName[] {
+  const peers = args.peers === "none" ? [] : w.peers.filter((p) => !args.peers.length || (args.peers as readonly string[]).includes(p));
+  return [...keops.map((b) => `keops:${b}` as ImplName), ...peers];
+}
+
+/** Predicted seconds per run at `size`, from the last timed figure of the same line. */
+function predict(w: Workload, prev: FigureResult, size: number): number {
+  const a = w.pairs(prev.spec.size), b = w.pairs(size);
+  const ratio = a !== null && b !== null ? b / a : (size / prev.spec.size) ** 2;
+  return prev.medianS! * ratio;
+}
+
+function gitCommit(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT }).toString().trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src"], { cwd: ROOT }).toString().trim();
+    return dirty ? `${head} (src/ has uncommitted changes)` : head;
+  } catch {
+    return "unknown";
+  }
+}
+
+function summary(w: Workload, r: FigureResult): string {
+  if (r.status !== "ok") return r.note ?? r.status;
+  const t = w.unit === "us/call" ? `${((r.medianS! / r.spec.size) * 1e6).toPrecision(3)} µs/call` : fmtTime(r.medianS!);
+  return `${t} median, first ${fmtTime(r.firstS!)}${r.pairsPerS ? `, ${fmtSci(r.pairsPerS)} pairs/s` : ""}, ${r.peakRssMiB!.toFixed(0)} MiB, rel.err ${r.relErr === null ? "—" : fmtSci(r.relErr!)}`;
+}
+
+async function main(): Promise<void> {
+  let args: BenchArgs;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  const t0 = performance.now();
+  const info = backendInfo();
+  const available = info.backends.filter((b) => b.unavailable === null).map((b) => b.name);
+  for (const b of args.backends)
+    if (!info.backends.some((x) => x.name === b)) throw new Error(`--backends: unknown backend ${b}; known: ${info.backends.map((x) => x.name).join(", ")}`);
+  const keops = available.filter((b) => !args.backends.length || args.backends.includes(b));
+  const workloads = WORKLOADS.filter((w) => !args.only.length || args.only.includes(w.key) || args.only.includes(w.id));
+  if (!workloads.length) throw new Error(`--only: no workload matches ${args.only.join(",")}`);
+  const filtered = args.only.length > 0 || args.backends.length > 0 || args.peers === "none" || args.peers.length > 0;
+  const mode: RunRecord["mode"] = args.quick ? "quick" : filtered ? "partial" : "full";
+  const outDir = path.resolve(args.out ?? path.join(BENCH, "results", mode === "full" ? "" : mode));
+  const notes: string[] = [];
+  for (const b of info.backends) if (b.unavailable !== null) notes.push(`keops-ts backend \`${b.name}\` is unavailable here: ${b.unavailable}.`);
+  const faiss = await loadFaiss();
+  const faissNote = faiss.mod
+    ? null
+    : `faiss-node is not available (${faiss.why}). It is not a dependency of keops-ts; its npm install downloads a prebuilt binary from github.com, else clones faiss from github.com and builds it with cmake. On the machine of the committed results github.com is unreachable: \`npm install faiss-node\` (0.5.1, tried in a scratch folder) failed with ENOTFOUND github.com, so the faiss KNN peer could not be measured.`;
+  if (faissNote && workloads.some((w) => w.peers.includes("faiss")) && args.peers !== "none") notes.push(faissNote);
+
+  // the schedule: per workload and implementation, sizes ascending
+  const plan: { w: Workload; impl: ImplName; sizes: number[] }[] = [];
+  for (const w of workloads) for (const impl of implsOf(w, keops, args)) plan.push({ w, impl, sizes: [...(args.quick ? w.quick : w.full)] });
+  const total = plan.reduce((n, p) => n + p.sizes.length, 0);
+  progress.log(`keops-ts bench (${mode}): ${total} figures; backends ${keops.join(", ") || "none"}; budget ${args.budgetS} s per figure; ${args.runs} warm runs`);
+  const results: FigureResult[] = [];
+  let done = 0;
+  for (const { w, impl, sizes } of plan) {
+    let prev: FigureResult | undefined, lastOk: FigureResult | undefined;
+    for (const size of sizes) {
+      done++;
+      const spec: FigureSpec = { workload: w.key, impl, size, runs: args.runs, checkRows: CHECK_ROWS, budgetS: args.budgetS, seed: SEED };
+      const head = `[${done}/${total}] ${w.key} ${w.sizeLabel} = ${fmtSize(size)} ${impl}`;
+      const per = lastOk ? predict(w, lastOk, size) : 0;
+      let r: FigureResult;
+      if (impl === "faiss" && !faiss.mod) r = { spec, status: "not available", note: "not available: faiss-node is not installed (see notes)" };
+      else if (prev && (prev.status === "not available" || prev.status === "out of memory")) r = { spec, status: prev.status, note: `${prev.status} (as at ${fmtSize(prev.spec.size)})` };
+      else if (per * (args.runs + 1) > args.budgetS || prev?.status === "skipped") {
+        const note = per > 0
+          ? `skipped (predicted ${fmtTime(per)} per run, ${Math.round(per * (args.runs + 1))} s for the figure > budget ${args.budgetS} s)`
+          : `skipped (as at ${fmtSize(prev!.spec.size)})`;
+        r = { spec, status: "skipped", note };
+        if (impl.startsWith("keops:") && !args.quick && size === Math.max(...sizes)) {
+          progress.show(`${head} … memory probe (${PROBE_S} s)`);
+          const hwm = await probeMemory({ ...spec, runs: 0 }, PROBE_S);
+          if (hwm !== null) r = { ...r, peakRssMiB: hwm, note: `${note}; peak RSS over the first ${PROBE_S} s of one call: ${hwm.toFixed(0)} MiB` };
+        }
+      } else {
+        progress.show(`${head} … elapsed ${Math.round(since(t0))} s`);
+        r = await runChild(spec, args.budgetS * 1.5 + 60, (s) => progress.show(`${head} … ${Math.round(s)} s (elapsed ${Math.round(since(t0))} s)`));
+      }
+      progress.log(`${head}: ${summary(w, r)}`);
+      prev = r;
+      if (r.status === "ok") lastOk = r;
+      results.push(r);
+    }
+  }
+
+  const date = new Date().toISOString().slice(0, 10);
+  const rec: RunRecord = {
+    date: new Date().toISOString(),
+    mode,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}`,
+    commit: gitCommit(),
+    machine: {
+      cpu: os.cpus()[0]?.model ?? "unknown",
+      cores: typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      os: `${os.type()} ${os.release()} ${os.arch()}`,
+      node: process.version,
+    },
+    backends: info.backends,
+    budgetS: args.budgetS,
+    runs: args.runs,
+    checkRows: CHECK_ROWS,
+    notes,
+    results,
+    totalS: since(t0),
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, `${date}.json`), JSON.stringify(rec, null, 1) + "\n");
+  const svgs = plots(rec);
+  for (const [name, svg] of svgs) writeFileSync(path.join(outDir, name), svg);
+  const mdPath = mode === "full" && args.out === undefined ? path.join(BENCH, "RESULTS.md") : path.join(outDir, "RESULTS.md");
+  const plotDir = path.relative(path.dirname(mdPath), outDir) || ".";
+  writeFileSync(mdPath, markdown(rec, plotDir, [...svgs.keys()]) + "\n");
+  progress.log(`\nHeadline:\n${headline(rec).join("\n")}`);
+  progress.log(`\nwrote ${path.relative(ROOT, path.join(outDir, `${date}.json`))}, ${path.relative(ROOT, mdPath)} and ${svgs.size} SVG plots in ${Math.round(since(t0))} s`);
+  process.exit(0);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`\nbench failed: ${(e as Error)?.stack ?? e}\n`);
+  process.exit(1);
+});

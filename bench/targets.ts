@@ -1,0 +1,60 @@
+/** The targets of PERFORMANCE.md, checked against a run's figures. */
+import type { FigureResult } from "./types.js";
+import { fmtSci, fmtSize, fmtTime } from "./format.js";
+
+interface Target {
+  readonly backend: string;
+  readonly workload: string;
+  /** Size the target is stated at; undefined: the largest size measured. */
+  readonly size?: number;
+  readonly what: string;
+  /** A memory target: judged from the peak RSS, which a memory probe gives even to a skipped figure. */
+  readonly memory?: boolean;
+  /** The measured quantity of a figure, and whether it meets the target. */
+  measure(r: FigureResult): { value: string; met: boolean };
+}
+
+const rate = (min: number) => (r: FigureResult) => ({ value: `${fmtSci(r.pairsPerS!)} pairs/s`, met: r.pairsPerS! >= min });
+const time = (max: number, perCall = false) => (r: FigureResult) => {
+  const t = perCall ? r.medianS! / r.spec.size : r.medianS!;
+  return { value: perCall ? `${(t * 1e6).toPrecision(3)} µs per call` : fmtTime(t), met: t <= max };
+};
+
+const TARGETS: readonly Target[] = [
+  { backend: "native", workload: "W1", size: 1e5, what: "W1 1e5 ≥ 5e9 pairs/s", measure: rate(5e9) },
+  { backend: "native", workload: "W3-D3", what: "W3 ≥ 5e9 pairs/s", measure: rate(5e9) },
+  { backend: "native", workload: "W4", what: "W4 ≥ 4e9 pairs/s", measure: rate(4e9) },
+  { backend: "native", workload: "W8", what: "W8 ≤ 1.5 s", measure: time(1.5) },
+  { backend: "native", workload: "W7-reuse", what: "W7 ≤ 20 µs per call", measure: time(20e-6, true) },
+  { backend: "wasm", workload: "W1", what: "W1 ≥ 1.2e9 pairs/s", measure: rate(1.2e9) },
+  { backend: "wasm", workload: "W3-D3", what: "W3 ≥ 3e9 pairs/s", measure: rate(3e9) },
+  { backend: "wasm", workload: "W8", what: "compile ≤ 50 ms", measure: time(0.05) },
+  { backend: "js", workload: "W1", what: "W1 ≥ 1.5e8 pairs/s", measure: rate(1.5e8) },
+  ...["native", "wasm", "js"].map((backend) => ({ backend, workload: "W6", size: 1e4, what: "W6 ≤ 5 s at M = 1e4", measure: time(5) })),
+  ...["native", "wasm", "js"].map((backend) => ({
+    backend, workload: "W1", size: 1e6, what: "W1 at 1e6 in < 1 GB resident", memory: true,
+    measure: (r: FigureResult) => ({ value: `${r.peakRssMiB!.toFixed(0)} MiB peak RSS`, met: r.peakRssMiB! * 2 ** 20 < 1e9 }),
+  })),
+];
+
+/** Markdown rows: target, backend, measured, met — for the backends present in the run. */
+export function targetRows(results: readonly FigureResult[], backends: readonly string[]): string[] {
+  const rows: string[] = [];
+  for (const t of TARGETS) {
+    if (!backends.includes(t.backend)) continue;
+    const mine = results.filter((r) => r.spec.impl === `keops:${t.backend}` && r.spec.workload === t.workload);
+    const at = t.size ?? Math.max(...mine.filter((r) => r.status === "ok").map((r) => r.spec.size), -1);
+    const r = mine.find((x) => x.spec.size === at);
+    if (!r) {
+      rows.push(`| ${t.what} | ${t.backend} | not measured | — |`);
+      continue;
+    }
+    if (r.status !== "ok" && !(t.memory && r.peakRssMiB !== undefined)) {
+      rows.push(`| ${t.what} | ${t.backend} | ${fmtSize(at)}: ${r.note ?? r.status} | — |`);
+      continue;
+    }
+    const m = t.measure(r);
+    rows.push(`| ${t.what} | ${t.backend} | ${m.value}${t.size === undefined ? ` (at ${fmtSize(at)})` : ""} | ${m.met ? "yes" : "no"} |`);
+  }
+  return rows;
+}
