@@ -24,17 +24,25 @@ const ROOT = path.dirname(BENCH);
 const CHECK_ROWS = 100;
 const SEED = 20261123;
 
-/** Writes a progress line; on a terminal the running line is rewritten in place. */
+/**
+ * Progress lines on stderr. On a terminal the running line (workload, size, implementation,
+ * elapsed) is rewritten in place every second; elsewhere (CI logs) it is printed every 30 s.
+ */
 const progress = {
   live: "",
+  lastPrint: 0,
   tty: process.stderr.isTTY === true,
   show(line: string): void {
-    if (this.tty) process.stderr.write(`\r\x1b[K${line}`);
     this.live = line;
+    if (this.tty) process.stderr.write(`\r\x1b[K${line}`);
+    else if (performance.now() - this.lastPrint > 30_000) {
+      process.stderr.write(`${line}\n`);
+      this.lastPrint = performance.now();
+    }
   },
   log(line: string): void {
     process.stderr.write(this.tty ? `\r\x1b[K${line}\n` : `${line}\n`);
-    if (this.tty && this.live) process.stderr.write(this.live);
+    this.live = "";
   },
 };
 
@@ -63,7 +71,7 @@ function runChild(spec: FigureSpec, timeoutS: number, onTick: (s: number) => voi
         ? `failed: killed after ${Math.round(timeoutS)} s (over the time budget)`
         : signal === "SIGKILL" || /heap out of memory|Allocation failed/i.test(stderr)
           ? "out of memory: the process was killed or ran out of heap"
-          : `failed: child exited with ${code ?? signal}: ${stderr.trim().split("\n").slice(-1)[0] ?? ""}`;
+          : `failed: child exited with ${code ?? signal}: ${stderr.split("\n").find((l) => /Error/.test(l))?.trim() ?? stderr.trim().split("\n")[0] ?? ""}`;
       resolve({ spec, status: why.startsWith("out of memory") ? "out of memory" : "failed", note: why });
     });
   });
@@ -188,7 +196,7 @@ async function main(): Promise<void> {
         progress.show(`${head} … elapsed ${Math.round(since(t0))} s`);
         r = await runChild(spec, args.budgetS * 1.5 + 60, (s) => progress.show(`${head} … ${Math.round(s)} s (elapsed ${Math.round(since(t0))} s)`));
       }
-      progress.log(`${head}: ${summary(w, r)}`);
+      progress.log(`${head} (elapsed ${Math.round(since(t0))} s): ${summary(w, r)}`);
       prev = r;
       if (r.status === "ok") lastOk = r;
       results.push(r);
@@ -225,7 +233,9 @@ async function main(): Promise<void> {
   writeFileSync(mdPath, markdown(rec, plotDir, [...svgs.keys()]) + "\n");
   progress.log(`\nHeadline:\n${headline(rec).join("\n")}`);
   progress.log(`\nwrote ${path.relative(ROOT, path.join(outDir, `${date}.json`))}, ${path.relative(ROOT, mdPath)} and ${svgs.size} SVG plots in ${Math.round(since(t0))} s`);
-  process.exit(0);
+  const failed = results.filter((r) => r.status === "failed").length;
+  if (failed) progress.log(`${failed} figure(s) failed (see above): exit status 1`);
+  process.exit(failed ? 1 : 0);
 }
 
 main().catch((e: unknown) => {

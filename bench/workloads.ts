@@ -43,13 +43,13 @@ const dense = ["tfjs-cpu", "tfjs-wasm", "plain-js"] as const;
 
 /** Every workload, in report order. */
 export const WORKLOADS: readonly Workload[] = [
-  { key: "W1", id: "W1", title: "Gaussian convolution, D = 3, b of dim 1", D: 3, Dv: 1, full: [1e3, 1e4, 1e5, 1e6], quick: [500, 2000], sizeLabel: "M = N", pairs: square, peers: dense, unit: "s" },
-  { key: "W2", id: "W2", title: "Gaussian convolution, D = 3, b of dim 3", D: 3, Dv: 3, full: [1e3, 1e4, 1e5], quick: [2000], sizeLabel: "M = N", pairs: square, peers: dense, unit: "s" },
-  { key: "W3-D3", id: "W3", title: "K nearest neighbours (argKmin, K = 10), D = 3", D: 3, Dv: 0, full: [1e3, 1e4, 1e5], quick: [2000], sizeLabel: "M = N", pairs: square, peers: [...dense, "faiss"], unit: "s" },
-  { key: "W3-D64", id: "W3", title: "K nearest neighbours (argKmin, K = 10), D = 64", D: 64, Dv: 0, full: [1e3, 1e4], quick: [1000], sizeLabel: "M = N", pairs: square, peers: [...dense, "faiss"], unit: "s" },
-  { key: "W4", id: "W4", title: "logsumexp over j of −‖x_i − y_j‖², D = 3", D: 3, Dv: 0, full: [1e3, 1e4, 1e5], quick: [2000], sizeLabel: "M = N", pairs: square, peers: dense, unit: "s" },
-  { key: "W5", id: "W5", title: "gradient of Σ_i ‖a_i‖² w.r.t. x for W1 (forward + backward)", D: 3, Dv: 1, full: [1e3, 1e4], quick: [1000], sizeLabel: "M = N", pairs: square, peers: ["tfjs-cpu", "tfjs-wasm"], unit: "s" },
-  { key: "W6", id: "W6", title: "solve (alpha·Id + K) a = b, Gaussian K, alpha = 0.1, b of dim 1", D: 3, Dv: 1, full: [1e3, 3e3, 1e4], quick: [500], sizeLabel: "M", pairs: () => null, peers: ["tfjs-cpu", "tfjs-wasm"], unit: "s" },
+  { key: "W1", id: "W1", title: "Gaussian convolution, D = 3, b of dim 1", D: 3, Dv: 1, full: [1e3, 1e4, 1e5, 1e6], quick: [300, 1000], sizeLabel: "M = N", pairs: square, peers: dense, unit: "s" },
+  { key: "W2", id: "W2", title: "Gaussian convolution, D = 3, b of dim 3", D: 3, Dv: 3, full: [1e3, 1e4, 1e5], quick: [1000], sizeLabel: "M = N", pairs: square, peers: dense, unit: "s" },
+  { key: "W3-D3", id: "W3", title: "K nearest neighbours (argKmin, K = 10), D = 3", D: 3, Dv: 0, full: [1e3, 1e4, 1e5], quick: [1000], sizeLabel: "M = N", pairs: square, peers: [...dense, "faiss"], unit: "s" },
+  { key: "W3-D64", id: "W3", title: "K nearest neighbours (argKmin, K = 10), D = 64", D: 64, Dv: 0, full: [1e3, 1e4], quick: [500], sizeLabel: "M = N", pairs: square, peers: [...dense, "faiss"], unit: "s" },
+  { key: "W4", id: "W4", title: "logsumexp over j of −‖x_i − y_j‖², D = 3", D: 3, Dv: 0, full: [1e3, 1e4, 1e5], quick: [1000], sizeLabel: "M = N", pairs: square, peers: dense, unit: "s" },
+  { key: "W5", id: "W5", title: "gradient of Σ_i ‖a_i‖² w.r.t. x for W1 (forward + backward)", D: 3, Dv: 1, full: [1e3, 1e4], quick: [500], sizeLabel: "M = N", pairs: square, peers: ["tfjs-cpu", "tfjs-wasm"], unit: "s" },
+  { key: "W6", id: "W6", title: "solve (alpha·Id + K) a = b, Gaussian K, alpha = 0.1, b of dim 1", D: 3, Dv: 1, full: [1e3, 3e3, 1e4], quick: [300], sizeLabel: "M", pairs: () => null, peers: ["tfjs-cpu", "tfjs-wasm"], unit: "s" },
   { key: "W7-rebuild", id: "W7", title: "tutorial small-call loop (M = 50, N = 30), expression rebuilt every call", D: W7_D, Dv: W7_DV, full: [1000], quick: [200], sizeLabel: "calls", pairs: (n) => n * W7_M * W7_N, peers: [], unit: "us/call" },
   { key: "W7-reuse", id: "W7", title: "tutorial small-call loop (M = 50, N = 30), one function called again (call: false)", D: W7_D, Dv: W7_DV, full: [1000], quick: [200], sizeLabel: "calls", pairs: (n) => n * W7_M * W7_N, peers: dense, unit: "us/call" },
   { key: "W8", id: "W8", title: "first call of a never-seen formula (M = N = 100)", D: 3, Dv: 1, full: [W8_SIZE], quick: [W8_SIZE], sizeLabel: "M = N", pairs: () => null, peers: [], unit: "s" },
