@@ -1,10 +1,15 @@
 /**
  * Running a reduction: sizes and batch dims from the bound data, the plan, the backend, the call.
+ *
+ * Small calls matter (the second tutorial calls a 50×30 reduction 1000 times), so everything that
+ * depends only on the formula is computed once and cached by identity: the plan and the compiled
+ * kernel hang off the (hash-consed) formula node, and a KeOpsFunction keeps its own
+ * {@link Prepared} per dtype with the slot → argument binding precomputed.
  */
 import { KeOpsError, argError } from "../errors.js";
 import type { Cat, Formula } from "../formula/node.js";
-import { plan } from "../compile/plan.js";
-import { outputRowSizes, type KernelJob } from "../compile/program.js";
+import { plan, type Plan } from "../compile/plan.js";
+import { outputRowSizes, type Kernel, type KernelJob } from "../compile/program.js";
 import { resolveBackend } from "../backends/registry.js";
 import type { ReductionDef } from "../reductions/types.js";
 import { Tensor, allocate, type FloatDType, type TensorData } from "../tensor.js";
@@ -35,6 +40,63 @@ export interface ReductionCall {
 /** Results: one tensor, or [values, indices]. */
 export type ReductionResult = Tensor | [Tensor, Tensor];
 
+/** What a reduction needs that depends only on the call and the dtype: plan, output layout, kernels. */
+export interface Prepared {
+  readonly plan: Plan;
+  readonly dtype: FloatDType;
+  /** Variable index read by each input slot. */
+  readonly slotInds: readonly number[];
+  /** Elements per output row, per output. */
+  readonly rowSizes: readonly number[];
+  /** Compiled kernels by backend option. */
+  readonly kernels: Map<string, Kernel>;
+}
+
+const MAX_INDEX = 2 ** 31 - 1;
+const prepared = new WeakMap<Formula, Map<string, Prepared>>();
+
+/** The plan and kernels of `call` at `dtype` (cached on the formula node). */
+export function prepareCall(call: ReductionCall, dtype: FloatDType): Prepared {
+  const acc = call.opts.dtypeAcc ?? dtype;
+  const red = call.reduction;
+  const key = `${red.name}|${call.axis}|${red.usesK ? call.K : ""}|${red.sumLike ? call.opts.scheme : ""}|${dtype}|${acc}|${call.formula2?.uid ?? ""}`;
+  let byKey = prepared.get(call.formula);
+  if (!byKey) prepared.set(call.formula, (byKey = new Map()));
+  let p = byKey.get(key);
+  if (!p) {
+    const pl = plan({
+      formula: call.formula, formula2: call.formula2, reduction: red, axis: call.axis, K: call.K,
+      scheme: call.opts.scheme, dtype, accDtype: acc,
+    });
+    p = { plan: pl, dtype, slotInds: pl.slotVars.map((v) => v.ind), rowSizes: outputRowSizes(pl.program), kernels: new Map() };
+    byKey.set(key, p);
+  }
+  return p;
+}
+
+function kernelOf(p: Prepared, backend: string | undefined): Kernel {
+  const name = backend ?? "auto";
+  let k = p.kernels.get(name);
+  if (!k) {
+    k = resolveBackend(backend, p.plan.program).compile(p.plan.program);
+    p.kernels.set(name, k);
+  }
+  return k;
+}
+
+/** The common dtype of the data (arrays of numbers follow the others); mixing is an error. */
+export function dtypeOf(vars: Iterable<VarData>, hint: FloatDType | undefined): FloatDType {
+  let dtype = hint;
+  for (const v of vars)
+    if (!Array.isArray(v.data)) {
+      const dt: FloatDType = v.data instanceof Float64Array ? "float64" : "float32";
+      if (dtype && dt !== dtype)
+        throw new KeOpsError(`${v.name}: all tensors of a formula must share one dtype, expected ${dtype}, got ${dt} (no silent conversion; use tensor.astype)`);
+      dtype = dt;
+    }
+  return dtype ?? "float32";
+}
+
 function toData(v: VarData, dtype: FloatDType): TensorData {
   if (!Array.isArray(v.data)) return v.data as TensorData;
   const a = allocate(dtype, v.data.length);
@@ -42,66 +104,55 @@ function toData(v: VarData, dtype: FloatDType): TensorData {
   return a;
 }
 
-const MAX_INDEX = 2 ** 31 - 1;
+/** Sizes of a call: M, N, the broadcast batch shape, and the outer/inner lengths. */
+export interface CallSizes {
+  readonly batch: readonly number[];
+  readonly nOuter: number;
+  readonly nInner: number;
+}
 
-/** Prepares the job of a reduction; `vars` maps variable index → data. */
-function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeHint: FloatDType | undefined) {
-  let dtype = dtypeHint;
-  for (const v of vars.values())
-    if (!Array.isArray(v.data)) {
-      const dt = (v.data instanceof Float64Array ? "float64" : "float32") as FloatDType;
-      if (dtype && dt !== dtype)
-        throw new KeOpsError(`${v.name}: all tensors of a formula must share one dtype, expected ${dtype}, got ${dt} (no silent conversion; use tensor.astype)`);
-      dtype = dt;
+/**
+ * Sizes M, N and the broadcast batch shape, checked across the variables (unused ones count
+ * too), and K against the reduced length — before anything is planned.
+ */
+export function sizesOf(call: ReductionCall, vars: Iterable<VarData>): CallSizes {
+  let M: number | undefined, N: number | undefined;
+  let fromM = "", fromN = "";
+  let batch: readonly number[] = [];
+  for (const v of vars) {
+    if (v.cat === 0) {
+      if (M !== undefined && M !== v.rows)
+        argError(v.name, `${M} rows (as ${fromM}: all i-variables share one M)`, `@${v.rows} rows`);
+      M = v.rows;
+      fromM = v.name;
+    } else if (v.cat === 1) {
+      if (N !== undefined && N !== v.rows)
+        argError(v.name, `${N} rows (as ${fromN}: all j-variables share one N)`, `@${v.rows} rows`);
+      N = v.rows;
+      fromN = v.name;
     }
-  dtype ??= "float32";
-  const sizes: [number | undefined, number | undefined] = [undefined, undefined];
-  const sizeFrom: [string, string] = ["", ""];
-  let batch: number[] = [];
-  for (const v of vars.values()) {
-    if (v.cat !== 2) {
-      const prev = sizes[v.cat];
-      if (prev !== undefined && prev !== v.rows)
-        argError(v.name, `${prev} rows (as ${sizeFrom[v.cat]}: all ${v.cat === 0 ? "i" : "j"}-variables share one ${v.cat === 0 ? "M" : "N"})`, `@${v.rows} rows`);
-      sizes[v.cat] = v.rows;
-      sizeFrom[v.cat] = v.name;
-    }
-    batch = broadcastBatch(batch, v.batch, v.name);
+    if (v.batch.length) batch = broadcastBatch(batch as number[], v.batch, v.name);
   }
-  const M = sizes[0] ?? 1;
-  const N = sizes[1] ?? 1;
+  M ??= 1;
+  N ??= 1;
   if (M > MAX_INDEX || N > MAX_INDEX) argError("data", `at most ${MAX_INDEX} rows (int32 indices)`, `@${Math.max(M, N)} rows`);
   const nInner = call.axis === 1 ? N : M;
   const nOuter = call.axis === 1 ? M : N;
   if (call.reduction.usesK && call.K > nInner)
     argError("K", `an integer from 1 to the reduced length ${nInner}`, call.K);
-  const p = plan({
-    formula: call.formula,
-    formula2: call.formula2,
-    reduction: call.reduction,
-    axis: call.axis,
-    K: call.K,
-    scheme: call.opts.scheme,
-    dtype,
-    accDtype: call.opts.dtypeAcc ?? dtype,
-  });
-  const prog = p.program;
+  return { batch, nOuter, nInner };
+}
+
+/** Offsets of each slot in each batch entry (0 where a slot is broadcast). */
+function inputOffsets(slots: readonly VarData[], batch: readonly number[], nBatch: number): Float64Array {
+  const nSlots = slots.length;
+  const out = new Float64Array(nBatch * nSlots);
   const nb = batch.length;
-  const nBatch = batch.reduce((a, b) => a * b, 1);
-  const slotData = p.slotVars.map((v) => {
-    const d = vars.get(v.ind);
-    if (!d) throw new KeOpsError(`no data for variable ${v}`);
-    return d;
-  });
-  const inputs = slotData.map((d) => toData(d, dtype!));
-  const nSlots = inputs.length;
-  const inOffsets = new Float64Array(nBatch * nSlots);
-  // per slot: elements per batch entry and strides over the (padded) batch dims, 0 where broadcast
-  slotData.forEach((d, s) => {
-    const own = [...Array(nb - d.batch.length).fill(1), ...d.batch];
-    const per = d.rows * d.dim;
+  if (nb === 0) return out;
+  slots.forEach((d, s) => {
+    const own = [...Array<number>(nb - d.batch.length).fill(1), ...d.batch];
     const strides = new Array<number>(nb);
-    let st = per;
+    let st = d.rows * d.dim;
     for (let k = nb - 1; k >= 0; k--) {
       strides[k] = own[k] === 1 ? 0 : st;
       st *= own[k]!;
@@ -113,34 +164,75 @@ function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeH
         rem = Math.floor(rem / batch[k]!);
         off += ix * strides[k]!;
       }
-      inOffsets[b * nSlots + s] = off;
+      out[b * nSlots + s] = off;
     }
   });
-  const rowSizes = outputRowSizes(prog);
-  const outputs = prog.red.outputs.map((o, k) => allocate(o.t === "i" ? "int32" : dtype!, nBatch * nOuter * rowSizes[k]!));
-  const outOffsets = new Float64Array(nBatch * outputs.length);
-  for (let b = 0; b < nBatch; b++) rowSizes.forEach((r, k) => (outOffsets[b * outputs.length + k] = b * nOuter * r));
+  return out;
+}
+
+/** A job ready to run, and how to wrap its outputs. */
+export interface ReadyJob {
+  readonly job: KernelJob;
+  readonly kernel: Kernel;
+  result(): ReductionResult;
+}
+
+/**
+ * Builds the job of a prepared reduction. `slots` holds the data of each input slot (in
+ * `p.slotInds` order); `sizes` comes from {@link sizesOf}.
+ */
+export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes, backend: string | undefined): ReadyJob {
+  const { batch, nOuter, nInner } = sizes;
+  const kernel = kernelOf(p, backend);
+  let nBatch = 1;
+  for (const b of batch) nBatch *= b;
+  const inputs = slots.map((d) => toData(d, p.dtype));
+  const inOffsets = inputOffsets(slots, batch, nBatch);
+  const reds = p.plan.program.red.outputs;
+  const nOut = reds.length;
+  const outputs: TensorData[] = new Array(nOut);
+  for (let k = 0; k < nOut; k++) outputs[k] = allocate(reds[k]!.t === "i" ? "int32" : p.dtype, nBatch * nOuter * p.rowSizes[k]!);
+  const outOffsets = new Float64Array(nBatch * nOut);
+  if (nBatch > 1) for (let b = 0; b < nBatch; b++) for (let k = 0; k < nOut; k++) outOffsets[b * nOut + k] = b * nOuter * p.rowSizes[k]!;
   const job: KernelJob = { inputs, outputs, nOuter, nInner, nBatch, inOffsets, outOffsets };
-  const backend = resolveBackend(call.opts.backend, prog);
-  const kernel = backend.compile(prog);
-  const shapes = prog.red.outputs.map((o) => [...batch, nOuter, ...o.shape]);
   const result = (): ReductionResult => {
-    const ts = outputs.map((o, k) => new Tensor(o, shapes[k]!));
+    const ts = outputs.map((o, k) => new Tensor(o, [...batch, nOuter, ...reds[k]!.shape]));
     return ts.length === 1 ? ts[0]! : [ts[0]!, ts[1]!];
   };
   return { job, kernel, result };
 }
 
+/** Runs a ready job synchronously. */
+export function runJob(r: ReadyJob): ReductionResult {
+  if (r.job.nBatch * r.job.nOuter > 0) r.kernel.run(r.job);
+  return r.result();
+}
+
+/** Runs a ready job off the calling thread. */
+export async function runJobAsync(r: ReadyJob): Promise<ReductionResult> {
+  if (r.job.nBatch * r.job.nOuter > 0) await r.kernel.runAsync(r.job);
+  return r.result();
+}
+
+/** Prepares the job of a reduction; `vars` maps variable index → data. */
+function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeHint: FloatDType | undefined): ReadyJob {
+  const dtype = dtypeOf(vars.values(), dtypeHint);
+  const sizes = sizesOf(call, vars.values());
+  const p = prepareCall(call, dtype);
+  const slots = p.slotInds.map((ind) => {
+    const d = vars.get(ind);
+    if (!d) throw new KeOpsError(`no data for variable ${p.plan.slotVars[p.slotInds.indexOf(ind)]}`);
+    return d;
+  });
+  return makeJob(p, slots, sizes, call.opts.backend);
+}
+
 /** Runs a reduction synchronously. */
 export function execute(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtype?: FloatDType): ReductionResult {
-  const { job, kernel, result } = prepare(call, vars, dtype);
-  if (job.nBatch * job.nOuter > 0) kernel.run(job);
-  return result();
+  return runJob(prepare(call, vars, dtype));
 }
 
 /** Runs a reduction off the calling thread. */
 export async function executeAsync(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtype?: FloatDType): Promise<ReductionResult> {
-  const { job, kernel, result } = prepare(call, vars, dtype);
-  if (job.nBatch * job.nOuter > 0) await kernel.runAsync(job);
-  return result();
+  return runJobAsync(prepare(call, vars, dtype));
 }

@@ -4,9 +4,11 @@
  */
 import { KeOpsError, argError } from "../errors.js";
 import type { Cat } from "../formula/node.js";
-import { asTensor, type FloatDType, type Tensor, type TensorLike } from "../tensor.js";
+import { Tensor, asTensor, type FloatDType, type TensorLike } from "../tensor.js";
 import type { Binding } from "./bindings.js";
-import { execute, executeAsync, type ReductionCall, type VarData } from "./execute.js";
+import {
+  dtypeOf, makeJob, prepareCall, sizesOf, runJob, runJobAsync, type Prepared, type ReadyJob, type ReductionCall, type VarData,
+} from "./execute.js";
 import type { CallOptions } from "./options.js";
 
 /** A callable reduction. `T` is what a call returns: a Tensor or [values, indices]. */
@@ -64,27 +66,32 @@ function fixedData(fixed: ReadonlyMap<number, Binding>): Map<number, VarData> {
   return m;
 }
 
+/** How argument `pos` (symbolic variable `Var(ind,dim,cat)`) is named in errors. */
+function argumentName(ind: number, dim: number, cat: Cat, pos: number): string {
+  return `argument ${pos} (Var(${ind},${dim},${cat}))`;
+}
+
 /** Interprets a call argument as the data of symbolic variable (ind, dim, cat). */
-export function argumentData(x: TensorLike, ind: number, dim: number, cat: Cat, pos: number): VarData {
-  const name = `argument ${pos} (Var(${ind},${dim},${cat}))`;
+export function argumentData(x: TensorLike, ind: number, dim: number, cat: Cat, pos: number, name = argumentName(ind, dim, cat, pos)): VarData {
   if (typeof x === "number" && cat === 2) x = [x];
   if (Array.isArray(x) && cat === 2 && x.every((e) => typeof e === "number")) {
     if (x.length !== dim) argError(name, `${dim} number(s)`, x);
     return { data: x as number[], cat, dim, rows: 1, batch: [], name };
   }
-  const t = asTensor(x, name);
+  const t = x instanceof Tensor ? x : asTensor(x, name);
   if (t.dtype === "int32") argError(name, "float32 or float64 data", `@int32 data`);
   const sh = t.shape;
+  const n = sh.length;
   if (cat === 2) {
-    if (sh.length < 1 || sh[sh.length - 1] !== dim) argError(name, `a tensor of shape (…, ${dim})`, t);
-    return { data: t.data, cat, dim, rows: 1, batch: sh.slice(0, -1), name };
+    if (n < 1 || sh[n - 1] !== dim) argError(name, `a tensor of shape (…, ${dim})`, t);
+    return { data: t.data, cat, dim, rows: 1, batch: n > 1 ? sh.slice(0, -1) : [], name };
   }
-  if (sh.length < 2 || sh[sh.length - 1] !== dim) argError(name, `a tensor of shape (…, rows, ${dim})`, t);
-  return { data: t.data, cat, dim, rows: sh[sh.length - 2]!, batch: sh.slice(0, -2), name };
+  if (n < 2 || sh[n - 1] !== dim) argError(name, `a tensor of shape (…, rows, ${dim})`, t);
+  return { data: t.data, cat, dim, rows: sh[n - 2]!, batch: n > 2 ? sh.slice(0, -2) : [], name };
 }
 
 function isOptions(x: unknown): x is CallOptions {
-  return typeof x === "object" && x !== null && !Array.isArray(x) && !ArrayBuffer.isView(x) && !("shape" in x && "data" in x);
+  return typeof x === "object" && x !== null && !Array.isArray(x) && !ArrayBuffer.isView(x) && !(x instanceof Tensor) && !("shape" in x && "data" in x);
 }
 
 /** Formats a pykeops-style tuple, `(50, 30, 4)`. */
@@ -92,31 +99,82 @@ export function tuple(xs: readonly number[]): string {
   return xs.length === 1 ? `(${xs[0]},)` : `(${xs.join(", ")})`;
 }
 
+/**
+ * The argument binding of a function, computed once: for each kernel input slot, either the
+ * fixed data (converted to the dtype once) or the position of the call argument that feeds it.
+ */
+class Binder {
+  private readonly order: readonly (readonly [number, number, Cat])[];
+  private readonly names: readonly string[];
+  private readonly fixed: readonly VarData[];
+  /** Per slot (variables of the formula by index): ≥ 0 argument position, < 0 −1−(fixed position). */
+  private readonly slotSource: readonly number[];
+  private readonly perDtype = new Map<FloatDType, { p: Prepared; fixed: VarData[] }>();
+
+  constructor(private readonly spec: FunctionSpec) {
+    this.order = [...spec.symbolic].sort((a, b) => a[0] - b[0]);
+    this.names = this.order.map(([i, d, c], k) => argumentName(i, d, c, k));
+    const fixedMap = fixedData(spec.fixed);
+    this.fixed = [...fixedMap.values()];
+    const fixedPos = new Map([...fixedMap.keys()].map((ind, k) => [ind, k]));
+    const argPos = new Map(this.order.map(([ind], k) => [ind, k]));
+    const c = spec.call;
+    const inds = new Set<number>();
+    for (const f of c.formula2 ? [c.formula, c.formula2] : [c.formula]) for (const v of f.vars()) inds.add(v.ind);
+    this.slotSource = [...inds].sort((a, b) => a - b).map((ind) => {
+      const a = argPos.get(ind);
+      if (a !== undefined) return a;
+      const f = fixedPos.get(ind);
+      if (f === undefined) throw new KeOpsError(`internal: variable ${ind} has neither data nor an argument`);
+      return -1 - f;
+    });
+  }
+
+  private atDtype(dtype: FloatDType): { p: Prepared; fixed: VarData[] } {
+    let e = this.perDtype.get(dtype);
+    if (!e) {
+      const p = prepareCall(this.spec.call, dtype);
+      const fixed = this.fixed.map((v) =>
+        Array.isArray(v.data) ? { ...v, data: dtype === "float64" ? Float64Array.from(v.data as number[]) : Float32Array.from(v.data as number[]) } : v);
+      e = { p, fixed };
+      this.perDtype.set(dtype, e);
+    }
+    return e;
+  }
+
+  /** Validates the arguments and builds the job. */
+  bind(args: unknown[]): ReadyJob {
+    let backend = this.spec.call.opts.backend;
+    let n = args.length;
+    if (n && isOptions(args[n - 1])) {
+      const o = args[n - 1] as CallOptions;
+      if (o.backend !== undefined) backend = o.backend;
+      n--;
+    }
+    const order = this.order;
+    if (n !== order.length)
+      argError("arguments", `${order.length} tensor(s), for ${order.length ? order.map(([i, d, c]) => `Var(${i},${d},${c})`).join(", ") : "no symbolic variable"}`, `@${n}`);
+    const given: VarData[] = new Array(n);
+    for (let k = 0; k < n; k++) {
+      const [ind, dim, cat] = order[k]!;
+      given[k] = argumentData(args[k] as TensorLike, ind, dim, cat, k, this.names[k]);
+    }
+    const dtype = dtypeOf(given, this.spec.dtype);
+    const sizes = sizesOf(this.spec.call, this.fixed.length ? [...this.fixed, ...given] : given);
+    const { p, fixed } = this.atDtype(dtype);
+    const slots = this.slotSource.map((s) => (s >= 0 ? given[s]! : fixed[-1 - s]!));
+    return makeJob(p, slots, sizes, backend);
+  }
+}
+
 /** Builds a callable from a spec. */
 export function makeKeOpsFunction<T>(spec: FunctionSpec): KeOpsFunction<T> {
-  const base = fixedData(spec.fixed);
-  const order = [...spec.symbolic].sort((a, b) => a[0] - b[0]);
-  const bind = (args: unknown[]): { vars: Map<number, VarData>; call: ReductionCall } => {
-    let call = spec.call;
-    if (args.length && isOptions(args[args.length - 1])) {
-      const o = args.pop() as CallOptions;
-      if (o.backend !== undefined) call = { ...call, opts: { ...call.opts, backend: o.backend } };
-    }
-    if (args.length !== order.length)
-      argError("arguments", `${order.length} tensor(s), for ${order.length ? order.map(([i, d, c]) => `Var(${i},${d},${c})`).join(", ") : "no symbolic variable"}`, `@${args.length}`);
-    const vars = new Map(base);
-    order.forEach(([ind, dim, cat], k) => vars.set(ind, argumentData(args[k] as TensorLike, ind, dim, cat, k)));
-    return { vars, call };
-  };
-  const fn = ((...args: unknown[]) => {
-    const { vars, call } = bind(args);
-    return execute(call, vars, spec.dtype) as T;
-  }) as KeOpsFunction<T>;
+  const binder = new Binder(spec);
+  const fn = ((...args: unknown[]) => runJob(binder.bind(args)) as T) as KeOpsFunction<T>;
   const props = {
     callAsync: (...args: unknown[]) => {
       try {
-        const { vars, call } = bind(args);
-        return executeAsync(call, vars, spec.dtype) as Promise<T>;
+        return runJobAsync(binder.bind(args)) as Promise<T>;
       } catch (e) {
         return Promise.reject(e);
       }
