@@ -1,13 +1,27 @@
 /** Arithmetic: + − × ÷, unary minus, integer constants. */
 import { apply, defineOp, fmtNum, type Formula } from "../node.js";
 import { binarySsa, unarySsa } from "./common.js";
+import { unbroadcast } from "./vector.js";
 import { KeOpsError } from "../../errors.js";
 
-export const AddOp = binarySsa("Add", "add", { infix: "+" });
-export const SubtractOp = binarySsa("Subtract", "sub", { infix: "-" });
-export const MultOp = binarySsa("Mult", "mul", { infix: "*" });
-export const DivideOp = binarySsa("Divide", "div", { infix: "/" });
-export const MinusOp = unarySsa("Minus", "neg");
+export const AddOp = binarySsa("Add", "add", {
+  infix: "+",
+  vjp: ([a, b], _t, _s, g) => [unbroadcast(g, a!.dim), unbroadcast(g, b!.dim)],
+});
+export const SubtractOp = binarySsa("Subtract", "sub", {
+  infix: "-",
+  vjp: ([a, b], _t, _s, g) => [unbroadcast(g, a!.dim), unbroadcast(minus(g), b!.dim)],
+});
+export const MultOp = binarySsa("Mult", "mul", {
+  infix: "*",
+  vjp: ([a, b], _t, _s, g) => [unbroadcast(mul(g, b!), a!.dim), unbroadcast(mul(g, a!), b!.dim)],
+});
+export const DivideOp = binarySsa("Divide", "div", {
+  infix: "/",
+  // d(a/b) = da/b − (a/b)·db/b
+  vjp: ([a, b], _t, self, g) => [unbroadcast(div(g, b!), a!.dim), unbroadcast(minus(div(mul(g, self), b!)), b!.dim)],
+});
+export const MinusOp = unarySsa("Minus", "neg", { vjp: (_a, _t, _s, g) => [minus(g)] });
 
 /** `IntCst(n)`: an integer constant, folded at compile time. */
 export const IntCstOp = defineOp({

@@ -32,27 +32,31 @@ export function componentwise(
   return Array.from({ length: dim }, (_, c) => f(...args.map((a) => comp(a, c))));
 }
 
+/** Optional parts of an op declaration a factory passes through. */
+export type OpExtra = Partial<Pick<OpDef, "infix" | "print" | "vjp">>;
+
 /** An element-wise unary op from a scalar lowering. */
-export function unaryOp(name: string, scalar: (ctx: LowerContext, x: number) => number): OpDef {
+export function unaryOp(name: string, scalar: (ctx: LowerContext, x: number) => number, extra: OpExtra = {}): OpDef {
   return defineOp({
     name,
     arity: 1,
     nattrs: 0,
+    ...extra,
     dim: ([d]) => d!,
     lower: (ctx, [x], _a, dim) => componentwise([x!], dim, (v) => scalar(ctx, v)),
   });
 }
 
 /** An element-wise unary op that is one SSA instruction. */
-export function unarySsa(name: string, op: UnaryOp): OpDef {
-  return unaryOp(name, (ctx, x) => ctx.b.un(op, x));
+export function unarySsa(name: string, op: UnaryOp, extra: OpExtra = {}): OpDef {
+  return unaryOp(name, (ctx, x) => ctx.b.un(op, x), extra);
 }
 
 /** An element-wise binary op with broadcasting, from a scalar lowering. */
 export function binaryOp(
   name: string,
   scalar: (ctx: LowerContext, x: number, y: number) => number,
-  extra: Partial<Pick<OpDef, "infix" | "print">> = {},
+  extra: OpExtra = {},
 ): OpDef {
   return defineOp({
     name,
@@ -65,7 +69,7 @@ export function binaryOp(
 }
 
 /** An element-wise binary op that is one SSA instruction. */
-export function binarySsa(name: string, op: BinaryOp, extra: Partial<Pick<OpDef, "infix" | "print">> = {}): OpDef {
+export function binarySsa(name: string, op: BinaryOp, extra: OpExtra = {}): OpDef {
   return binaryOp(name, (ctx, x, y) => ctx.b.bin(op, x, y), extra);
 }
 

@@ -1,9 +1,11 @@
-/** Vector operations: inner sum, squared norm, scalar product, element and slice. */
+/** Vector operations: inner sum, squared norm, scalar product, element and slice, and their adjoints. */
 import { apply, defineOp, type Formula } from "../node.js";
 import { intAttr, sameDims } from "./common.js";
+import { intCst, mul } from "./arith.js";
+import { KeOpsError } from "../../errors.js";
 
 /** Sum of the components, left to right. */
-function total(b: { bin(op: "add", x: number, y: number): number }, xs: readonly number[]): number {
+export function total(b: { bin(op: "add", x: number, y: number): number }, xs: readonly number[]): number {
   let s = xs[0]!;
   for (let k = 1; k < xs.length; k++) s = b.bin("add", s, xs[k]!);
   return s;
@@ -16,6 +18,20 @@ export const SumOp = defineOp({
   nattrs: 0,
   dim: () => 1,
   lower: (ctx, [x]) => [total(ctx.b, x!)],
+  vjp: ([x], _t, _s, g) => [sumT(g, x!.dim)],
+});
+
+/** `SumT(x,D)`: a scalar repeated D times (the adjoint of Sum). */
+export const SumTOp = defineOp({
+  name: "SumT",
+  arity: 1,
+  nattrs: 1,
+  dim: ([d], [n]) => {
+    if (d !== 1) throw new KeOpsError(`SumT: expected a scalar operand (dimension 1), got dimension ${d}`);
+    return intAttr("SumT", "dimension D to be", n!, 1, 2 ** 31 - 1);
+  },
+  lower: (_ctx, [x], [n]) => Array.from({ length: n! }, () => x![0]!),
+  vjp: (_a, _t, _s, g) => [sum(g)],
 });
 
 /** `SqNorm2(x)`: squared Euclidean norm. */
@@ -25,6 +41,7 @@ export const SqNorm2Op = defineOp({
   nattrs: 0,
   dim: () => 1,
   lower: (ctx, [x]) => [total(ctx.b, x!.map((v) => ctx.b.bin("mul", v, v)))],
+  vjp: ([x], _t, _s, g) => [mul(intCst(2), mul(g, x!))],
 });
 
 /** `(x | y)`: scalar product of two vectors of the same dimension. */
@@ -35,6 +52,7 @@ export const ScalprodOp = defineOp({
   infix: "|",
   dim: (dims) => (sameDims("Scalprod", dims), 1),
   lower: (ctx, [x, y]) => [total(ctx.b, x!.map((v, c) => ctx.b.bin("mul", v, y![c]!)))],
+  vjp: ([x, y], _t, _s, g) => [mul(g, y!), mul(g, x!)],
 });
 
 /** `Elem(x,m)`: component m. */
@@ -44,6 +62,22 @@ export const ElemOp = defineOp({
   nattrs: 1,
   dim: ([d], [m]) => (intAttr("Elem", "index m to be", m!, 0, d! - 1), 1),
   lower: (_ctx, [x], [m]) => [x![m!]!],
+  vjp: ([x], [m], _s, g) => [elemT(g, x!.dim, m!)],
+});
+
+/** `ElemT(x,D,m)`: the scalar x at component m of a zero vector of dimension D (the adjoint of Elem). */
+export const ElemTOp = defineOp({
+  name: "ElemT",
+  arity: 1,
+  nattrs: 2,
+  dim: ([d], [n, m]) => {
+    if (d !== 1) throw new KeOpsError(`ElemT: expected a scalar operand (dimension 1), got dimension ${d}`);
+    intAttr("ElemT", "dimension D to be", n!, 1, 2 ** 31 - 1);
+    intAttr("ElemT", "index m to be", m!, 0, n! - 1);
+    return n!;
+  },
+  lower: (ctx, [x], [n, m]) => Array.from({ length: n! }, (_, c) => (c === m ? x![0]! : ctx.b.c(0))),
+  vjp: (_a, [, m], _s, g) => [elem(g, m!)],
 });
 
 /** `Extract(x,start,len)`: components start … start+len−1. */
@@ -56,6 +90,22 @@ export const ExtractOp = defineOp({
     return intAttr("Extract", "length to be", len!, 1, d! - start!);
   },
   lower: (_ctx, [x], [start, len]) => x!.slice(start!, start! + len!),
+  vjp: ([x], [start], _s, g) => [extractT(g, start!, x!.dim)],
+});
+
+/** `ExtractT(x,start,D)`: x placed at components start … of a zero vector of dimension D (the adjoint of Extract). */
+export const ExtractTOp = defineOp({
+  name: "ExtractT",
+  arity: 1,
+  nattrs: 2,
+  dim: ([d], [start, n]) => {
+    intAttr("ExtractT", "dimension D to be", n!, 1, 2 ** 31 - 1);
+    intAttr("ExtractT", "start to be", start!, 0, n! - d!);
+    return n!;
+  },
+  lower: (ctx, [x], [start], dim) =>
+    Array.from({ length: dim }, (_, c) => (c >= start! && c < start! + x!.length ? x![c - start!]! : ctx.b.c(0))),
+  vjp: ([x], [start], _s, g) => [extract(g, start!, x!.dim)],
 });
 
 export const sum = (a: Formula): Formula => apply(SumOp, [a]);
@@ -63,3 +113,16 @@ export const sqnorm2 = (a: Formula): Formula => apply(SqNorm2Op, [a]);
 export const scalprod = (a: Formula, b: Formula): Formula => apply(ScalprodOp, [a, b]);
 export const elem = (a: Formula, m: number): Formula => apply(ElemOp, [a], [m]);
 export const extract = (a: Formula, start: number, len: number): Formula => apply(ExtractOp, [a], [start, len]);
+/** `SumT(a, D)`, or `a` itself when D = 1. */
+export const sumT = (a: Formula, D: number): Formula => (D === 1 ? a : apply(SumTOp, [a], [D]));
+export const elemT = (a: Formula, D: number, m: number): Formula => apply(ElemTOp, [a], [D, m]);
+export const extractT = (a: Formula, start: number, D: number): Formula =>
+  start === 0 && a.dim === D ? a : apply(ExtractTOp, [a], [start, D]);
+
+/**
+ * The cotangent of an operand of dimension `dim` from the cotangent `g` of a broadcasting op's
+ * output: `g` itself, or `Sum(g)` when the operand was a broadcast scalar.
+ */
+export function unbroadcast(g: Formula, dim: number): Formula {
+  return dim === 1 && g.dim !== 1 ? sum(g) : g;
+}
