@@ -2,18 +2,29 @@
 import { KeOpsError } from "../errors.js";
 import type { Backend, KernelProgram } from "../compile/program.js";
 import { jsBackend } from "./js/index.js";
+import { wasmBackend } from "./wasm/index.js";
 
 /** Backend names. */
 export type BackendName = "auto" | "js" | "native" | "wasm" | "webgpu";
 
 /** Registered backends, fastest first; `auto` takes the first that is available and accepts the program. */
 const backends: Backend[] = [jsBackend];
+/** Preference rank of each registered backend (js, the fallback, comes last). */
+const ranks: number[] = [Infinity];
 
-/** Registers a backend at a preference rank (lower = preferred by `auto`). */
+/**
+ * Registers a backend at a preference rank (lower = preferred by `auto`; native 0, wasm 1): the
+ * order follows the ranks whatever the order of registration.
+ */
 export function registerBackend(b: Backend, rank: number): void {
-  const at = Math.max(0, Math.min(rank, backends.length));
-  if (!backends.some((x) => x.name === b.name)) backends.splice(at, 0, b);
+  if (backends.some((x) => x.name === b.name)) return;
+  let at = ranks.findIndex((r) => r > rank);
+  if (at < 0) at = backends.length;
+  backends.splice(at, 0, b);
+  ranks.splice(at, 0, rank);
 }
+
+registerBackend(wasmBackend, 1);
 
 /** What `backendInfo()` reports. */
 export interface BackendInfo {

@@ -1,0 +1,114 @@
+/**
+ * The WebAssembly SIMD backend: kernels rendered at run time to a wasm module (no dependency,
+ * nothing to install), run on one shared linear memory, on worker threads when large.
+ */
+import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
+import { threadCount } from "../pool.js";
+import { renderWasm, type RenderedKernel } from "./render.js";
+import { stage } from "./stage.js";
+import { wasmMemory } from "./memory.js";
+import { WA, wa, type WasmModule } from "./api.js";
+import { MATH_IMPORTS, runHere, runParallel, runParallelAsync, type WasmKernelFn, type WasmRun } from "./pool.js";
+
+/** Pairs below which a call stays on the calling thread. */
+const PARALLEL_PAIRS = 1 << 21;
+/**
+ * Pairs per chunk of rows on the calling thread: a fresh module starts in V8's baseline tier and
+ * is swapped for optimized code between calls, so a large run is cut into calls (~0.2 ms each).
+ */
+const CHUNK_PAIRS = 1 << 18;
+
+/** Why this platform cannot run wasm SIMD kernels, or null. */
+function probe(): string | null {
+  if (!WA) return "WebAssembly is not available";
+  // (module (func (result v128) v128.const 0 ...)): validates only with SIMD
+  const simd = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 22, 1, 20, 0, 253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 11]);
+  try {
+    if (!WA.validate(simd)) return "this WebAssembly engine has no 128-bit SIMD";
+  } catch {
+    return "this WebAssembly engine has no 128-bit SIMD";
+  }
+  return null;
+}
+
+let why: string | null | undefined;
+
+/** A compiled wasm kernel. */
+export class WasmKernel implements Kernel {
+  readonly fn: WasmKernelFn;
+  constructor(
+    readonly program: KernelProgram,
+    readonly rendered: RenderedKernel,
+    readonly module: WasmModule,
+  ) {
+    const inst = new (wa().Instance)(module, { env: { mem: wasmMemory().memory }, m: MATH_IMPORTS });
+    this.fn = inst.exports.k as WasmKernelFn;
+  }
+
+  private plan(job: KernelJob, threads: number): WasmRun & { release(): void; finish(): void } {
+    const s = stage(this.program, job, this.rendered.mode, this.rendered.pad);
+    const total = job.nBatch * job.nOuter;
+    const perChunk = Math.max(1, Math.ceil(CHUNK_PAIRS / Math.max(1, job.nInner)));
+    const chunk = Math.max(1, Math.min(perChunk, Math.ceil(total / (threads * 8))));
+    return {
+      key: this.program.key, module: this.module, memory: wasmMemory().memory,
+      total, chunk, nOuter: job.nOuter, nInner: job.nInner,
+      table: s.table, tableStride: s.tableStride, stride: s.stride,
+      release: s.release, finish: s.finish,
+    };
+  }
+
+  run(job: KernelJob): void {
+    if (job.nBatch * job.nOuter === 0) return;
+    const pairs = job.nBatch * job.nOuter * job.nInner;
+    const threads = wasmMemory().shared && pairs >= PARALLEL_PAIRS && job.nBatch * job.nOuter > 1 ? threadCount() : 1;
+    const r = this.plan(job, threads);
+    try {
+      if (threads > 1) runParallel(r, this.fn, threads);
+      else runHere(r, this.fn);
+    } catch (e) {
+      r.release();
+      throw e;
+    }
+    r.finish();
+  }
+
+  async runAsync(job: KernelJob): Promise<void> {
+    if (job.nBatch * job.nOuter === 0) return;
+    if (!wasmMemory().shared) return this.run(job);
+    const threads = threadCount();
+    const r = this.plan(job, threads);
+    try {
+      await runParallelAsync(r, threads);
+    } catch (e) {
+      r.release();
+      throw e;
+    }
+    r.finish();
+  }
+}
+
+const compiled = new Map<string, WasmKernel>();
+
+/** Renders and compiles a program (no cache). */
+export function compileWasm(p: KernelProgram): WasmKernel {
+  const rendered = renderWasm(p, wasmMemory().shared);
+  return new WasmKernel(p, rendered, new (wa().Module)(rendered.bytes));
+}
+
+export const wasmBackend: Backend = {
+  name: "wasm",
+  unavailable(): string | null {
+    if (why === undefined) why = probe();
+    return why;
+  },
+  declines: () => null,
+  compile(p: KernelProgram): Kernel {
+    let k = compiled.get(p.key);
+    if (!k) {
+      k = compileWasm(p);
+      compiled.set(p.key, k);
+    }
+    return k;
+  },
+};
