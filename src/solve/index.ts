@@ -1,0 +1,6 @@
+/** Conjugate-gradient solves: `LazyTensor.solve`, `kernelSolve`, and their gradients. */
+export { conjugateGradient, SolveConvergenceError, type CgLayout, type CgOptions, type CgResult, type MatVec, type Preconditioner } from "./cg.js";
+export { defaultMaxIter, solveParams, type SolveOptions, type SolveParams } from "./options.js";
+export { makeSolveFunction, type SolveFunction, type SolveSpec } from "./function.js";
+export { lazySolve, solveWithVjp, type LazySolveWithVjp, type Solved } from "./lazy.js";
+export { setReductionVjp, hasReductionVjp, solveBackward, type ReductionVjp } from "./vjp.js";

@@ -1,0 +1,111 @@
+/**
+ * A linear system as keops-ts runs it: one Sum reduction whose formula is linear in an unknown
+ * variable p (`K_ij · p_j` for `LazyTensor.solve`, the user's formula for `kernelSolve`), the data
+ * of every other variable, and the sizes. Conjugate gradient applies it once per iteration to all
+ * right-hand sides; the kernel is planned and compiled once (the program cache keys on the formula).
+ */
+import { KeOpsError, argError, said } from "../errors.js";
+import { broadcastBatch } from "../lazy/bindings.js";
+import { execute, type ReductionCall, type VarData } from "../lazy/execute.js";
+import { Tensor, allocate, type FloatDType } from "../tensor.js";
+import { conjugateGradient, type CgResult, type MatVec } from "./cg.js";
+import { defaultMaxIter, type SolveParams } from "./options.js";
+import { nystromPreconditioner } from "./nystrom.js";
+
+/** A Sum reduction linear in the variable `pInd` (of dim `Dv`, indexed by the reduced index). */
+export interface LinearSystem {
+  readonly call: ReductionCall;
+  readonly pInd: number;
+  readonly Dv: number;
+  /** Data of every variable but p. */
+  readonly vars: ReadonlyMap<number, VarData>;
+  readonly dtype: FloatDType;
+}
+
+/** Sizes of a system with its right-hand side. */
+export interface SystemShape {
+  readonly M: number;
+  readonly batch: readonly number[];
+  readonly nBatch: number;
+}
+
+/**
+ * Checks that K is square with as many rows as b, and broadcasts the batch dims.
+ * `b` has shape (…batch, M, Dv).
+ */
+export function systemShape(sys: LinearSystem, b: Tensor, what = "b"): SystemShape {
+  const sh = b.shape;
+  const M = sh[sh.length - 2]!;
+  if (sh[sh.length - 1] !== sys.Dv) argError(what, `a last dimension of ${sys.Dv}`, b);
+  let batch: number[] = sh.slice(0, -2);
+  for (const v of sys.vars.values()) {
+    if (v.cat !== 2 && v.rows !== M)
+      argError(what, `${v.rows} rows, as many as K has (K is square: ${v.name} has ${v.rows} rows)`, said(`${M} rows (shape (${sh.join(", ")}))`));
+    batch = broadcastBatch(batch, v.batch, what);
+  }
+  return { M, batch, nBatch: batch.reduce((x, y) => x * y, 1) };
+}
+
+/** Copies `t` (batch dims broadcastable to `batch`) into a float64 array of the full batch shape. */
+export function expandBatch(t: Tensor, batch: readonly number[]): Float64Array {
+  const sh = t.shape;
+  const rowSize = sh[sh.length - 2]! * sh[sh.length - 1]!;
+  const own = [...Array(batch.length - (sh.length - 2)).fill(1), ...sh.slice(0, -2)];
+  const nBatch = batch.reduce((x, y) => x * y, 1);
+  const out = new Float64Array(nBatch * rowSize);
+  for (let bt = 0; bt < nBatch; bt++) {
+    let rem = bt, off = 0, stride = 1;
+    for (let k = batch.length - 1; k >= 0; k--) {
+      const ix = rem % batch[k]!;
+      rem = Math.floor(rem / batch[k]!);
+      if (own[k] !== 1) off += ix * stride;
+      stride *= own[k]!;
+    }
+    for (let e = 0; e < rowSize; e++) out[bt * rowSize + e] = t.data[off * rowSize + e]!;
+  }
+  return out;
+}
+
+/** The data of p as a variable of the reduction. */
+export function unknownData(sys: LinearSystem, shape: SystemShape, p: Float64Array, name = "the conjugate-gradient direction"): VarData {
+  const data = allocate(sys.dtype, p.length);
+  data.set(p);
+  return { data, cat: sys.call.axis, dim: sys.Dv, rows: shape.M, batch: shape.batch, name };
+}
+
+/** K·p for every column and batch entry, one reduction. */
+export function matvecOf(sys: LinearSystem, shape: SystemShape): MatVec {
+  return (p) => {
+    const vars = new Map(sys.vars);
+    vars.set(sys.pInd, unknownData(sys, shape, p));
+    const out = execute(sys.call, vars, sys.dtype) as Tensor;
+    return Float64Array.from(out.data);
+  };
+}
+
+/** Solves (alpha·Id + K) a = rhs (float64, layout (nBatch, M, Dv)). */
+export function solveFlat(sys: LinearSystem, shape: SystemShape, rhs: Float64Array, p: SolveParams): CgResult {
+  if (shape.M === 0 || shape.nBatch === 0 || sys.Dv === 0) return { x: new Float64Array(rhs.length), iterations: 0, residual: 0 };
+  const precond = p.precond === "nystrom" ? nystromPreconditioner(sys, shape, p.alpha, p.rank) : undefined;
+  return conjugateGradient(matvecOf(sys, shape), rhs, { nBatch: shape.nBatch, M: shape.M, Dv: sys.Dv }, {
+    alpha: p.alpha,
+    eps: p.eps,
+    maxIter: p.maxIter ?? defaultMaxIter(shape.M),
+    onIteration: p.onIteration,
+    precond,
+  });
+}
+
+/** Float64 values → a tensor of the system's dtype. */
+export function toTensor(x: Float64Array, dtype: FloatDType, shape: readonly number[]): Tensor {
+  const d = allocate(dtype, x.length);
+  d.set(x);
+  return new Tensor(d, shape);
+}
+
+/** Checks a right-hand side's dtype against the system's. */
+export function checkDtype(t: Tensor, dtype: FloatDType | undefined, what: string): void {
+  if (t.dtype === "int32") argError(what, "float32 or float64 data", said("int32 data"));
+  if (dtype && t.dtype !== dtype)
+    throw new KeOpsError(`${what}: expected ${dtype} data like K's (all tensors of a formula share one dtype; use tensor.astype), got ${t.dtype}`);
+}

@@ -1,0 +1,94 @@
+/**
+ * Gradients through a solve. With a = (αI + K)⁻¹ b and a cotangent ā:
+ * - b̄ = (αI + K)⁻¹ ā (another solve: K is symmetric);
+ * - θ̄ = −∂/∂θ ⟨b̄, K(θ)·a⟩ for every variable θ of K: the vector–Jacobian product of the Sum
+ *   reduction K·a (a held fixed) with cotangent −b̄, i.e. one more reduction per variable.
+ */
+import { KeOpsError } from "../errors.js";
+import type { ReductionCall, VarData } from "../lazy/execute.js";
+import { Tensor, type FloatDType } from "../tensor.js";
+import type { CgResult } from "./cg.js";
+import type { SolveParams } from "./options.js";
+import { solveFlat, toTensor, unknownData, type LinearSystem, type SystemShape } from "./system.js";
+
+/**
+ * The vector–Jacobian product of a Sum reduction with respect to the variables listed in `wrt`:
+ * gradients of ⟨reduce(call, vars), gradOut⟩, each shaped like its variable's data
+ * (…its own batch, rows, dim) — summed over broadcast batch dims and, for parameters, over i and j.
+ */
+export type ReductionVjp = (
+  call: ReductionCall, vars: ReadonlyMap<number, VarData>, gradOut: Tensor, wrt: readonly number[], dtype: FloatDType,
+) => Map<number, Tensor>;
+
+let reductionVjpImpl: ReductionVjp | undefined;
+
+/** @internal installs the reduction vjp (from src/autodiff). */
+export function setReductionVjp(f: ReductionVjp): void {
+  reductionVjpImpl = f;
+}
+
+/** Whether gradients with respect to K's variables are available in this build. */
+export function hasReductionVjp(): boolean {
+  return reductionVjpImpl !== undefined;
+}
+
+/** Gradients of ⟨a, ā⟩ where a solves the system. */
+export interface SolveGradients {
+  /** b̄, with the layout of the solve (nBatch, M, Dv) in float64. */
+  readonly b: Float64Array;
+  /** The solve that produced b̄ (iterations, residual). */
+  readonly bSolve: CgResult;
+  /** θ̄ for each requested variable index of K. */
+  readonly vars: Map<number, Tensor>;
+}
+
+/**
+ * Backward pass of a solve: `a` is the solution (float64, (nBatch, M, Dv)), `gradA` its cotangent
+ * (same layout), `wrt` the variable indices of K whose gradients are wanted (may be empty).
+ */
+export function solveBackward(
+  sys: LinearSystem, shape: SystemShape, a: Float64Array, gradA: Float64Array, params: SolveParams, wrt: readonly number[],
+): SolveGradients {
+  const gb = solveFlat(sys, shape, gradA, params);
+  const vars = new Map<number, Tensor>();
+  const want = wrt.filter((ind) => ind !== sys.pInd);
+  if (want.length === 0) return { b: gb.x, bSolve: gb, vars };
+  if (!reductionVjpImpl)
+    throw new KeOpsError(
+      "solve: gradients with respect to the variables of K need the autodiff module, which is not part of this build " +
+        "(the gradient with respect to b is available)",
+    );
+  const all = new Map(sys.vars);
+  all.set(sys.pInd, unknownData(sys, shape, a, "the solution a"));
+  const neg = new Float64Array(gb.x.length);
+  for (let k = 0; k < neg.length; k++) neg[k] = -gb.x[k]!;
+  const gradOut = toTensor(neg, sys.dtype, [...shape.batch, shape.M, sys.Dv]);
+  const g = reductionVjpImpl(sys.call, all, gradOut, want, sys.dtype);
+  for (const ind of want) {
+    const t = g.get(ind);
+    if (t) vars.set(ind, t);
+  }
+  return { b: gb.x, bSolve: gb, vars };
+}
+
+/**
+ * Sums a (…batch, rows, dim) float64 array over the batch dims that `own` broadcasts
+ * (own is left-padded with 1s), giving an array of shape (…own, rows, dim).
+ */
+export function sumToBatch(x: Float64Array, batch: readonly number[], own: readonly number[], rowSize: number): Float64Array {
+  const pad = [...Array<number>(batch.length - own.length).fill(1), ...own];
+  const nOwn = own.reduce((p, q) => p * q, 1);
+  const out = new Float64Array(nOwn * rowSize);
+  const nBatch = batch.reduce((p, q) => p * q, 1);
+  for (let bt = 0; bt < nBatch; bt++) {
+    let rem = bt, off = 0, stride = 1;
+    for (let k = batch.length - 1; k >= 0; k--) {
+      const ix = rem % batch[k]!;
+      rem = Math.floor(rem / batch[k]!);
+      if (pad[k] !== 1) off += ix * stride;
+      stride *= pad[k]!;
+    }
+    for (let e = 0; e < rowSize; e++) out[off * rowSize + e]! += x[bt * rowSize + e]!;
+  }
+  return out;
+}
