@@ -75,7 +75,7 @@ export function plots(rec: RunRecord): Map<string, string> {
       const note = firstBad ? `${firstBad.status === "skipped" ? "skipped (time budget)" : firstBad.status} from ${fmtSize(firstBad.spec.size)}` : undefined;
       series.push({ name: impl, points, note });
     }
-    files.set(`${w.key}.svg`, lineplot(`${w.key}: ${w.title}`, w.sizeLabel, series, names));
+    files.set(`${w.key}.svg`, lineplot(`${w.key}: ${w.title}`, w.sizeLabel, series, names, [...new Set(rs.map((r) => r.spec.size))]));
   }
   const bars: Bar[] = [];
   for (const w of WORKLOADS.filter((x) => ["W5", "W6", "W7", "W8"].includes(x.id))) {

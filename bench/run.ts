@@ -14,6 +14,7 @@ import { backendInfo } from "../src/index.js";
 import { parseArgs, type BenchArgs } from "./args.js";
 import { fmtSci, fmtSize, fmtTime } from "./format.js";
 import { loadFaiss } from "./impl/faiss.js";
+import { denseOutOfMemory } from "./impl/tfjs.js";
 import { markdown, plots, headline, type RunRecord } from "./report.js";
 import { since } from "./stats.js";
 import type { FigureResult, FigureSpec, ImplName } from "./types.js";
@@ -179,8 +180,10 @@ async function main(): Promise<void> {
       const spec: FigureSpec = { workload: w.key, impl, size, runs: args.runs, checkRows: CHECK_ROWS, budgetS: args.budgetS, seed: SEED };
       const head = `[${done}/${total}] ${w.key} ${w.sizeLabel} = ${fmtSize(size)} ${impl}`;
       const per = lastOk ? predict(w, lastOk, size) : 0;
+      const oom = (impl === "tfjs-cpu" || impl === "tfjs-wasm") && w.id !== "W7" ? denseOutOfMemory(w, size, impl === "tfjs-cpu" ? "cpu" : "wasm") : null;
       let r: FigureResult;
-      if (impl === "faiss" && !faiss.mod) r = { spec, status: "not available", note: "not available: faiss-node is not installed (see notes)" };
+      if (oom) r = { spec, status: "out of memory", note: oom };
+      else if (impl === "faiss" && !faiss.mod) r = { spec, status: "not available", note: "not available: faiss-node is not installed (see notes)" };
       else if (prev && (prev.status === "not available" || prev.status === "out of memory")) r = { spec, status: prev.status, note: `${prev.status} (as at ${fmtSize(prev.spec.size)})` };
       else if (per * (args.runs + 1) > args.budgetS || prev?.status === "skipped") {
         const note = per > 0

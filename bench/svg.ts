@@ -33,15 +33,19 @@ function timeTick(p: number): string {
   return `${Math.round(s * 1e6)} µs`;
 }
 
-/** A log-log plot of seconds against size. */
-export function lineplot(title: string, xLabel: string, series: readonly Series[], names: readonly string[]): string {
-  const W = 720, H = 460, L = 80, R = 220, T = 40, B = 60;
+/**
+ * A log-log plot of seconds against size. `sizes` are all the sizes of the workload (the x range
+ * covers them, so a line that stops early — out of memory, over the time budget — shows it).
+ */
+export function lineplot(title: string, xLabel: string, series: readonly Series[], names: readonly string[], sizes: readonly number[]): string {
+  const W = 720, H = 460, L = 80, R = 220, T = 40, B = 60, PAD = 0.15;
   const pts = series.flatMap((s) => s.points);
-  const xs = pts.map((p) => p[0]), ys = pts.map((p) => p[1]);
-  const x0 = Math.floor(Math.log10(Math.min(...xs, 1e3))), x1 = Math.ceil(Math.log10(Math.max(...xs, 1e4)));
-  const y0 = Math.floor(Math.log10(Math.min(...ys, 1e-3))), y1 = Math.ceil(Math.log10(Math.max(...ys, 1)));
-  const px = (x: number): number => L + ((Math.log10(x) - x0) / Math.max(1, x1 - x0)) * (W - L - R);
-  const py = (y: number): number => H - B - ((Math.log10(y) - y0) / Math.max(1, y1 - y0)) * (H - T - B);
+  const xs = [...pts.map((p) => p[0]), ...sizes], ys = pts.map((p) => p[1]);
+  const lx0 = Math.log10(Math.min(...xs)) - PAD, lx1 = Math.log10(Math.max(...xs)) + PAD;
+  const ly0 = Math.log10(Math.min(...ys, 1e-3)) - PAD, ly1 = Math.log10(Math.max(...ys, 1)) + PAD;
+  const x0 = Math.ceil(lx0), x1 = Math.floor(lx1), y0 = Math.ceil(ly0), y1 = Math.floor(ly1);
+  const px = (x: number): number => L + ((Math.log10(x) - lx0) / (lx1 - lx0)) * (W - L - R);
+  const py = (y: number): number => H - B - ((Math.log10(y) - ly0) / (ly1 - ly0)) * (H - T - B);
   const out: string[] = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
   out.push(`<rect width="${W}" height="${H}" fill="white"/>`);

@@ -15,7 +15,14 @@ type TF = typeof import("@tensorflow/tfjs-core");
 type T = import("@tensorflow/tfjs-core").Tensor;
 
 /** Matrices of M × N float32 alive at the peak, per workload. */
-const PEAK_MATRICES: Record<string, number> = { W1: 2, W2: 2, W3: 3, W4: 2, W5: 4, W6: 2, W7: 2 };
+const PEAK_MATRICES: Record<string, number> = { W1: 2, W2: 2, W3: 6, W4: 2, W5: 4, W6: 2, W7: 2 };
+
+/** Why the dense matrices of `w` at M = N = `size` do not fit, or null when they do. */
+export function denseOutOfMemory(w: Workload, size: number, backend: "cpu" | "wasm"): string | null {
+  const bytes = size * size * 4 * (PEAK_MATRICES[w.id] ?? 2);
+  if (bytes <= DENSE_LIMIT_BYTES) return null;
+  return `out of memory: the dense M × N matrices need ~${formatBytes(bytes)} (> ${formatBytes(DENSE_LIMIT_BYTES)} allowed${backend === "wasm" ? "; wasm32 heaps stop at 4 GiB" : ""})`;
+}
 
 /** Loads tfjs-core and the backend; the wasm binaries come from the local package, no network. */
 async function load(backend: "cpu" | "wasm"): Promise<TF> {
@@ -112,9 +119,8 @@ export function tfjsImpl(backend: "cpu" | "wasm"): Impl {
       return flags;
     },
     setup(w: Workload, d: Data, size: number): Runner {
-      const bytes = d.M * d.N * 4 * (PEAK_MATRICES[w.id] ?? 2);
-      if (bytes > DENSE_LIMIT_BYTES)
-        throw new NoFigure("out of memory", `out of memory: the dense M × N matrices need ~${formatBytes(bytes)} (> ${formatBytes(DENSE_LIMIT_BYTES)} allowed${backend === "wasm" ? "; wasm32 heaps stop at 4 GiB" : ""})`);
+      const oom = denseOutOfMemory(w, d.M, backend);
+      if (oom) throw new NoFigure("out of memory", oom);
       const x = tf.tensor2d(d.x, [d.M, d.D]), y = tf.tensor2d(d.y, [d.N, d.D]), b = tf.tensor2d(d.b, [d.N, d.Dv]);
       switch (w.id) {
         case "W1":
