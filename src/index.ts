@@ -13,5 +13,6 @@ export { Vi, Vj, Pm } from "./lazy/helpers.js";
 export type { KeOpsFunction } from "./lazy/keopsfunction.js";
 export type { ReduceOptions, KReduceOptions, LogSumExpOptions, CallOptions } from "./lazy/options.js";
 export { backendInfo, type BackendInfo, type BackendName } from "./backends/registry.js";
+export { SolveConvergenceError, type SolveFunction, type SolveOptions } from "./solve/index.js";
 export type { SumScheme, ReductionName } from "./reductions/types.js";
 import "./formula/index.js";

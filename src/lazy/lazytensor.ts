@@ -15,6 +15,9 @@ import {
 } from "./bindings.js";
 import { execute, executeAsync, type ReductionResult, type VarData } from "./execute.js";
 import { makeKeOpsFunction, tuple, type KeOpsFunction } from "./keopsfunction.js";
+import { lazySolve, type Solved } from "../solve/lazy.js";
+import type { SolveFunction } from "../solve/function.js";
+import type { SolveOptions } from "../solve/options.js";
 import {
   execOptions, normaliseOptions, type KReduceOptions, type LogSumExpOptions, type ReduceOptions,
 } from "./options.js";
@@ -412,6 +415,19 @@ export class LazyTensor<S extends boolean = false> {
     return this.mul(vj).reduce("Sum", { axis: this.nbatchdims + 1 }) as Tensor;
   }
 
+  /**
+   * Solves (alpha·Id + K) a = b by conjugate gradient, K = this (scalar, symmetric positive
+   * definite), b of shape (…, M, Dv) or (M,): all columns in one reduction per iteration. Stops
+   * when ‖r‖² < M·eps² per column (KeOps's rule), raises a `SolveConvergenceError` with the
+   * residual reached after `maxIter` iterations. With `call: false` or symbolic variables: a
+   * function of K's symbolic variables (with a `vjp`).
+   */
+  solve(b: TensorLike | LazyTensor<boolean>, opts: SolveOptions & { call: false }): SolveFunction;
+  solve(b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Solved<S>;
+  solve(b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Tensor | SolveFunction {
+    return lazySolve(this, b, opts);
+  }
+
   /** Swaps the roles of i and j. */
   t(): LazyTensor<S> {
     const swap = (c: Cat): Cat => (c === 2 ? 2 : ((1 - c) as Cat));
@@ -455,6 +471,12 @@ export class LazyTensor<S extends boolean = false> {
   static square<S extends boolean>(x: LazyTensor<S>): LazyTensor<S> { return x.square(); }
   /** `x.sqnorm2()`. */
   static sqnorm2<S extends boolean>(x: LazyTensor<S>): LazyTensor<S> { return x.sqnorm2(); }
+  /** `K.solve(b, opts)`: solves (alpha·Id + K) a = b by conjugate gradient. */
+  static solve(K: LazyTensor<boolean>, b: TensorLike | LazyTensor<boolean>, opts: SolveOptions & { call: false }): SolveFunction;
+  static solve<S extends boolean>(K: LazyTensor<S>, b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Solved<S>;
+  static solve(K: LazyTensor<boolean>, b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Tensor | SolveFunction {
+    return lazySolve(K, b, opts);
+  }
   /** `x.sum(axisOrOptions)`: the inner sum without an axis, else the sum reduction. */
   static sum<S extends boolean>(x: LazyTensor<S>, axisOrOptions?: number | ReduceOptions): LazyTensor<S> | Tensor | KeOpsFunction<Tensor> | Promise<Tensor> {
     return x.sum(axisOrOptions as number) as LazyTensor<S> | Tensor;

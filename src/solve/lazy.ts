@@ -124,5 +124,5 @@ export function solveWithVjp(K: LazyTensor<boolean>, b: unknown, opts?: SolveOpt
   };
 }
 
-/** What `K.solve` returns: a tensor, or a {@link SolveFunction} with `call: false` or symbolic variables. */
-export type Solved<S extends boolean, O> = O extends { call: false } ? SolveFunction : S extends true ? SolveFunction : Tensor;
+/** What `K.solve` returns without `call: false`: a tensor, or a {@link SolveFunction} when K has symbolic variables. */
+export type Solved<S extends boolean> = S extends true ? SolveFunction : Tensor;
