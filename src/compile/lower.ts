@@ -17,6 +17,10 @@ export function lowerFormulas(
   const ctx = { b, slotOf };
   const rec = (f: Formula): number[] => {
     let v = memo.get(f);
+    if (!v && f.op.expand) {
+      v = rec(f.op.expand(f));
+      memo.set(f, v);
+    }
     if (!v) {
       const args = f.args.map(rec);
       v = f.op.lower(ctx, args, f.attrs, f.dim);

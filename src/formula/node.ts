@@ -41,6 +41,11 @@ export interface OpDef {
    * sum over components), or undefined where the op is not differentiable in that operand (zero).
    */
   vjp?(args: readonly Formula[], attrs: readonly number[], self: Formula, g: Formula): readonly (Formula | undefined)[];
+  /**
+   * A macro op (`Grad`, `Diff`): the equivalent formula of ordinary ops the node stands for,
+   * substituted for it before lowering (its `lower` is then never called).
+   */
+  expand?(self: Formula): Formula;
 }
 
 const registry = new Map<string, OpDef>();

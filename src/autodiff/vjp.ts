@@ -1,0 +1,41 @@
+/** `KeOpsFunction.vjp`: one gradient per argument, from the reduction gradients. */
+import { argError, said } from "../errors.js";
+import type { Binding } from "../lazy/bindings.js";
+import { dtypeOf, type VarData } from "../lazy/execute.js";
+import { argumentData, type FunctionSpec } from "../lazy/keopsfunction.js";
+import { Tensor, asTensor, type TensorLike } from "../tensor.js";
+import { reductionVjp } from "./reductions.js";
+
+/** The data of a bound (fixed) variable. */
+export function bindingData(ind: number, b: Binding): VarData {
+  return {
+    data: Array.isArray(b.source) ? b.source : (b.source as Tensor).data,
+    cat: b.cat, dim: b.dim, rows: b.rows, batch: b.batch, name: `Var(${ind},${b.dim},${b.cat})`,
+  };
+}
+
+/**
+ * Gradients of ⟨f(args), gradOut⟩ with respect to each argument of a KeOpsFunction (its symbolic
+ * variables in index order), each shaped like the argument; parameters are summed over i and j.
+ */
+export function functionVjp(spec: FunctionSpec, args: readonly TensorLike[], gradOut: TensorLike): Tensor[] {
+  const order = [...spec.symbolic].sort((a, b) => a[0] - b[0]);
+  if (args.length !== order.length)
+    argError("args", `${order.length} tensor(s), for ${order.map(([i, d, c]) => `Var(${i},${d},${c})`).join(", ") || "no symbolic variable"}`, said(`${args.length}`));
+  const vars = new Map<number, VarData>();
+  for (const [ind, b] of spec.fixed) vars.set(ind, bindingData(ind, b));
+  const shapes: (readonly number[])[] = [];
+  order.forEach(([ind, dim, cat], k) => {
+    const d = argumentData(args[k]!, ind, dim, cat, k);
+    vars.set(ind, d);
+    const a = args[k]!;
+    shapes.push(a instanceof Tensor ? a.shape : cat === 2 && (typeof a === "number" || Array.isArray(a)) ? [dim] : asTensor(a, "argument").shape);
+  });
+  const dtype = dtypeOf(vars.values(), spec.dtype);
+  const g = asTensor(gradOut, "gradOut");
+  const grads = reductionVjp(spec.call, vars, g, order.map(([ind]) => ind), dtype);
+  return order.map(([ind], k) => {
+    const t = grads.get(ind)!;
+    return new Tensor(t.data, shapes[k]!);
+  });
+}
