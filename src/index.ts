@@ -16,3 +16,5 @@ export { backendInfo, type BackendInfo, type BackendName } from "./backends/regi
 export { SolveConvergenceError, type SolveFunction, type SolveOptions } from "./solve/index.js";
 export type { SumScheme, ReductionName } from "./reductions/types.js";
 import "./formula/index.js";
+import "./autodiff/index.js";
+import "./lazy/grad-methods.js";
