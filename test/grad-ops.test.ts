@@ -1,0 +1,104 @@
+/**
+ * Every op of the registry that declares a `vjp`: Grad(F, x_p, e) against central finite
+ * differences of ⟨F, e⟩ in float64, for every operand p, on random inputs, with every accepted
+ * operand-dimension pattern (broadcast scalars included). Also: every op with operands declares a
+ * vjp (returning undefined where its derivative is zero).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import "../src/index.js";
+import { Var, allOps, apply, type Formula, type OpDef } from "../src/formula/node.js";
+import { grad } from "../src/autodiff/grad.js";
+import { assertClose, withSeed, type Data } from "./util.js";
+import { evalRows } from "./grad-helpers.js";
+
+/** Ops whose operands must be positive. */
+const POSITIVE = new Set(["Log", "Sqrt", "Rsqrt", "Powf", "XLogX"]);
+/** Candidate numeric attributes by count (the first the op accepts is used), and per op. */
+const ATTRS: Record<number, number[][]> = { 0: [[]], 1: [[2], [3], [1], [0]], 2: [[1, 2], [3, 1], [0, 1], [1, 3]], 3: [[0, 1, 2], [1, 1, 1]] };
+const EXTRA_ATTRS: Record<string, number[][]> = { Pow: [[3], [-2], [1], [0]] };
+
+const M = 6;
+
+/** Operand-dimension patterns: each operand 3 or 1. */
+function dimPatterns(arity: number): number[][] {
+  let out: number[][] = [[]];
+  for (let k = 0; k < arity; k++) out = out.flatMap((p) => [[...p, 3], [...p, 1]]);
+  return out;
+}
+
+/** Every (dims, attrs) instance the op accepts, as formulas over Var(0..arity−1, ·, 0). */
+function instances(op: OpDef): { F: Formula; vars: Formula[] }[] {
+  const out: { F: Formula; vars: Formula[] }[] = [];
+  for (const dims of dimPatterns(op.arity)) {
+    const vars = dims.map((d, k) => Var(k, d, 0));
+    for (const attrs of EXTRA_ATTRS[op.name] ?? ATTRS[op.nattrs] ?? []) {
+      let F: Formula;
+      try {
+        F = apply(op, vars, attrs);
+      } catch {
+        continue;
+      }
+      out.push({ F, vars });
+      if (!EXTRA_ATTRS[op.name]) break;
+    }
+  }
+  return out;
+}
+
+function sample(d: Data, n: number, positive: boolean): Float64Array {
+  const x = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const mag = 0.2 + 0.6 * d.rng.uniform();
+    x[k] = positive || d.rng.uniform() < 0.5 ? mag : -mag;
+  }
+  return x;
+}
+
+function checkInstance(d: Data, op: OpDef, F: Formula, vars: Formula[]): void {
+  const data = new Map<number, Float64Array>();
+  for (const v of vars) data.set(v.ind, sample(d, M * v.dim, POSITIVE.has(op.name)));
+  const e = Var(vars.length, F.dim, 0);
+  data.set(e.ind, sample(d, M * F.dim, false));
+  const dot = (dd: Map<number, Float64Array>): Float64Array => {
+    const f = evalRows(F, dd, M);
+    const ev = dd.get(e.ind)!;
+    return Float64Array.from({ length: M }, (_, r) => {
+      let s = 0;
+      for (let c = 0; c < F.dim; c++) s += f[r * F.dim + c]! * ev[r * F.dim + c]!;
+      return s;
+    });
+  };
+  for (const v of vars) {
+    const G = grad(F, v, e);
+    const got = evalRows(G, data, M);
+    const want = new Float64Array(M * v.dim);
+    const h = 1e-6;
+    for (let c = 0; c < v.dim; c++) {
+      const plus = new Map(data), minus = new Map(data);
+      const xp = Float64Array.from(data.get(v.ind)!), xm = Float64Array.from(data.get(v.ind)!);
+      for (let r = 0; r < M; r++) (xp[r * v.dim + c]! += h, xm[r * v.dim + c]! -= h);
+      plus.set(v.ind, xp);
+      minus.set(v.ind, xm);
+      const fp = dot(plus), fm = dot(minus);
+      for (let r = 0; r < M; r++) want[r * v.dim + c] = (fp[r]! - fm[r]!) / (2 * h);
+    }
+    assertClose(got, want, { rtol: 1e-6, atol: 1e-6 * Math.max(1, ...Array.from(want, Math.abs)), what: `${G} (expanded: ${G.op.expand!(G)})` });
+  }
+}
+
+const differentiable = allOps().filter((op) => op.arity > 0 && !op.expand && !op.name.startsWith("Test"));
+
+test("every op with operands declares a vjp", () => {
+  const missing = differentiable.filter((op) => !op.vjp).map((op) => op.name);
+  assert.deepEqual(missing, [], `ops without a vjp: ${missing.join(", ")}`);
+});
+
+for (const op of differentiable.filter((o) => o.vjp)) {
+  test(`Grad of ${op.name} matches finite differences (float64)`, () =>
+    withSeed((d) => {
+      const inst = instances(op);
+      assert.ok(inst.length > 0, `no operand pattern accepted by ${op.name}`);
+      for (const { F, vars } of inst) checkInstance(d, op, F, vars);
+    }));
+}
