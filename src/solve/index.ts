@@ -3,4 +3,4 @@ export { conjugateGradient, SolveConvergenceError, type CgLayout, type CgOptions
 export { defaultMaxIter, solveParams, type SolveOptions, type SolveParams } from "./options.js";
 export { makeSolveFunction, type SolveFunction, type SolveSpec } from "./function.js";
 export { lazySolve, solveWithVjp, type LazySolveWithVjp, type Solved } from "./lazy.js";
-export { setReductionVjp, hasReductionVjp, solveBackward, type ReductionVjp } from "./vjp.js";
+export { solveBackward, type SolveGradients } from "./vjp.js";

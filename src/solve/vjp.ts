@@ -4,33 +4,11 @@
  * - θ̄ = −∂/∂θ ⟨b̄, K(θ)·a⟩ for every variable θ of K: the vector–Jacobian product of the Sum
  *   reduction K·a (a held fixed) with cotangent −b̄, i.e. one more reduction per variable.
  */
-import { KeOpsError } from "../errors.js";
-import type { ReductionCall, VarData } from "../lazy/execute.js";
-import { Tensor, type FloatDType } from "../tensor.js";
+import { reductionVjp } from "../autodiff/reductions.js";
+import type { Tensor } from "../tensor.js";
 import type { CgResult } from "./cg.js";
 import type { SolveParams } from "./options.js";
 import { solveFlat, toTensor, unknownData, type LinearSystem, type SystemShape } from "./system.js";
-
-/**
- * The vector–Jacobian product of a Sum reduction with respect to the variables listed in `wrt`:
- * gradients of ⟨reduce(call, vars), gradOut⟩, each shaped like its variable's data
- * (…its own batch, rows, dim) — summed over broadcast batch dims and, for parameters, over i and j.
- */
-export type ReductionVjp = (
-  call: ReductionCall, vars: ReadonlyMap<number, VarData>, gradOut: Tensor, wrt: readonly number[], dtype: FloatDType,
-) => Map<number, Tensor>;
-
-let reductionVjpImpl: ReductionVjp | undefined;
-
-/** @internal installs the reduction vjp (from src/autodiff). */
-export function setReductionVjp(f: ReductionVjp): void {
-  reductionVjpImpl = f;
-}
-
-/** Whether gradients with respect to K's variables are available in this build. */
-export function hasReductionVjp(): boolean {
-  return reductionVjpImpl !== undefined;
-}
 
 /** Gradients of ⟨a, ā⟩ where a solves the system. */
 export interface SolveGradients {
@@ -53,17 +31,12 @@ export function solveBackward(
   const vars = new Map<number, Tensor>();
   const want = wrt.filter((ind) => ind !== sys.pInd);
   if (want.length === 0) return { b: gb.x, bSolve: gb, vars };
-  if (!reductionVjpImpl)
-    throw new KeOpsError(
-      "solve: gradients with respect to the variables of K need the autodiff module, which is not part of this build " +
-        "(the gradient with respect to b is available)",
-    );
   const all = new Map(sys.vars);
   all.set(sys.pInd, unknownData(sys, shape, a, "the solution a"));
   const neg = new Float64Array(gb.x.length);
   for (let k = 0; k < neg.length; k++) neg[k] = -gb.x[k]!;
   const gradOut = toTensor(neg, sys.dtype, [...shape.batch, shape.M, sys.Dv]);
-  const g = reductionVjpImpl(sys.call, all, gradOut, want, sys.dtype);
+  const g = reductionVjp(sys.call, all, gradOut, want, sys.dtype);
   for (const ind of want) {
     const t = g.get(ind);
     if (t) vars.set(ind, t);
