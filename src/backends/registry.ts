@@ -3,6 +3,7 @@ import { KeOpsError } from "../errors.js";
 import type { Backend, KernelProgram } from "../compile/program.js";
 import { jsBackend } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
+import { nativeBackend } from "./native/index.js";
 
 /** Backend names. */
 export type BackendName = "auto" | "js" | "native" | "wasm" | "webgpu";
@@ -25,6 +26,7 @@ export function registerBackend(b: Backend, rank: number): void {
 }
 
 registerBackend(wasmBackend, 1);
+registerBackend(nativeBackend, 0);
 
 /** What `backendInfo()` reports. */
 export interface BackendInfo {

@@ -1,0 +1,92 @@
+/**
+ * The native CPU backend: each kernel program is rendered to C++ (./render.ts), compiled once by
+ * the system's compiler into a shared library (cached on disk, ./toolchain.ts) and called through
+ * koffi with the typed arrays passed as pointers (no copy). Threads: OpenMP inside the kernel.
+ */
+import koffi from "koffi";
+import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
+import { KeOpsError } from "../../errors.js";
+import { threadCount } from "../pool.js";
+import { renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
+import { buildLibrary, compiler } from "./toolchain.js";
+
+export { clearNativeCache, nativeCacheDir } from "./toolchain.js";
+
+/** Pairs (× body size) below which a call stays on one thread. */
+const PARALLEL_WORK = 2e5;
+
+type KoffiFn = ((...args: unknown[]) => void) & { async: (...args: unknown[]) => void };
+
+/** Loads a library and checks its signature symbol; null when the file is unusable. */
+function load(file: string, proto: string): KoffiFn | null {
+  try {
+    const lib = koffi.load(file);
+    const sig = lib.func(`int ${SIG_SYMBOL}(void)`) as () => number;
+    if (sig() !== SIG_VALUE) return null;
+    return lib.func(proto) as unknown as KoffiFn;
+  } catch {
+    return null;
+  }
+}
+
+function offsets(a: Int32Array | Float64Array): Float64Array {
+  return a instanceof Float64Array ? a : Float64Array.from(a);
+}
+
+class NativeKernel implements Kernel {
+  constructor(
+    private readonly fn: KoffiFn,
+    private readonly cost: number,
+  ) {}
+
+  private args(job: KernelJob): unknown[] {
+    const work = job.nBatch * job.nOuter * job.nInner * this.cost;
+    const threads = work < PARALLEL_WORK ? 1 : Math.min(threadCount(), Math.max(1, job.nBatch * job.nOuter));
+    return [job.nBatch, job.nOuter, job.nInner, threads, offsets(job.inOffsets), offsets(job.outOffsets), ...job.inputs, ...job.outputs];
+  }
+
+  run(job: KernelJob): void {
+    if (job.nBatch * job.nOuter === 0) return;
+    this.fn(...this.args(job));
+  }
+
+  runAsync(job: KernelJob): Promise<void> {
+    if (job.nBatch * job.nOuter === 0) return Promise.resolve();
+    const args = this.args(job);
+    return new Promise((resolve, reject) => {
+      this.fn.async(...args, (err: unknown) => (err ? reject(err) : resolve()));
+    });
+  }
+}
+
+const kernels = new Map<string, NativeKernel>();
+
+/** Renders, compiles (or fetches from the disk cache) and loads the kernel of a program. */
+function compileProgram(p: KernelProgram): NativeKernel {
+  const { source, proto } = renderNative(p);
+  const valid = (file: string): boolean => load(file, proto) !== null;
+  let { file } = buildLibrary(source, valid);
+  let fn = load(file, proto);
+  if (!fn) {
+    // replaced or corrupted between the check and the load: build once more
+    file = buildLibrary(source, valid).file;
+    fn = load(file, proto);
+  }
+  if (!fn) throw new KeOpsError(`backend "native": the compiled kernel ${file} cannot be loaded`);
+  return new NativeKernel(fn, Math.max(1, p.body.code.length));
+}
+
+/** The native backend. */
+export const nativeBackend: Backend = {
+  name: "native",
+  unavailable: () => compiler().why,
+  declines: () => null,
+  compile(p: KernelProgram): Kernel {
+    let k = kernels.get(p.key);
+    if (!k) {
+      k = compileProgram(p);
+      kernels.set(p.key, k);
+    }
+    return k;
+  },
+};

@@ -1,0 +1,250 @@
+/**
+ * Renders a kernel program as one C++ translation unit exporting
+ * `keops_kernel(nBatch, nOuter, nInner, nThreads, inOff, outOff, in0…, out0…)`.
+ *
+ * Design (see PERFORMANCE.md): per batch, every inner (j) slot is transposed once into one padded
+ * array per coordinate; OpenMP threads take blocks of IB outer rows; for each tile of JT inner
+ * indices (sized for L1) every row of the block evaluates the formula on V consecutive j at once
+ * in SIMD lanes. Two schemes:
+ * - lanes: reductions without a guard (sums, log-sum-exp) keep one partial state per lane
+ *   (a fresh one per tile when `tiled`, merged into the lane totals), the lanes merged in order
+ *   with the reduction's `merge` at the end of the row;
+ * - scan: reductions with a guard (min/max, K-min families) keep one scalar state per row; the
+ *   guard is evaluated on all lanes against the broadcast state (a compare-mask scan) and the few
+ *   lanes that pass run the scalar update in index order — exactly the sequential semantics.
+ */
+import { dependencies } from "../../compile/ssa.js";
+import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
+import { BlockWriter, cLit, type Mode } from "./block.js";
+import { CXX_PRELUDE } from "./prelude.js";
+
+/** Bytes of y kept per tile (L1-sized), and of lane states per row block. */
+const TILE_BYTES = 16384;
+const STATE_BYTES = 32768;
+
+/** What the backend needs to call the kernel. */
+export interface NativeSource {
+  readonly source: string;
+  /** koffi prototype of `keops_kernel`. */
+  readonly proto: string;
+  /** The scheme used (for tests and reports). */
+  readonly scheme: "lanes" | "scan";
+}
+
+/** Name of the exported sanity-check symbol and the value it returns. */
+export const SIG_SYMBOL = "keops_ts_sig";
+export const SIG_VALUE = 0x6b6f7073;
+
+/** Renders the program. */
+export function renderNative(p: KernelProgram): NativeSource {
+  const { body, red } = p;
+  const T = p.dtype === "float32" ? "float" : "double";
+  const A = p.accDtype === "float32" ? "float" : "double";
+  const V = T === "float" ? 16 : 8;
+  const TI = T === "float" ? "int32_t" : "int64_t";
+  const AI = A === "float" ? "int32_t" : "int64_t";
+  const sz = (t: string): number => (t === "float" || t === "int32_t" ? 4 : 8);
+  const nS = red.state.length;
+  const rows = outputRowSizes(p);
+  const guard = red.update.guard;
+  const scan = guard !== undefined && red.update.code[guard]!.op !== "const";
+  const innerComps = p.slots.reduce((n, s) => n + (s.role === "inner" ? s.dim : 0), 0);
+  const JT = Math.max(8 * V, Math.min(4096, Math.floor(TILE_BYTES / Math.max(1, innerComps * sz(T)) / V) * V));
+  const IB = scan ? 64 : Math.max(1, Math.min(64, Math.floor(STATE_BYTES / (nS * V * sz(A)))));
+  const L: string[] = [CXX_PRELUDE];
+  L.push(`typedef ${T} VT __attribute__((vector_size(${V * sz(T)})));`);
+  L.push(`typedef ${TI} VTI __attribute__((vector_size(${V * sz(TI)})));`);
+  if (A === T) L.push("typedef VT VA;", "typedef VTI VAI;");
+  else {
+    L.push(`typedef ${A} VA __attribute__((vector_size(${V * sz(A)})));`);
+    L.push(`typedef ${AI} VAI __attribute__((vector_size(${V * sz(AI)})));`);
+  }
+  L.push(`enum { V = ${V}, IB = ${IB}, JT = ${JT} };`);
+  L.push(`extern "C" int ${SIG_SYMBOL}(void) { return ${SIG_VALUE}; }`);
+  const params = [
+    "int nBatch", "int nOuter", "int nInner", "int nThreads", "const double* inOff", "const double* outOff",
+    ...p.slots.map((_, s) => `const ${T}* a${s}`),
+    ...red.outputs.map((o, k) => `${o.t === "i" ? "int32_t" : T}* r${k}`),
+  ];
+  L.push(`extern "C" void keops_kernel(${params.join(", ")}) {`);
+  L.push("  const int64_t NP = ((int64_t)nInner + V - 1) / V * V;");
+  L.push(`  ${T}* ybuf = (${T}*)std::malloc(sizeof(${T}) * (size_t)(NP * ${innerComps} + V));`);
+  L.push("  for (int bt = 0; bt < nBatch; bt++) {");
+  p.slots.forEach((_, s) => L.push(`    const ${T}* P${s} = a${s} + (int64_t)inOff[(int64_t)bt * ${p.slots.length} + ${s}];`));
+  red.outputs.forEach((o, k) => L.push(`    ${o.t === "i" ? "int32_t" : T}* Q${k} = r${k} + (int64_t)outOff[(int64_t)bt * ${red.outputs.length} + ${k}];`));
+  // transposed inner slots
+  let yk = 0;
+  const yName = new Map<string, string>();
+  p.slots.forEach((s, si) => {
+    if (s.role !== "inner") return;
+    const names: string[] = [];
+    for (let c = 0; c < s.dim; c++, yk++) {
+      const nm = `Y${si}_${c}`;
+      yName.set(`${si},${c}`, nm);
+      names.push(nm);
+      L.push(`    ${T}* ${nm} = ybuf + (int64_t)${yk} * NP;`);
+    }
+    L.push(`    for (int64_t j = 0; j < nInner; j++) { const ${T}* src = P${si} + j * ${s.dim}; ${names.map((n, c) => `${n}[j] = src[${c}];`).join(" ")} }`);
+    L.push(`    for (int64_t j = nInner; j < NP; j++) { ${names.map((n) => `${n}[j] = 0;`).join(" ")} }`);
+  });
+  L.push("    const int nBlk = (nOuter + IB - 1) / IB;");
+  L.push("    #pragma omp parallel for schedule(dynamic, 1) num_threads(nThreads) if (nThreads > 1)");
+  L.push("    for (int blk = 0; blk < nBlk; blk++) {");
+  L.push("      const int i0 = blk * IB, i1 = i0 + IB < nOuter ? i0 + IB : nOuter;");
+
+  // ---- the body (vector code over T) ----
+  const bodyMode: Mode = { vec: true, F: "VT", E: T, I: "VTI", IE: TI };
+  const bw = new BlockWriter(body, "b", bodyMode, {
+    load: (slot, comp) => {
+      const s = p.slots[slot]!;
+      if (s.role === "param") return `((${T})P${slot}[${comp}] - VT{})`;
+      if (s.role === "outer") return `((${T})P${slot}[(int64_t)i * ${s.dim} + ${comp}] - VT{})`;
+      return `k_load<VT>(${yName.get(`${slot},${comp}`)} + j)`;
+    },
+    idx: "jvT",
+  });
+  bw.emit((_, ins) => ins.level === 0, L, "      ");
+  const usesIdx = red.update.code.some((ins) => ins.op === "idx");
+  const bodyIdx = body.code.some((ins) => ins.op === "idx");
+  const iota = Array.from({ length: V }, (_, l) => l).join(", ");
+  const initF = (k: number): string => {
+    const st = red.state[k]!;
+    return st.t === "i" ? `((${AI})(${st.init | 0}) - VAI{})` : `((${A})${cLit(st.init)} - VA{})`;
+  };
+  const initS = (k: number): string => {
+    const st = red.state[k]!;
+    return st.t === "i" ? `(int32_t)(${st.init | 0})` : `(${A})${cLit(st.init)}`;
+  };
+  const vty = (k: number): string => (red.state[k]!.t === "i" ? "VAI" : "VA");
+  const sty = (k: number): string => (red.state[k]!.t === "i" ? "int32_t" : A);
+  const fvConv = (k: number): string => {
+    const x = bw.asF(body.out[k]!);
+    return A === T ? x : `__builtin_convertvector(${x}, VA)`;
+  };
+  // the j loop's head: index vectors, the body's level-2 code, the formula values as VA
+  const jHead = (ind: string): string[] => {
+    const out: string[] = [];
+    if (usesIdx) out.push(`${ind}const VAI jv = (${AI})j + (VAI){${iota}};`);
+    if (bodyIdx) out.push(`${ind}const VTI jvT = (${TI})j + (VTI){${iota}};`);
+    bw.emit((_, ins) => ins.level >= 2, out, ind);
+    body.out.forEach((_, k) => out.push(`${ind}const VA fv${k} = ${fvConv(k)};`));
+    return out;
+  };
+  const vecMode: Mode = { vec: true, F: "VA", E: A, I: "VAI", IE: AI };
+  const sclMode: Mode = { vec: false, F: A, E: A, I: "int32_t", IE: "int32_t" };
+  const finalRows = (stateName: (k: number) => string, ind: string): void => {
+    const fw = new BlockWriter(red.finalize, "z", sclMode, { state: stateName });
+    fw.emit(() => true, L, ind);
+    let pos = 0;
+    rows.forEach((size, o) => {
+      const ot = red.outputs[o]!.t === "i" ? "int32_t" : T;
+      for (let r = 0; r < size; r++, pos++) L.push(`${ind}Q${o}[(int64_t)i * ${size} + ${r}] = (${ot})${fw.asState(red.finalize.out[pos]!)};`);
+    });
+  };
+  /** Scalar merge of `other` into `state` (both named by the callers), assigned in place. */
+  const scalarMerge = (state: (k: number) => string, other: (k: number) => string, ind: string): void => {
+    const mw = new BlockWriter(red.merge, "m", sclMode, { state, other });
+    L.push(`${ind}{`);
+    mw.emit(() => true, L, ind + "  ");
+    red.merge.out.forEach((v, k) => L.push(`${ind}  ${state(k)} = ${mw.asState(v)};`));
+    L.push(`${ind}}`);
+  };
+
+  if (!scan) {
+    for (let k = 0; k < nS; k++) L.push(`      ${vty(k)} tot${k}[IB];`);
+    L.push(`      for (int ii = 0; ii < IB; ii++) { ${Array.from({ length: nS }, (_, k) => `tot${k}[ii] = ${initF(k)};`).join(" ")} }`);
+    L.push("      for (int jt = 0; jt < nInner; jt += JT) {");
+    L.push("        const int je = jt + JT < nInner ? jt + JT : nInner;");
+    L.push("        for (int i = i0; i < i1; i++) {");
+    bw.emit((_, ins) => ins.level === 1, L, "          ");
+    for (let k = 0; k < nS; k++) L.push(`          ${vty(k)} v${k} = ${red.tiled ? initF(k) : `tot${k}[i - i0]`};`);
+    const uw = new BlockWriter(red.update, "u", vecMode, { state: (k) => `v${k}`, fval: (k) => `fv${k}`, idx: "jv" });
+    const step = (tail: boolean, ind: string): void => {
+      L.push(...jHead(ind));
+      uw.emit(() => true, L, ind);
+      if (tail) L.push(`${ind}const auto valid = jv < (${AI})je;`);
+      red.update.out.forEach((v, k) => L.push(`${ind}v${k} = ${tail ? `valid ? ${uw.asState(v)} : v${k}` : uw.asState(v)};`));
+    };
+    L.push("          int j = jt;");
+    L.push("          for (; j + V <= je; j += V) {");
+    step(false, "            ");
+    L.push("          }");
+    L.push("          if (j < je) {");
+    if (!usesIdx) L.push(`            const VAI jv = (${AI})j + (VAI){${iota}};`);
+    step(true, "            ");
+    L.push("          }");
+    if (red.tiled) {
+      const mw = new BlockWriter(red.merge, "m", vecMode, { state: (k) => `tot${k}[i - i0]`, other: (k) => `v${k}` });
+      L.push("          {");
+      mw.emit(() => true, L, "            ");
+      red.merge.out.forEach((v, k) => L.push(`            tot${k}[i - i0] = ${mw.asState(v)};`));
+      L.push("          }");
+    } else for (let k = 0; k < nS; k++) L.push(`          tot${k}[i - i0] = v${k};`);
+    L.push("        }");
+    L.push("      }");
+    L.push("      for (int i = i0; i < i1; i++) {");
+    for (let k = 0; k < nS; k++) L.push(`        ${sty(k)} s${k} = (${sty(k)})tot${k}[i - i0][0];`);
+    L.push("        for (int l = 1; l < V; l++) {");
+    for (let k = 0; k < nS; k++) L.push(`          const ${sty(k)} o${k} = (${sty(k)})tot${k}[i - i0][l];`);
+    scalarMerge((k) => `s${k}`, (k) => `o${k}`, "          ");
+    L.push("        }");
+    finalRows((k) => `s${k}`, "        ");
+    L.push("      }");
+  } else {
+    const pre = dependencies(red.update, [guard!]);
+    const gw = new BlockWriter(red.update, "g", vecMode, { state: (k) => `ss${k}`, fval: (k) => `fv${k}`, idx: "jv" });
+    const usedState = new Set(red.update.code.filter((ins, n) => pre.has(n) && ins.op === "state").map((ins) => ins.k[0]!));
+    const splat = (k: number): string => `${vty(k)} ss${k} = (${red.state[k]!.t === "i" ? AI : A})s${k} - ${vty(k)}{};`;
+    for (let k = 0; k < nS; k++) L.push(`      ${sty(k)} rs${k}[IB];`);
+    L.push(`      for (int ii = 0; ii < IB; ii++) { ${Array.from({ length: nS }, (_, k) => `rs${k}[ii] = ${initS(k)};`).join(" ")} }`);
+    L.push("      for (int jt = 0; jt < nInner; jt += JT) {");
+    L.push("        const int je = jt + JT < nInner ? jt + JT : nInner;");
+    L.push("        for (int i = i0; i < i1; i++) {");
+    bw.emit((_, ins) => ins.level === 1, L, "          ");
+    for (let k = 0; k < nS; k++) L.push(`          ${sty(k)} s${k} = ${red.tiled ? initS(k) : `rs${k}[i - i0]`};`);
+    for (const k of usedState) L.push(`          ${splat(k)}`);
+    const sw = new BlockWriter(red.update, "u", sclMode, {
+      state: (k) => `s${k}`,
+      fval: (k) => `(${A})fv${k}[l]`,
+      idx: "(int32_t)(j + l)",
+    });
+    const step = (tail: boolean, ind: string): void => {
+      L.push(...jHead(ind));
+      gw.emit((n) => pre.has(n), L, ind);
+      L.push(`${ind}auto gm = ${gw.asM(guard!)};`);
+      if (tail) L.push(`${ind}gm = gm & (jv < (${AI})je);`);
+      L.push(`${ind}if (k_any(gm)) {`);
+      L.push(`${ind}  for (int l = 0; l < V; l++) {`);
+      L.push(`${ind}    if (!gm[l]) continue;`);
+      sw.emit((n) => pre.has(n), L, ind + "    ");
+      L.push(`${ind}    if (${sw.asM(guard!)}) {`);
+      sw.emit((n) => !pre.has(n), L, ind + "      ");
+      red.update.out.forEach((v, k) => L.push(`${ind}      s${k} = ${sw.asState(v)};`));
+      L.push(`${ind}    }`);
+      L.push(`${ind}  }`);
+      for (const k of usedState) L.push(`${ind}  ss${k} = (${red.state[k]!.t === "i" ? AI : A})s${k} - ${vty(k)}{};`);
+      L.push(`${ind}}`);
+    };
+    L.push("          int j = jt;");
+    L.push("          for (; j + V <= je; j += V) {");
+    step(false, "            ");
+    L.push("          }");
+    L.push("          if (j < je) {");
+    if (!usesIdx) L.push(`            const VAI jv = (${AI})j + (VAI){${iota}};`);
+    step(true, "            ");
+    L.push("          }");
+    if (red.tiled) scalarMerge((k) => `rs${k}[i - i0]`, (k) => `s${k}`, "          ");
+    else for (let k = 0; k < nS; k++) L.push(`          rs${k}[i - i0] = s${k};`);
+    L.push("        }");
+    L.push("      }");
+    L.push("      for (int i = i0; i < i1; i++) {");
+    finalRows((k) => `rs${k}[i - i0]`, "        ");
+    L.push("      }");
+  }
+  L.push("    }");
+  L.push("  }");
+  L.push("  std::free(ybuf);");
+  L.push("}");
+  const proto = `void keops_kernel(int, int, int, int, void*, void*, ${[...p.slots, ...red.outputs].map(() => "void*").join(", ")})`;
+  return { source: L.join("\n") + "\n", proto, scheme: scan ? "scan" : "lanes" };
+}

@@ -1,0 +1,186 @@
+/**
+ * The C++ toolchain: compiler detection (`CXX`, then g++, then clang++), flags, and the disk cache
+ * of compiled kernels (keyed by the source, the compiler and the flags; written by atomic rename,
+ * so concurrent processes never see a partial file).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { KeOpsError } from "../../errors.js";
+
+/** A working compiler. */
+export interface Compiler {
+  /** Command and its leading arguments (from `CXX`, which may hold several words). */
+  readonly cmd: string;
+  readonly args: readonly string[];
+  /** First line of `--version`, part of the cache key. */
+  readonly version: string;
+}
+
+/**
+ * Flags: optimisation for this machine, no errno (lets sqrt/floor vectorise), no trapping math.
+ * Nothing that changes NaN/∞ semantics (no -ffast-math, no -ffinite-math-only).
+ */
+export const CXX_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-shared", "-fPIC", "-w"];
+const OPENMP = "-fopenmp";
+
+const INSTALL_HINT = "install a C++ compiler (Debian/Ubuntu: apt-get install g++; macOS: xcode-select --install) or set CXX";
+
+let detected: { compiler: Compiler | null; why: string | null } | undefined;
+let openmp = true;
+
+function onPath(name: string): string | null {
+  for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+    if (!dir) continue;
+    const f = path.join(dir, name);
+    try {
+      fs.accessSync(f, fs.constants.X_OK);
+      if (fs.statSync(f).isFile()) return f;
+    } catch {
+      /* not here */
+    }
+  }
+  return null;
+}
+
+function probe(cmd: string, args: string[]): { version: string } | { error: string } {
+  const r = spawnSync(cmd, [...args, "--version"], { encoding: "utf8", timeout: 20000 });
+  if (r.error) return { error: r.error.message };
+  if (r.status !== 0) return { error: `"${[cmd, ...args, "--version"].join(" ")}" exited with status ${r.status}${r.stderr ? `: ${r.stderr.trim()}` : ""}` };
+  return { version: (r.stdout || r.stderr).split("\n")[0]!.trim() };
+}
+
+/** The compiler to use, or null with the reason (once per process; `resetCompiler` re-detects). */
+export function compiler(): { compiler: Compiler | null; why: string | null } {
+  if (detected) return detected;
+  const env = process.env.CXX?.trim();
+  if (env) {
+    const [cmd, ...args] = env.split(/\s+/) as [string, ...string[]];
+    const r = probe(cmd, args);
+    if ("error" in r) {
+      detected = { compiler: null, why: `the C++ compiler CXX=${env} does not work (${r.error}); ${INSTALL_HINT}` };
+      console.warn(`keops-ts: ${detected.why}; the native backend is disabled`);
+    } else detected = { compiler: { cmd, args, version: r.version }, why: null };
+    return detected;
+  }
+  for (const name of ["g++", "clang++"]) {
+    const f = onPath(name);
+    if (!f) continue;
+    const r = probe(f, []);
+    if ("version" in r) return (detected = { compiler: { cmd: f, args: [], version: r.version }, why: null });
+  }
+  return (detected = { compiler: null, why: `no C++ compiler found (CXX unset, no g++ or clang++ on PATH); ${INSTALL_HINT}` });
+}
+
+/** Forgets the detected compiler (tests change `CXX`). */
+export function resetCompiler(): void {
+  detected = undefined;
+  openmp = true;
+}
+
+/** The cache root: `KEOPS_TS_CACHE`, else the user's cache directory. */
+export function cacheRoot(): string {
+  const env = process.env.KEOPS_TS_CACHE;
+  if (env) return env;
+  if (process.platform === "win32") return path.join(process.env.LOCALAPPDATA ?? path.join(os.homedir(), "AppData", "Local"), "keops-ts");
+  if (process.platform === "darwin") return path.join(os.homedir(), "Library", "Caches", "keops-ts");
+  return path.join(process.env.XDG_CACHE_HOME || path.join(os.homedir(), ".cache"), "keops-ts");
+}
+
+/** The folder of compiled native kernels. */
+export function nativeCacheDir(): string {
+  return path.join(cacheRoot(), "native-v1");
+}
+
+let tempDir: string | undefined;
+
+/** A private temporary folder (when the cache folder is not writable), removed at exit. */
+function privateTemp(): string {
+  if (!tempDir) {
+    tempDir = fs.mkdtempSync(path.join(os.tmpdir(), "keops-ts-"));
+    const dir = tempDir;
+    process.once("exit", () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return tempDir;
+}
+
+function writableDir(dir: string): boolean {
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    fs.accessSync(dir, fs.constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Cache key of a source compiled by a compiler with the current flags. */
+export function cacheKey(source: string, c: Compiler): string {
+  return createHash("sha256").update([c.cmd, ...c.args, c.version, ...CXX_FLAGS, openmp ? OPENMP : ""].join("\0")).update("\0").update(source).digest("hex").slice(0, 40);
+}
+
+/**
+ * Returns the path of the shared library for `source`, compiling it unless the cache has it.
+ * `valid(path)` checks a cached file (a failed check → recompiled). Throws a KeOpsError with the
+ * compiler's messages when compilation fails.
+ */
+export function buildLibrary(source: string, valid: (file: string) => boolean): { file: string; compiled: boolean } {
+  const { compiler: c, why } = compiler();
+  if (!c) throw new KeOpsError(`backend "native": ${why}`);
+  const ext = process.platform === "win32" ? ".dll" : process.platform === "darwin" ? ".dylib" : ".so";
+  const key = cacheKey(source, c);
+  const cacheDir = nativeCacheDir();
+  const useCache = writableDir(cacheDir);
+  const dir = useCache ? cacheDir : privateTemp();
+  const file = path.join(dir, key + ext);
+  if (fs.existsSync(file)) {
+    if (valid(file)) return { file, compiled: false };
+    try {
+      fs.unlinkSync(file);
+    } catch {
+      /* another process may have replaced it */
+    }
+  }
+  const tag = `${key}.${process.pid}.${randomBytes(4).toString("hex")}`;
+  const src = path.join(dir, tag + ".cpp");
+  const tmp = path.join(dir, tag + ext);
+  fs.writeFileSync(src, source);
+  try {
+    const run = (flags: string[]): void => {
+      execFileSync(c.cmd, [...c.args, ...flags, src, "-o", tmp], { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+    };
+    try {
+      run(openmp ? [...CXX_FLAGS, OPENMP] : CXX_FLAGS);
+    } catch (e) {
+      if (!openmp) throw e;
+      // a compiler without OpenMP (e.g. Apple clang): single-threaded kernels
+      run(CXX_FLAGS);
+      openmp = false;
+    }
+    fs.renameSync(tmp, openmp ? file : path.join(dir, cacheKey(source, c) + ext));
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new KeOpsError(`backend "native": compiling the kernel with ${[c.cmd, ...c.args].join(" ")} failed: ${(err.stderr ?? "").trim() || err.message}`);
+  } finally {
+    fs.rmSync(src, { force: true });
+    fs.rmSync(tmp, { force: true });
+  }
+  return { file: openmp ? file : path.join(dir, cacheKey(source, c) + ext), compiled: true };
+}
+
+/** Removes every cached native kernel; returns how many files were removed. */
+export function clearNativeCache(): number {
+  const dir = nativeCacheDir();
+  let n = 0;
+  try {
+    for (const f of fs.readdirSync(dir)) {
+      fs.rmSync(path.join(dir, f), { force: true, recursive: true });
+      n++;
+    }
+  } catch {
+    /* no cache */
+  }
+  return n;
+}
