@@ -1,0 +1,108 @@
+/**
+ * The vector–Jacobian product of every reduction, with respect to an i-variable, a j-variable and
+ * a parameter, on both axes: against central finite differences of the forward reduction in
+ * float64 (js backend), and on every other backend against the js gradients (float64 and float32).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Pm, Tensor, Vi, Vj, type LazyTensor } from "../src/index.js";
+import type { KeOpsFunction } from "../src/lazy/keopsfunction.js";
+import { assertClose, testBackends, withSeed, type Data } from "./util.js";
+import { dotResult, finiteDifferences } from "./grad-helpers.js";
+
+const x = Vi(0, 3), y = Vj(1, 3), p = Pm(2, 3);
+/** Scalar and vector formulas that read x, y and p. */
+const scalar = x.sub(y).add(p).sqnorm2().neg().mul(0.5);
+const vector = x.sub(y).mul(p).square().neg().exp().add(x.mul(y));
+const posWeight = x.mul(y).mul(0.3).exp();
+
+type Build = (axis: 0 | 1, backend: string) => KeOpsFunction<unknown>;
+const fn = (F: LazyTensor<true>, name: string, extra: Record<string, unknown> = {}): Build => (axis, backend) =>
+  (F as unknown as Record<string, (o: object) => KeOpsFunction<unknown>>)[name]!({ axis, backend, call: false, ...extra });
+
+const cases: { name: string; build: Build; zero?: boolean; core?: boolean }[] = [
+  { name: "Sum", build: fn(scalar, "sum"), core: true },
+  { name: "Sum (vector)", build: fn(vector, "sum") },
+  { name: "LogSumExp", build: fn(scalar, "logsumexp") },
+  { name: "LogSumExp (vector)", build: fn(vector, "logsumexp"), core: true },
+  { name: "LogSumExp weighted", build: fn(scalar, "logsumexp", { weight: posWeight }), core: true },
+  { name: "SumSoftMaxWeight", build: (axis, backend) => scalar.sumsoftmaxweight(x.mul(y), { axis, backend: backend as never, call: false }) as KeOpsFunction<unknown>, core: true },
+  { name: "Min", build: fn(scalar, "min") },
+  { name: "Max (vector)", build: fn(vector, "max") },
+  { name: "MinArgMin (vector)", build: fn(vector, "minArgmin"), core: true },
+  { name: "MaxArgMax", build: fn(scalar, "maxArgmax") },
+  { name: "KMin", build: fn(scalar, "Kmin", { K: 3 }), core: true },
+  { name: "KMin (vector)", build: fn(vector, "Kmin", { K: 2 }) },
+  { name: "KMinArgKMin", build: fn(scalar, "KminArgKmin", { K: 2 }) },
+  { name: "ArgMin", build: fn(scalar, "argmin"), zero: true },
+  { name: "ArgMax (vector)", build: fn(vector, "argmax"), zero: true },
+  { name: "ArgKMin", build: fn(scalar, "argKmin", { K: 2 }), zero: true },
+];
+
+function args(d: Data, M: number, N: number, dtype: "float32" | "float64"): Tensor[] {
+  return [d.randn([M, 3], dtype), d.randn([N, 3], dtype), d.randn([3], dtype, 0.5)];
+}
+
+function resultOf(f: KeOpsFunction<unknown>, a: readonly Tensor[]): Tensor {
+  const r = f(...a) as Tensor | [Tensor, Tensor];
+  return Array.isArray(r) ? r[0] : r;
+}
+
+for (const c of cases)
+  for (const axis of [0, 1] as const) {
+    test(`vjp of ${c.name} (axis ${axis}) matches finite differences`, () =>
+      withSeed((d) => {
+        for (const [M, N] of [[4, 5], [1, 3], [3, 1]] as const) {
+          if (/K/.test(c.name) && (axis === 1 ? N : M) < 3) continue; // K ≤ the reduced length
+          const f = c.build(axis, "js");
+          const a = args(d, M, N, "float64");
+          const out = resultOf(f, a);
+          const w = d.randn([...out.shape], "float64");
+          const grads = f.vjp(a, w);
+          assert.equal(grads.length, 3);
+          grads.forEach((g, k) => {
+            assert.deepEqual(g.shape, a[k]!.shape, `gradient ${k} shape`);
+            assert.equal(g.dtype, "float64");
+            if (c.zero) {
+              assert.ok(Array.from(g.data).every((v) => v === 0), `${c.name}: arg-reductions have zero gradient`);
+              return;
+            }
+            const fd = finiteDifferences((aa) => dotResult(f, aa, w), a, k);
+            assertClose(g.data, fd, { rtol: 1e-5, atol: 1e-6 * Math.max(1, ...Array.from(fd, Math.abs)), what: `${c.name} axis ${axis} (M=${M}, N=${N}) d/d argument ${k}` });
+          });
+        }
+      }));
+  }
+
+test("vjp with empty ranges gives zeros of the right shapes", () =>
+  withSeed((d) => {
+    for (const c of cases)
+      for (const [M, N] of [[0, 4], [4, 0]] as const) {
+        const f = c.build(1, "js");
+        const a = args(d, M, N, "float64");
+        if (/K/.test(c.name) && N === 0) continue; // K > N is an error
+        const w = d.randn([...resultOf(f, a).shape], "float64");
+        const g = f.vjp(a, w);
+        g.forEach((t, k) => {
+          assert.deepEqual(t.shape, a[k]!.shape);
+          assert.ok(Array.from(t.data).every((v) => v === 0), `${c.name} M=${M} N=${N}: argument ${k}`);
+        });
+      }
+  }));
+
+const others = testBackends().filter((b) => b !== "js");
+for (const backend of others)
+  for (const c of cases.filter((k) => k.core))
+    for (const dtype of ["float64", "float32"] as const)
+      test(`vjp of ${c.name} on ${backend} (${dtype}) equals the js vjp`, () =>
+        withSeed((d) => {
+          const axis = (d.rng.uniform() < 0.5 ? 0 : 1) as 0 | 1;
+          const a = args(d, 37, 23, dtype);
+          const ref = c.build(axis, "js");
+          const f = c.build(axis, backend);
+          const w = d.randn([...resultOf(ref, a).shape], dtype);
+          const want = ref.vjp(a, w);
+          const got = f.vjp(a, w);
+          got.forEach((g, k) =>
+            assertClose(g.data, want[k]!.data, { rtol: dtype === "float64" ? 1e-10 : 2e-4, what: `${c.name} axis ${axis} on ${backend}: argument ${k}` }));
+        }));
