@@ -170,11 +170,18 @@ function inputOffsets(slots: readonly VarData[], batch: readonly number[], nBatc
   return out;
 }
 
-/** A job ready to run, and how to wrap its outputs. */
+/** A job ready to run, and the shapes of its outputs. */
 export interface ReadyJob {
   readonly job: KernelJob;
   readonly kernel: Kernel;
-  result(): ReductionResult;
+  readonly shapes: readonly (readonly number[])[];
+}
+
+/** The result tensors of a job that has run. */
+function resultOf(r: ReadyJob): ReductionResult {
+  const o = r.job.outputs;
+  if (o.length === 1) return new Tensor(o[0]!, r.shapes[0]!);
+  return [new Tensor(o[0]!, r.shapes[0]!), new Tensor(o[1]!, r.shapes[1]!)];
 }
 
 /**
@@ -195,23 +202,20 @@ export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes
   const outOffsets = new Float64Array(nBatch * nOut);
   if (nBatch > 1) for (let b = 0; b < nBatch; b++) for (let k = 0; k < nOut; k++) outOffsets[b * nOut + k] = b * nOuter * p.rowSizes[k]!;
   const job: KernelJob = { inputs, outputs, nOuter, nInner, nBatch, inOffsets, outOffsets };
-  const result = (): ReductionResult => {
-    const ts = outputs.map((o, k) => new Tensor(o, [...batch, nOuter, ...reds[k]!.shape]));
-    return ts.length === 1 ? ts[0]! : [ts[0]!, ts[1]!];
-  };
-  return { job, kernel, result };
+  const shapes = reds.map((o) => [...batch, nOuter, ...o.shape]);
+  return { job, kernel, shapes };
 }
 
 /** Runs a ready job synchronously. */
 export function runJob(r: ReadyJob): ReductionResult {
   if (r.job.nBatch * r.job.nOuter > 0) r.kernel.run(r.job);
-  return r.result();
+  return resultOf(r);
 }
 
 /** Runs a ready job off the calling thread. */
 export async function runJobAsync(r: ReadyJob): Promise<ReductionResult> {
   if (r.job.nBatch * r.job.nOuter > 0) await r.kernel.runAsync(r.job);
-  return r.result();
+  return resultOf(r);
 }
 
 /** Prepares the job of a reduction; `vars` maps variable index → data. */
