@@ -477,9 +477,11 @@ export class LazyTensor<S extends boolean = false> {
   static solve(K: LazyTensor<boolean>, b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Tensor | SolveFunction {
     return lazySolve(K, b, opts);
   }
-  /** `x.sum(axisOrOptions)`: the inner sum without an axis, else the sum reduction. */
-  static sum<S extends boolean>(x: LazyTensor<S>, axisOrOptions?: number | ReduceOptions): LazyTensor<S> | Tensor | KeOpsFunction<Tensor> | Promise<Tensor> {
-    return x.sum(axisOrOptions as number) as LazyTensor<S> | Tensor;
+  /** `x.sum(axisOrOptions)`: the inner sum without an axis (or −1), else the sum reduction. */
+  static sum<S extends boolean>(x: LazyTensor<S>, axis?: -1): LazyTensor<S>;
+  static sum<S extends boolean, O extends ReduceOptions>(x: LazyTensor<S>, axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  static sum<S extends boolean>(x: LazyTensor<S>, axisOrOptions?: number | ReduceOptions): unknown {
+    return x.sum(axisOrOptions as number);
   }
 }
 
