@@ -3,3 +3,8 @@ export * from "./node.js";
 export * from "./ops/arith.js";
 export * from "./ops/math.js";
 export * from "./ops/vector.js";
+export * from "./ops/compare.js";
+export * from "./ops/trig.js";
+export * from "./ops/piecewise.js";
+export * from "./ops/norms.js";
+export * from "./ops/tensor.js";

@@ -79,3 +79,19 @@ export function intAttr(name: string, what: string, v: number, lo: number, hi: n
     throw new KeOpsError(`${name}: expected ${what} an integer in [${lo}, ${hi}], got ${v}`);
   return v;
 }
+
+/** An element-wise ternary op with broadcasting, from a scalar lowering. */
+export function ternaryOp(
+  name: string,
+  scalar: (ctx: LowerContext, x: number, y: number, z: number) => number,
+  extra: OpExtra = {},
+): OpDef {
+  return defineOp({
+    name,
+    arity: 3,
+    nattrs: 0,
+    ...extra,
+    dim: (dims) => broadcastDims(name, dims),
+    lower: (ctx, [x, y, z], _a, dim) => componentwise([x!, y!, z!], dim, (a, b, c) => scalar(ctx, a, b, c)),
+  });
+}

@@ -1,7 +1,9 @@
 /** Element-wise math functions. */
 import { apply, defineOp, type Formula, type LowerContext } from "../node.js";
-import { componentwise, unaryOp, unarySsa } from "./common.js";
-import { div, intCst, mul } from "./arith.js";
+import { binaryOp, componentwise, unaryOp, unarySsa } from "./common.js";
+import { add, div, intCst, intInv, minus, mul, sub } from "./arith.js";
+import { acos } from "./trig.js";
+import { unbroadcast } from "./vector.js";
 import { KeOpsError } from "../../errors.js";
 
 export const ExpOp = unarySsa("Exp", "exp", { vjp: (_a, _t, self, g) => [mul(g, self)] });
@@ -45,6 +47,55 @@ export const PowOp = defineOp({
   },
 });
 
+/** `Rsqrt(x)`: 1/√x, and 0 at 0 (as KeOps). */
+export const RsqrtOp = unaryOp(
+  "Rsqrt",
+  (ctx, x) => ctx.b.select(ctx.b.cmp("eq", x, ctx.b.c(0)), ctx.b.c(0), ctx.b.un("rsqrt", x)),
+  { vjp: (_a, _t, self, g) => [mul(intInv(-2), mul(pow(self, 3), g))] },
+);
+
+/** `Powf(x,y)`: x^y for float (or varying) exponents, with broadcasting. */
+export const PowfOp = binaryOp("Powf", (ctx, x, y) => ctx.b.bin("pow", x, y), {
+  vjp: ([x, y], _t, self, g) => [
+    unbroadcast(mul(mul(y!, powf(x!, sub(y!, intCst(1)))), g), x!.dim),
+    unbroadcast(mul(mul(log(x!), self), g), y!.dim),
+  ],
+});
+
+/** `XLogX(x)`: x·log(x), and 0 at 0 (as KeOps). */
+export const XLogXOp = unaryOp(
+  "XLogX",
+  (ctx, x) => ctx.b.select(ctx.b.cmp("eq", x, ctx.b.c(0)), ctx.b.c(0), ctx.b.bin("mul", x, ctx.b.un("log", x))),
+  { vjp: ([x], _t, _s, g) => [mul(add(log(x!), intCst(1)), g)] },
+);
+
+// ---- beyond KeOps ------------------------------------------------------------------------------
+
+/** `Erf(x)`: the error function (keops-ts addition). */
+export const ErfOp = unarySsa("Erf", "erf", {
+  // 2/√π · exp(−x²), with π = acos(−1) folded at compile time
+  vjp: ([x], _t, _s, g) => [mul(mul(intCst(2), rsqrt(acos(intCst(-1)))), mul(exp(minus(square(x!))), g))],
+});
+/** `Log1p(x)`: log(1 + x), accurate near 0 (keops-ts addition). */
+export const Log1pOp = unarySsa("Log1p", "log1p", { vjp: ([x], _t, _s, g) => [div(g, add(intCst(1), x!))] });
+/** `Expm1(x)`: exp(x) − 1, accurate near 0 (keops-ts addition). */
+export const Expm1Op = unarySsa("Expm1", "expm1", { vjp: ([x], _t, _s, g) => [mul(exp(x!), g)] });
+/** `Sigmoid(x)`: 1 / (1 + exp(−x)) (keops-ts addition). */
+export const SigmoidOp = unaryOp(
+  "Sigmoid",
+  (ctx, x) => ctx.b.bin("div", ctx.b.c(1), ctx.b.bin("add", ctx.b.c(1), ctx.b.un("exp", ctx.b.un("neg", x)))),
+  { vjp: (_a, _t, self, g) => [mul(mul(self, sub(intCst(1), self)), g)] },
+);
+/** `Softplus(x)`: log(1 + exp(x)), computed stably as max(x, 0) + log1p(exp(−|x|)) (keops-ts addition). */
+export const SoftplusOp = unaryOp(
+  "Softplus",
+  (ctx, x) => {
+    const b = ctx.b;
+    return b.bin("add", b.bin("max", x, b.c(0)), b.un("log1p", b.un("exp", b.un("neg", b.un("abs", x)))));
+  },
+  { vjp: ([x], _t, _s, g) => [mul(apply(SigmoidOp, [x!]), g)] },
+);
+
 export const exp = (a: Formula): Formula => apply(ExpOp, [a]);
 export const log = (a: Formula): Formula => apply(LogOp, [a]);
 export const sqrt = (a: Formula): Formula => apply(SqrtOp, [a]);
@@ -52,3 +103,6 @@ export const abs = (a: Formula): Formula => apply(AbsOp, [a]);
 export const sign = (a: Formula): Formula => apply(SignOp, [a]);
 export const square = (a: Formula): Formula => apply(SquareOp, [a]);
 export const pow = (a: Formula, n: number): Formula => apply(PowOp, [a], [n]);
+export const rsqrt = (a: Formula): Formula => apply(RsqrtOp, [a]);
+export const powf = (a: Formula, b: Formula): Formula => apply(PowfOp, [a, b]);
+export const xlogx = (a: Formula): Formula => apply(XLogXOp, [a]);

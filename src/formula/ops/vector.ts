@@ -108,6 +108,72 @@ export const ExtractTOp = defineOp({
   vjp: ([x], [start], _s, g) => [extract(g, start!, x!.dim)],
 });
 
+/** `Concat(a,b)`: the components of a, then those of b. */
+export const ConcatOp = defineOp({
+  name: "Concat",
+  arity: 2,
+  nattrs: 0,
+  dim: ([a, b]) => a! + b!,
+  lower: (_ctx, [a, b]) => [...a!, ...b!],
+  vjp: ([a, b], _t, _s, g) => [extract(g, 0, a!.dim), extract(g, a!.dim, b!.dim)],
+});
+
+/** `OneHot(x,D)`: the vector of dimension D with 1 at component round(x), 0 elsewhere (x scalar). */
+export const OneHotOp = defineOp({
+  name: "OneHot",
+  arity: 1,
+  nattrs: 1,
+  dim: ([d], [n]) => {
+    if (d !== 1) throw new KeOpsError(`OneHot: expected a scalar operand (dimension 1), got dimension ${d}`);
+    return intAttr("OneHot", "dimension D to be", n!, 1, 2 ** 31 - 1);
+  },
+  lower: (ctx, [x], [n]) => {
+    const r = ctx.b.un("round", x![0]!);
+    return Array.from({ length: n! }, (_, k) => ctx.b.cmp("eq", r, ctx.b.c(k)));
+  },
+  vjp: () => [undefined],
+});
+
+/**
+ * The inner minimum or maximum over the vector dimension and its index: a left-to-right scan with
+ * a strict comparison, as KeOps (ties go to the lowest index; a NaN after the first component is
+ * skipped, a NaN first component stays).
+ */
+function scanExtremum(b: { cmp(op: "lt" | "gt", x: number, y: number): number; select(c: number, x: number, y: number): number; c(v: number): number }, xs: readonly number[], op: "lt" | "gt"): [number, number] {
+  let best = xs[0]!;
+  let at = b.c(0);
+  for (let k = 1; k < xs.length; k++) {
+    const better = b.cmp(op, xs[k]!, best);
+    best = b.select(better, xs[k]!, best);
+    at = b.select(better, b.c(k), at);
+  }
+  return [best, at];
+}
+
+function innerExtremum(name: string, op: "lt" | "gt", arg: boolean) {
+  return defineOp({
+    name,
+    arity: 1,
+    nattrs: 0,
+    dim: () => 1,
+    lower: (ctx, [x]) => [scanExtremum(ctx.b, x!, op)[arg ? 1 : 0]],
+    vjp: ([x], _t, _s, g) => {
+      if (arg || x!.dim === 1) return [arg ? undefined : g];
+      const at = apply(op === "lt" ? ArgMinOp : ArgMaxOp, [x!]);
+      return [mul(apply(OneHotOp, [at], [x!.dim]), g)];
+    },
+  });
+}
+
+/** `Min(x)`: the smallest component. */
+export const MinOp = innerExtremum("Min", "lt", false);
+/** `Max(x)`: the largest component. */
+export const MaxOp = innerExtremum("Max", "gt", false);
+/** `ArgMin(x)`: the index of the smallest component (a float; ties: the lowest index). */
+export const ArgMinOp = innerExtremum("ArgMin", "lt", true);
+/** `ArgMax(x)`: the index of the largest component. */
+export const ArgMaxOp = innerExtremum("ArgMax", "gt", true);
+
 export const sum = (a: Formula): Formula => apply(SumOp, [a]);
 export const sqnorm2 = (a: Formula): Formula => apply(SqNorm2Op, [a]);
 export const scalprod = (a: Formula, b: Formula): Formula => apply(ScalprodOp, [a, b]);

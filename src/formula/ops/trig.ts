@@ -1,0 +1,66 @@
+/** Trigonometric and hyperbolic functions, SinXDivX, Atan2. */
+import { apply, type Formula } from "../node.js";
+import { binarySsa, unaryOp, unarySsa } from "./common.js";
+import { add, div, intCst, minus, mul, sub } from "./arith.js";
+import { rsqrt, square } from "./math.js";
+import { unbroadcast } from "./vector.js";
+
+const one = (): Formula => intCst(1);
+
+export const SinOp = unarySsa("Sin", "sin", { vjp: ([x], _t, _s, g) => [mul(cos(x!), g)] });
+export const CosOp = unarySsa("Cos", "cos", { vjp: ([x], _t, _s, g) => [minus(mul(sin(x!), g))] });
+export const AsinOp = unarySsa("Asin", "asin", { vjp: ([x], _t, _s, g) => [mul(rsqrt(sub(one(), square(x!))), g)] });
+export const AcosOp = unarySsa("Acos", "acos", {
+  vjp: ([x], _t, _s, g) => [minus(mul(rsqrt(sub(one(), square(x!))), g))],
+});
+export const AtanOp = unarySsa("Atan", "atan", { vjp: ([x], _t, _s, g) => [div(g, add(one(), square(x!)))] });
+
+/** `Atan2(y,x)`: the angle of (x, y), in (−π, π]. */
+export const Atan2Op = binarySsa("Atan2", "atan2", {
+  vjp: ([y, x], _t, _s, g) => {
+    const r2 = add(square(x!), square(y!));
+    return [unbroadcast(div(mul(x!, g), r2), y!.dim), unbroadcast(minus(div(mul(y!, g), r2)), x!.dim)];
+  },
+});
+
+/** `SinXDivX(x)`: sin(x)/x, and 1 at 0 (as KeOps). */
+export const SinXDivXOp = unaryOp(
+  "SinXDivX",
+  (ctx, x) => {
+    const b = ctx.b;
+    return b.select(b.cmp("eq", x, b.c(0)), b.c(1), b.bin("div", b.un("sin", x), x));
+  },
+  { vjp: ([x], _t, _s, g) => [mul(apply(DiffSinXDivXOp, [x!]), g)] },
+);
+
+/**
+ * `DiffSinXDivX(x)`: the derivative of SinXDivX, (cos x − sin x / x) / x, and 0 at 0 (helper op
+ * for autodiff; its own derivative is NaN at exactly 0).
+ */
+export const DiffSinXDivXOp = unaryOp(
+  "DiffSinXDivX",
+  (ctx, x) => {
+    const b = ctx.b;
+    const v = b.bin("div", b.bin("sub", b.un("cos", x), b.bin("div", b.un("sin", x), x)), x);
+    return b.select(b.cmp("eq", x, b.c(0)), b.c(0), v);
+  },
+  {
+    vjp: ([x], _t, self, g) => [mul(sub(minus(apply(SinXDivXOp, [x!])), mul(intCst(2), div(self, x!))), g)],
+  },
+);
+
+// ---- beyond KeOps ------------------------------------------------------------------------------
+
+/** `Tan(x)` (keops-ts addition). */
+export const TanOp = unarySsa("Tan", "tan", { vjp: (_a, _t, self, g) => [mul(add(one(), square(self)), g)] });
+/** `Sinh(x)` (keops-ts addition). */
+export const SinhOp = unarySsa("Sinh", "sinh", { vjp: ([x], _t, _s, g) => [mul(apply(CoshOp, [x!]), g)] });
+/** `Cosh(x)` (keops-ts addition). */
+export const CoshOp = unarySsa("Cosh", "cosh", { vjp: ([x], _t, _s, g) => [mul(apply(SinhOp, [x!]), g)] });
+/** `Tanh(x)` (keops-ts addition). */
+export const TanhOp = unarySsa("Tanh", "tanh", { vjp: (_a, _t, self, g) => [mul(sub(one(), square(self)), g)] });
+
+export const sin = (a: Formula): Formula => apply(SinOp, [a]);
+export const cos = (a: Formula): Formula => apply(CosOp, [a]);
+export const acos = (a: Formula): Formula => apply(AcosOp, [a]);
+export const sinxdivx = (a: Formula): Formula => apply(SinXDivXOp, [a]);
