@@ -54,6 +54,13 @@ export interface Prepared {
 
 const MAX_INDEX = 2 ** 31 - 1;
 const prepared = new WeakMap<Formula, Map<string, Prepared>>();
+/**
+ * The formulas of the last calls, held strongly: a loop that rebuilds the same expression each
+ * time gets back these very nodes from hash-consing (and so their cached plan and printing)
+ * instead of building new ones once the garbage collector has taken the old.
+ */
+const recent: Formula[] = new Array(64);
+let recentAt = 0;
 
 /** The plan and kernels of `call` at `dtype` (cached on the formula node). */
 export function prepareCall(call: ReductionCall, dtype: FloatDType): Prepared {
@@ -62,6 +69,10 @@ export function prepareCall(call: ReductionCall, dtype: FloatDType): Prepared {
   const key = `${red.name}|${call.axis}|${red.usesK ? call.K : ""}|${red.sumLike ? call.opts.scheme : ""}|${dtype}|${acc}|${call.formula2?.uid ?? ""}`;
   let byKey = prepared.get(call.formula);
   if (!byKey) prepared.set(call.formula, (byKey = new Map()));
+  if (recent[recentAt] !== call.formula && recent[(recentAt + 63) & 63] !== call.formula) {
+    recent[recentAt] = call.formula;
+    recentAt = (recentAt + 1) & 63;
+  }
   let p = byKey.get(key);
   if (!p) {
     const pl = plan({
