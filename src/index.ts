@@ -11,6 +11,7 @@ export {
 export { LazyTensor, type Operand, type Reduced } from "./lazy/lazytensor.js";
 export { Vi, Vj, Pm } from "./lazy/helpers.js";
 export type { KeOpsFunction } from "./lazy/keopsfunction.js";
+export { genred, type GenredOptions, type GenredReductionOp, type GenredResult } from "./lazy/genred.js";
 export type { ReduceOptions, KReduceOptions, LogSumExpOptions, CallOptions } from "./lazy/options.js";
 export { backendInfo, type BackendInfo, type BackendName } from "./backends/registry.js";
 export { SolveConvergenceError, type SolveFunction, type SolveOptions } from "./solve/index.js";
