@@ -4,3 +4,4 @@ export { defaultMaxIter, solveParams, type SolveOptions, type SolveParams } from
 export { makeSolveFunction, type SolveFunction, type SolveSpec } from "./function.js";
 export { lazySolve, solveWithVjp, type LazySolveWithVjp, type Solved } from "./lazy.js";
 export { solveBackward, type SolveGradients } from "./vjp.js";
+export { kernelSolve, type KernelSolveOptions } from "./kernelsolve.js";

@@ -1,8 +1,180 @@
-/** Nyström preconditioner (placeholder until implemented). */
+/**
+ * Nyström preconditioner for (alpha·Id + K), as Falkon builds its own: m landmark rows S chosen at
+ * random, K ≈ K_nm K_mm⁻¹ K_mn, and
+ *   P = alpha·Id + K_nm K_mm⁻¹ K_mn,   P⁻¹ r = (r − K_nm (alpha·K_mm + K_mn K_nm)⁻¹ K_mn r) / alpha
+ * (Woodbury). K_nm (M × m per batch entry) is computed once by reductions of the system's own
+ * formula over the landmark rows, with the unknown replaced by one-hot columns; applying P⁻¹ is
+ * then O(M·m) per column on the host, against O(M²) for an iteration. K acts on every column of b
+ * alike (a scalar kernel times b), so one factorisation serves all columns.
+ */
 import { KeOpsError } from "../errors.js";
+import { Var, substitute, type Formula } from "../formula/node.js";
+import { execute, type VarData } from "../lazy/execute.js";
+import { Rng } from "../random.js";
+import { allocate, type Tensor } from "../tensor.js";
 import type { Preconditioner } from "./cg.js";
 import type { LinearSystem, SystemShape } from "./system.js";
 
-export function nystromPreconditioner(_sys: LinearSystem, _shape: SystemShape, _alpha: number, _rank: number | undefined): Preconditioner {
-  throw new KeOpsError("precond: \"nystrom\" is not available yet");
+/** Default number of landmarks. */
+export const DEFAULT_RANK = 200;
+/** Largest K_nm kept in memory, in float64 elements (≈ 200 MB): the rank shrinks to fit. */
+const MAX_ELEMENTS = 2.5e7;
+/** Columns of K_nm computed per reduction. */
+const CHUNK = 64;
+
+/** m distinct rows of 0 … M−1, seeded (the same landmarks for the same sizes). */
+function landmarks(M: number, m: number): Int32Array {
+  const rng = new Rng(0x5eed + M);
+  const perm = Int32Array.from({ length: M }, (_, i) => i);
+  for (let k = 0; k < m; k++) {
+    const j = k + Math.floor(rng.uniform() * (M - k));
+    const t = perm[k]!;
+    perm[k] = perm[j]!;
+    perm[j] = t;
+  }
+  return perm.slice(0, m).sort();
+}
+
+/** The rows S of a variable's data (every batch entry of its own). */
+function restrictRows(v: VarData, rows: Int32Array, dtype: "float32" | "float64"): VarData {
+  const nOwn = v.batch.reduce((x, y) => x * y, 1);
+  const src = v.data as ArrayLike<number>;
+  const out = allocate(dtype, nOwn * rows.length * v.dim);
+  for (let b = 0; b < nOwn; b++)
+    for (let s = 0; s < rows.length; s++)
+      for (let c = 0; c < v.dim; c++) out[(b * rows.length + s) * v.dim + c] = src[(b * v.rows + rows[s]!) * v.dim + c]!;
+  return { ...v, data: out, rows: rows.length };
+}
+
+/** K_nm for every batch entry: (nBatch, M, m) float64, column t being K(·, S_t). */
+function kernelColumns(sys: LinearSystem, shape: SystemShape, S: Int32Array): Float64Array {
+  const { M, nBatch } = shape;
+  const m = S.length;
+  const axis = sys.call.axis;
+  const inner = new Map<number, VarData>();
+  for (const [ind, v] of sys.vars) inner.set(ind, v.cat === axis ? restrictRows(v, S, sys.dtype) : v);
+  const Knm = new Float64Array(nBatch * M * m);
+  for (let t0 = 0; t0 < m; t0 += CHUNK) {
+    const c = Math.min(CHUNK, m - t0);
+    let f: Formula;
+    try {
+      f = substitute(sys.call.formula, (v) => (v.ind === sys.pInd ? Var(sys.pInd, c, axis) : undefined));
+    } catch (e) {
+      if (!(e instanceof KeOpsError)) throw e;
+      throw new KeOpsError(`precond: "nystrom" needs a formula K·b with K scalar (${e.message})`);
+    }
+    if (f.dim !== c) throw new KeOpsError(`precond: "nystrom" needs a formula K·b with K scalar, got ${sys.call.formula}`);
+    const onehot = allocate(sys.dtype, m * c);
+    for (let t = 0; t < c; t++) onehot[(t0 + t) * c + t] = 1;
+    const vars = new Map(inner);
+    vars.set(sys.pInd, { data: onehot, cat: axis, dim: c, rows: m, batch: [], name: "landmark columns" });
+    const out = (execute({ ...sys.call, formula: f }, vars, sys.dtype) as Tensor).data;
+    for (let b = 0; b < nBatch; b++)
+      for (let i = 0; i < M; i++)
+        for (let t = 0; t < c; t++) Knm[(b * M + i) * m + t0 + t] = out[(b * M + i) * c + t]!;
+  }
+  return Knm;
+}
+
+/** In-place Cholesky of an n×n SPD matrix (lower); false if not positive definite. */
+function cholesky(A: Float64Array, n: number): boolean {
+  for (let j = 0; j < n; j++) {
+    let d = A[j * n + j]!;
+    for (let k = 0; k < j; k++) d -= A[j * n + k]! * A[j * n + k]!;
+    if (!(d > 0)) return false;
+    const l = Math.sqrt(d);
+    A[j * n + j] = l;
+    for (let i = j + 1; i < n; i++) {
+      let s = A[i * n + j]!;
+      for (let k = 0; k < j; k++) s -= A[i * n + k]! * A[j * n + k]!;
+      A[i * n + j] = s / l;
+    }
+  }
+  return true;
+}
+
+/** Solves L Lᵀ y = u in place. */
+function cholSolve(L: Float64Array, n: number, u: Float64Array): void {
+  for (let i = 0; i < n; i++) {
+    let s = u[i]!;
+    for (let k = 0; k < i; k++) s -= L[i * n + k]! * u[k]!;
+    u[i] = s / L[i * n + i]!;
+  }
+  for (let i = n - 1; i >= 0; i--) {
+    let s = u[i]!;
+    for (let k = i + 1; k < n; k++) s -= L[k * n + i]! * u[k]!;
+    u[i] = s / L[i * n + i]!;
+  }
+}
+
+/** The factor of B = alpha·K_mm + K_mnK_nm for one batch entry (a jitter is added if needed). */
+function factor(Knm: Float64Array, off: number, M: number, S: Int32Array, alpha: number): Float64Array {
+  const m = S.length;
+  const B = new Float64Array(m * m);
+  for (let i = 0; i < M; i++) {
+    const row = off + i * m;
+    for (let s = 0; s < m; s++) {
+      const v = Knm[row + s]!;
+      if (v === 0) continue;
+      for (let t = 0; t <= s; t++) B[s * m + t]! += v * Knm[row + t]!;
+    }
+  }
+  let tr = 0;
+  for (let s = 0; s < m; s++) {
+    for (let t = 0; t <= s; t++) {
+      const kmm = 0.5 * (Knm[off + S[s]! * m + t]! + Knm[off + S[t]! * m + s]!);
+      B[s * m + t]! += alpha * kmm;
+      B[t * m + s] = B[s * m + t]!;
+    }
+    tr += B[s * m + s]!;
+  }
+  for (let jitter = 1e-12; ; jitter *= 100) {
+    const L = Float64Array.from(B);
+    for (let s = 0; s < m; s++) L[s * m + s]! += jitter * (tr / m || 1);
+    if (cholesky(L, m)) return L;
+    if (jitter > 1) throw new KeOpsError(`precond: "nystrom": the landmark system is not positive definite (K must be symmetric positive definite)`);
+  }
+}
+
+/**
+ * Builds the Nyström preconditioner of rank min(rank, M) (default 200; shrunk so that K_nm stays
+ * under ~200 MB). alpha = 0 is replaced by a tiny positive ridge (P must be invertible).
+ */
+export function nystromPreconditioner(sys: LinearSystem, shape: SystemShape, alpha: number, rank: number | undefined): Preconditioner {
+  const { M, nBatch } = shape;
+  const Dv = sys.Dv;
+  const m = Math.max(1, Math.min(rank ?? DEFAULT_RANK, M, Math.floor(MAX_ELEMENTS / Math.max(1, nBatch * M))));
+  const S = landmarks(M, m);
+  const Knm = kernelColumns(sys, shape, S);
+  let diag = 0;
+  for (let s = 0; s < m; s++) diag = Math.max(diag, Math.abs(Knm[S[s]! * m + s]!));
+  const a = Math.max(alpha, 1e-8 * (diag || 1));
+  const factors = Array.from({ length: nBatch }, (_, b) => factor(Knm, b * M * m, M, S, a));
+  return {
+    apply(r: Float64Array): Float64Array {
+      const z = new Float64Array(r.length);
+      const u = new Float64Array(m);
+      for (let b = 0; b < nBatch; b++) {
+        const off = b * M * m, L = factors[b]!;
+        for (let c = 0; c < Dv; c++) {
+          u.fill(0);
+          for (let i = 0; i < M; i++) {
+            const ri = r[(b * M + i) * Dv + c]!;
+            if (ri === 0) continue;
+            const row = off + i * m;
+            for (let s = 0; s < m; s++) u[s]! += Knm[row + s]! * ri;
+          }
+          cholSolve(L, m, u);
+          for (let i = 0; i < M; i++) {
+            const row = off + i * m;
+            let s = 0;
+            for (let t = 0; t < m; t++) s += Knm[row + t]! * u[t]!;
+            const k = (b * M + i) * Dv + c;
+            z[k] = (r[k]! - s) / a;
+          }
+        }
+      }
+      return z;
+    },
+  };
 }
