@@ -2,11 +2,13 @@
  * LazyTensor: the front end. A formula over parameters, i-variables and j-variables, with the
  * data bound to it; nothing is computed until a reduction is asked for.
  */
-import { KeOpsError, argError, said } from "../errors.js";
+import { argError, said } from "../errors.js";
 import { Var, apply, substitute, type Cat, type Formula, type OpDef } from "../formula/node.js";
 import { AddOp, DivideOp, IntCstOp, MinusOp, MultOp, SubtractOp } from "../formula/ops/arith.js";
-import { AbsOp, ExpOp, LogOp, PowOp, SqrtOp, SquareOp } from "../formula/ops/math.js";
-import { ElemOp, ExtractOp, ScalprodOp, SqNorm2Op, SumOp } from "../formula/ops/vector.js";
+import { AbsOp, ExpOp, LogOp, PowOp, PowfOp, RsqrtOp, SqrtOp, SquareOp } from "../formula/ops/math.js";
+import {
+  ArgMaxOp, ArgMinOp, ElemOp, ExtractOp, MaxOp, MinOp, ScalprodOp, SqNorm2Op, SumOp,
+} from "../formula/ops/vector.js";
 import { reductionByName } from "../reductions/index.js";
 import type { ReductionName } from "../reductions/types.js";
 import { Tensor, asTensor, type FloatDType, type TensorData, type TensorLike } from "../tensor.js";
@@ -277,8 +279,10 @@ export class LazyTensor<S extends boolean = false> {
   pow<T extends boolean = false>(p: number | LazyTensor<T>): LazyTensor<Or<S, T>> {
     if (p === 2) return this.square() as LazyTensor<Or<S, T>>;
     if (p === 0.5) return this.sqrt() as LazyTensor<Or<S, T>>;
-    if (typeof p === "number" && Number.isSafeInteger(p) && p !== -0.5) return this.op(PowOp, [], [p]);
-    return powfHook(this, p, p === -0.5) as LazyTensor<Or<S, T>>;
+    if (p === -0.5) return this.op(RsqrtOp);
+    if (typeof p === "number" && Number.isSafeInteger(p)) return this.op(PowOp, [], [p]);
+    if (typeof p !== "number" && !(p instanceof LazyTensor)) argError("p", "a number or a LazyTensor", p);
+    return this.op(PowfOp, [p]);
   }
 
   // ---- vector operations ---------------------------------------------------------------------
@@ -370,23 +374,45 @@ export class LazyTensor<S extends boolean = false> {
     return this.reduce("SumSoftMaxWeight", normaliseOptions(axisOrOptions), { formula2: toLazy(weight, "weight") }) as Reduced<S, O, Tensor>;
   }
   /**
-   * Minimum over i or j (per component). With no axis: the minimum over the vector dimension
-   * (a new LazyTensor; available once the vector ops land).
+   * Minimum. With no axis (or axis −1, or the vector axis): the minimum over the vector dimension
+   * (`Min`, a new LazyTensor). With axis 0 or 1: the min reduction over i or j (per component).
    */
-  min<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor> {
-    return this.reduce("Min", normaliseOptions(axisOrOptions)) as Reduced<S, O, Tensor>;
+  min(): LazyTensor<S>;
+  min(axis: -1): LazyTensor<S>;
+  min<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  min(axisOrOptions?: number | ReduceOptions): unknown {
+    return this.innerOrReduce(MinOp, "Min", axisOrOptions);
   }
-  /** Maximum over i or j (per component). */
-  max<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor> {
-    return this.reduce("Max", normaliseOptions(axisOrOptions)) as Reduced<S, O, Tensor>;
+  /** Maximum: over the vector dimension without an axis (`Max`), else the max reduction over i or j. */
+  max(): LazyTensor<S>;
+  max(axis: -1): LazyTensor<S>;
+  max<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  max(axisOrOptions?: number | ReduceOptions): unknown {
+    return this.innerOrReduce(MaxOp, "Max", axisOrOptions);
   }
-  /** Index of the minimum (int32; ties: lowest index; −1 over an empty range). */
-  argmin<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor> {
-    return this.reduce("ArgMin", normaliseOptions(axisOrOptions)) as Reduced<S, O, Tensor>;
+  /**
+   * Index of the minimum: over the vector dimension without an axis (`ArgMin`, a float index),
+   * else the argmin reduction over i or j (int32; ties: lowest index; −1 over an empty range).
+   */
+  argmin(): LazyTensor<S>;
+  argmin(axis: -1): LazyTensor<S>;
+  argmin<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  argmin(axisOrOptions?: number | ReduceOptions): unknown {
+    return this.innerOrReduce(ArgMinOp, "ArgMin", axisOrOptions);
   }
-  /** Index of the maximum. */
-  argmax<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor> {
-    return this.reduce("ArgMax", normaliseOptions(axisOrOptions)) as Reduced<S, O, Tensor>;
+  /** Index of the maximum: over the vector dimension without an axis (`ArgMax`), else the argmax reduction. */
+  argmax(): LazyTensor<S>;
+  argmax(axis: -1): LazyTensor<S>;
+  argmax<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  argmax(axisOrOptions?: number | ReduceOptions): unknown {
+    return this.innerOrReduce(ArgMaxOp, "ArgMax", axisOrOptions);
+  }
+  /** The inner vector op without an axis (or axis −1 / the vector axis), else the reduction. */
+  private innerOrReduce(inner: OpDef, red: ReductionName, axisOrOptions: number | ReduceOptions | undefined): unknown {
+    const o = normaliseOptions(axisOrOptions);
+    const axis = o.axis ?? o.dim;
+    if (axis === undefined || axis === -1 || axis === this.nbatchdims + 2) return this.op(inner);
+    return this.reduce(red, o);
   }
   /** [min, argmin] in one pass. */
   minArgmin<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, [Tensor, Tensor]> {
@@ -507,11 +533,3 @@ export function toLazy(o: Operand, what: string): LazyTensor<boolean> {
   return o instanceof LazyTensor ? o : LazyTensor.fromState(operandState(o, what));
 }
 
-/** Float powers (Powf, Rsqrt) are declared with the math ops; they register themselves here. */
-let powfHook = (_x: LazyTensor<boolean>, _p: number | LazyTensor<boolean>, _rsqrt: boolean): LazyTensor<boolean> => {
-  throw new KeOpsError("pow: float exponents need the Powf/Rsqrt ops, which are not part of this build");
-};
-/** @internal */
-export function setPowfHook(h: typeof powfHook): void {
-  powfHook = h;
-}
