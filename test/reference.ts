@@ -46,6 +46,7 @@ export function evalFormula(f: Formula, value: (ind: number) => Vec, memo = new 
   if (hit) return hit;
   let out: Vec;
   if (f.isVar) out = value(f.ind);
+  else if (f.op.expand) out = evalFormula(f.op.expand(f), value, memo); // macro ops (Grad, Diff): their expansion
   else {
     const op = REF_OPS[f.op.name];
     if (!op) throw new Error(`reference: no float64 evaluation for ${f.op.name}`);
