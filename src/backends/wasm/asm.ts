@@ -32,9 +32,9 @@ export const SIMD = {
   i64x2ExtendLowI32x4S: 0xc7, i64x2Shl: 0xcb, i64x2ShrS: 0xcc, i64x2ShrU: 0xcd, i64x2Add: 0xce, i64x2Sub: 0xd1,
   i64x2Eq: 0xd6, i64x2Ne: 0xd7, i64x2LtS: 0xd8, i64x2GtS: 0xd9, i64x2LeS: 0xda, i64x2GeS: 0xdb,
   f32x4Abs: 0xe0, f32x4Neg: 0xe1, f32x4Sqrt: 0xe3, f32x4Add: 0xe4, f32x4Sub: 0xe5, f32x4Mul: 0xe6, f32x4Div: 0xe7,
-  f32x4Min: 0xe8, f32x4Max: 0xe9,
+  f32x4Min: 0xe8, f32x4Max: 0xe9, f32x4Pmin: 0xea, f32x4Pmax: 0xeb,
   f64x2Abs: 0xec, f64x2Neg: 0xed, f64x2Sqrt: 0xef, f64x2Add: 0xf0, f64x2Sub: 0xf1, f64x2Mul: 0xf2, f64x2Div: 0xf3,
-  f64x2Min: 0xf4, f64x2Max: 0xf5,
+  f64x2Min: 0xf4, f64x2Max: 0xf5, f64x2Pmin: 0xf6, f64x2Pmax: 0xf7,
   i32x4TruncSatF32x4S: 0xf8, f32x4ConvertI32x4S: 0xfa, i32x4TruncSatF64x2SZero: 0xfc, f64x2ConvertLowI32x4S: 0xfe,
 } as const;
 
@@ -43,6 +43,7 @@ const EMPTY = 0x40;
 
 /** Emits instructions into a function body. */
 export class Asm {
+  private readonly consts = new Map<string, number>();
   constructor(readonly f: FuncBody) {}
 
   private get b() {
@@ -130,10 +131,19 @@ export class Asm {
     this.b.u8(0xfd).uleb(sub).u8(lane);
     return this;
   }
-  /** `v128.const` from 16 bytes. */
+  /**
+   * Pushes a 128-bit constant. Constants live in locals set once in the prologue: V8 does not
+   * hoist a `v128.const` out of a loop, and rebuilding it at each use costs instructions.
+   */
   vconst(bytes: Uint8Array): this {
-    this.b.u8(0xfd).uleb(SIMD.const).raw(bytes);
-    return this;
+    const key = bytes.join(",");
+    let l = this.consts.get(key);
+    if (l === undefined) {
+      l = this.f.local(0x7b);
+      this.consts.set(key, l);
+      this.f.prologue.u8(0xfd).uleb(SIMD.const).raw(bytes).u8(OP.localSet).uleb(l);
+    }
+    return this.get(l);
   }
   /** `i8x16.shuffle a b` with 16 lane indices. */
   shuffle(lanes: readonly number[]): this {

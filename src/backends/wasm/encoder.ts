@@ -97,6 +97,8 @@ export interface FuncType {
 /** A function body under construction: its locals (after the params) and code. */
 export class FuncBody {
   readonly code = new Bytes();
+  /** Code that runs before `code` (hoisted constants). */
+  readonly prologue = new Bytes();
   private readonly locals: ValType[] = [];
 
   constructor(readonly type: FuncType) {}
@@ -117,7 +119,7 @@ export class FuncBody {
     }
     const b = new Bytes().uleb(groups.length);
     for (const [n, t] of groups) b.uleb(n).u8(t);
-    b.raw(this.code.bytes()).u8(0x0b);
+    b.raw(this.prologue.bytes()).raw(this.code.bytes()).u8(0x0b);
     return new Bytes().sized(b);
   }
 }

@@ -8,7 +8,7 @@ import { Asm, SIMD, splatBytes } from "./asm.js";
 export type Mode = "f32" | "f64";
 
 const F32OPS = {
-  add: SIMD.f32x4Add, sub: SIMD.f32x4Sub, mul: SIMD.f32x4Mul, div: SIMD.f32x4Div, min: SIMD.f32x4Min, max: SIMD.f32x4Max,
+  add: SIMD.f32x4Add, sub: SIMD.f32x4Sub, mul: SIMD.f32x4Mul, div: SIMD.f32x4Div, min: SIMD.f32x4Min, max: SIMD.f32x4Max, pmin: SIMD.f32x4Pmin, pmax: SIMD.f32x4Pmax,
   abs: SIMD.f32x4Abs, neg: SIMD.f32x4Neg, sqrt: SIMD.f32x4Sqrt, floor: SIMD.f32x4Floor, trunc: SIMD.f32x4Trunc,
   nearest: SIMD.f32x4Nearest,
   eq: SIMD.f32x4Eq, ne: SIMD.f32x4Ne, lt: SIMD.f32x4Lt, gt: SIMD.f32x4Gt, le: SIMD.f32x4Le, ge: SIMD.f32x4Ge,
@@ -19,7 +19,7 @@ const F32OPS = {
 } as const;
 
 const F64OPS: Record<keyof typeof F32OPS, number> = {
-  add: SIMD.f64x2Add, sub: SIMD.f64x2Sub, mul: SIMD.f64x2Mul, div: SIMD.f64x2Div, min: SIMD.f64x2Min, max: SIMD.f64x2Max,
+  add: SIMD.f64x2Add, sub: SIMD.f64x2Sub, mul: SIMD.f64x2Mul, div: SIMD.f64x2Div, min: SIMD.f64x2Min, max: SIMD.f64x2Max, pmin: SIMD.f64x2Pmin, pmax: SIMD.f64x2Pmax,
   abs: SIMD.f64x2Abs, neg: SIMD.f64x2Neg, sqrt: SIMD.f64x2Sqrt, floor: SIMD.f64x2Floor, trunc: SIMD.f64x2Trunc,
   nearest: SIMD.f64x2Nearest,
   eq: SIMD.f64x2Eq, ne: SIMD.f64x2Ne, lt: SIMD.f64x2Lt, gt: SIMD.f64x2Gt, le: SIMD.f64x2Le, ge: SIMD.f64x2Ge,
@@ -57,6 +57,10 @@ export class Lanes {
   }
   get(local: number): this {
     this.a.get(local);
+    return this;
+  }
+  tee(local: number): this {
+    this.a.tee(local);
     return this;
   }
   /** Pushes a float constant in every lane. */

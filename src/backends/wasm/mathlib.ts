@@ -48,9 +48,15 @@ export function emitExp(L: Lanes, x: number, out: number, t: (n: number) => numb
   const f32 = L.mode === "f32";
   const xc = t(0), kf = t(1), r = t(2), y = t(3), k = t(4), k1 = t(5);
   a.get(x);
-  L.f(f32 ? 88.8 : 709.9).op("min").f(f32 ? -104 : -746).op("max").set(xc);
+  // clamp (pmin/pmax: one instruction each, and a NaN x passes through)
+  L.f(f32 ? 88.8 : 709.9).op("pmin").f(f32 ? -104 : -746).op("pmax").set(xc);
+  // k = round(x·log2 e) by adding 1.5·2^23 (2^52): the low bits of the sum hold k
+  const magic = f32 ? 12582912 : 6755399441055744;
   a.get(xc);
-  L.f(Math.LOG2E).op("mul").op("nearest").set(kf);
+  L.f(Math.LOG2E).op("mul").f(magic).op("add").tee(k);
+  L.f(magic).op("sub").set(kf);
+  a.get(k);
+  L.f(magic).op("isub").set(k);
   if (f32) {
     // r = x − k·C1 − k·C2 (C1 has few bits: k·C1 is exact)
     a.get(xc).get(kf);
@@ -63,7 +69,7 @@ export function emitExp(L: Lanes, x: number, out: number, t: (n: number) => numb
     a.get(r);
     L.op("add").f(1).op("add").set(y);
   } else {
-    const hi = y, lo = k, z = k1, c = t(6);
+    const hi = y, lo = t(6), z = t(7), c = t(8);
     a.get(xc).get(kf);
     L.f(6.93147180369123816490e-01).op("mul").op("sub").set(hi);
     a.get(kf);
@@ -86,8 +92,6 @@ export function emitExp(L: Lanes, x: number, out: number, t: (n: number) => numb
     a.get(hi);
     L.op("sub").op("sub").set(y);
   }
-  a.get(kf);
-  L.toInt().set(k);
   a.get(y);
   scale2(L, k, k1);
   a.set(out);

@@ -66,6 +66,8 @@ interface Ctx {
   jOff?: number;
   /** Byte offset added to inner loads (unrolled copies). */
   loadOff?: number;
+  /** `idx` is j + jOff in every lane (one candidate replicated) instead of j + jOff + lane. */
+  idxSplat?: boolean;
 }
 
 /** The result of rendering. */
@@ -107,7 +109,7 @@ class Gen {
     this.a = new Asm(this.f);
     this.L = new Lanes(mode, this.a);
     // two independent accumulators per step hide the latency of the state's dependency chain
-    this.U = 2;
+    this.U = Number(process.env.WASM_U ?? 2);
   }
 
   /** Scratch vector local n (shared by sequential emissions). */
@@ -124,14 +126,14 @@ class Gen {
   }
 
   /** The vector local of value n of block `tag`, copy u (reused across emissions of that block). */
-  private valueLocal(tag: string, n: number, u: number): number {
+  valueLocal(tag: string, n: number, u: number): number {
     const key = `${tag}:${n}:${u}`;
     let l = this.cache.get(key);
     if (l === undefined) this.cache.set(key, (l = this.f.local(V128)));
     return l;
   }
 
-  private boolsOf(b: Block): boolean[] {
+  boolsOf(b: Block): boolean[] {
     let r = this.bools.get(b);
     if (!r) this.bools.set(b, (r = booleans(b)));
     return r;
@@ -197,7 +199,7 @@ class Gen {
       if (L.mode === "f32") a.v(SIMD.i32x4Splat);
       else a.op(OP.i64ExtendI32S).v(SIMD.i64x2Splat);
       const off = ctx.jOff ?? 0;
-      L.iLanes(Array.from({ length: L.W }, (_, l) => off + l)).op("iadd");
+      L.iLanes(ctx.idxSplat ? [off] : Array.from({ length: L.W }, (_, l) => off + l)).op("iadd");
     } else if (op === "select") {
       this.push(args[0]!, "mask");
       a.set(this.t(0));
@@ -331,7 +333,29 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     g.outRow.push(f.local(I32));
   });
   const vecState = (): number[] => Array.from({ length: nS }, () => f.local(V128));
-  const T = Array.from({ length: U }, vecState);
+  // The guard's parts that read only the state (e.g. "is the K-th slot empty") change only when
+  // the state does: they are computed before each j loop and after each update, not per step.
+  const up = red.update;
+  const guard = up.guard !== undefined && up.code[up.guard]!.op !== "const" ? up.guard : undefined;
+  const pre = guard === undefined ? new Set<number>() : dependencies(up, [guard]);
+  const stateOnly: boolean[] = [];
+  up.code.forEach((ins, n) => {
+    stateOnly[n] = ins.op === "state" || ins.op === "const" || (ins.op !== "fval" && ins.op !== "idx" && ins.a.length > 0 && ins.a.every((v) => stateOnly[v]!));
+  });
+  const hoisted = [...pre].filter((n) => stateOnly[n] && up.code[n]!.op !== "state" && up.code[n]!.op !== "const");
+  const upBools = g.boolsOf(up);
+  /**
+   * Guarded (selection) reductions keep one state replicated in every lane: the guard tests a
+   * whole vector of candidates against it, and only where some lane passes are the lanes folded
+   * in, one at a time in index order (so each candidate is newer than the state, as the
+   * reduction's update assumes). Insertions are then as rare as for a scalar loop, instead of
+   * one partial state per lane each taking its own insertions.
+   */
+  const replicated = guard !== undefined && !red.tiled;
+  /** The copy whose locals hold the hoisted guard parts (one state: one set). */
+  const hu = (u: number): number => (replicated ? 0 : u);
+  const T0 = vecState();
+  const T = replicated ? Array.from({ length: U }, () => T0) : [T0, ...Array.from({ length: U - 1 }, vecState)];
   const S = red.tiled ? Array.from({ length: U }, vecState) : T;
   const O = vecState();
   const stateT = (k: number): "f" | "i" => red.state[k]!.t;
@@ -368,18 +392,16 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
   };
   initState(T);
 
-  /** One step of j for vector copy u into state `st`; `masked`: lanes past `je` keep their state. */
-  const step = (u: number, st: number[], masked: boolean): void => {
-    const ctxBase: Ctx = { jLocal: g.j, jOff: u * W, loadOff: u * W * L.bytes };
-    const vals = new Map(bodyVals);
-    g.emitBlock("b", body, u, ctxBase, vals, (_, ins) => ins.level >= 2);
-    const upVals = new Map<number, Repr>();
-    const ctx: Ctx = {
-      ...ctxBase,
-      state: (k) => ({ local: st[k]!, mask: false }),
-      fval: (k) => vals.get(body.out[k]!)!,
-    };
-    const up = red.update;
+  const refresh = (u: number, st: number[]): void => {
+    if (!hoisted.length) return;
+    g.emitBlock("u", up, hu(u), { state: (k) => ({ local: st[k]!, mask: false }) }, new Map(), (n) => pre.has(n) && stateOnly[n]!);
+  };
+
+
+  /** Emits the update (guard test, rest, assignment) for the inputs of `ctx` into state `st`. */
+  const update = (u: number, st: number[], ctx: Ctx, masked: boolean): void => {
+    const upVals = new Map<number, Repr>(hoisted.map((n) => [n, { local: g.valueLocal("u", n, hu(u)), mask: upBools[n]! }]));
+    const full: Ctx = { ...ctx, state: (k) => ({ local: st[k]!, mask: false }) };
     const assign = (): void => {
       up.out.forEach((v, k) => {
         g.push(upVals.get(v)!, stateT(k));
@@ -387,21 +409,50 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
         a.set(O[k]!);
       });
       for (let k = 0; k < nS; k++) a.get(O[k]!).set(st[k]!);
+      refresh(u, st);
     };
-    const guard = up.guard;
-    if (guard !== undefined && up.code[guard]!.op !== "const") {
-      const pre = dependencies(up, [guard]);
-      g.emitBlock("u", up, u, ctx, upVals, (n) => pre.has(n));
+    if (guard !== undefined) {
+      g.emitBlock("u", up, u, full, upVals, (n) => pre.has(n));
       g.push(upVals.get(guard)!, "mask");
       if (masked) a.get(g.mask).v(SIMD.and);
       a.v(SIMD.anyTrue).if();
-      g.emitBlock("u", up, u, ctx, upVals, () => true);
+      g.emitBlock("u", up, u, full, upVals, () => true);
       assign();
       a.end();
     } else {
-      g.emitBlock("u", up, u, ctx, upVals, () => true);
+      g.emitBlock("u", up, u, full, upVals, () => true);
       assign();
     }
+  };
+
+  /** One step of j for vector copy u into state `st`; `masked`: lanes past `je` keep their state. */
+  const step = (u: number, st: number[], masked: boolean): void => {
+    const ctxBase: Ctx = { jLocal: g.j, jOff: u * W, loadOff: u * W * L.bytes };
+    const vals = new Map(bodyVals);
+    g.emitBlock("b", body, u, ctxBase, vals, (_, ins) => ins.level >= 2);
+    const fval = (k: number): Repr => vals.get(body.out[k]!)!;
+    if (!replicated) return update(u, st, { ...ctxBase, fval }, masked);
+    // the vector test against the replicated state
+    const upVals = new Map<number, Repr>(hoisted.map((n) => [n, { local: g.valueLocal("u", n, hu(u)), mask: upBools[n]! }]));
+    g.emitBlock("u", up, u, { ...ctxBase, fval, state: (k) => ({ local: st[k]!, mask: false }) }, upVals, (n) => pre.has(n));
+    g.push(upVals.get(guard!)!, "mask");
+    if (masked) a.get(g.mask).v(SIMD.and);
+    a.v(SIMD.anyTrue).if();
+    for (let l = 0; l < W; l++) {
+      if (masked) a.get(g.j).i32(u * W + l).op(OP.i32Add).get(g.je).op(OP.i32LtS).if();
+      const lane = body.out.map((v, k) => {
+        const r = vals.get(v)!;
+        if ("c" in r) return r;
+        const loc = g.valueLocal("lane", k, 0);
+        g.push(r, "f");
+        a.lane(L.mode === "f32" ? SIMD.f32x4ExtractLane : SIMD.f64x2ExtractLane, l);
+        L.op("splat").set(loc);
+        return { local: loc, mask: false };
+      });
+      update(u, st, { jLocal: g.j, jOff: u * W + l, idxSplat: true, fval: (k) => lane[k]! }, false);
+      if (masked) a.end();
+    }
+    a.end();
   };
 
   /** Emits a fold of `other` into `st` with the merge block. */
@@ -417,6 +468,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
 
   /** The loop over j in [jt, je) with states `st`. */
   const jLoop = (st: number[][]): void => {
+    for (let u = 0; u < (replicated ? 1 : U); u++) refresh(u, st[u]!);
     // jfull = jt + ((je − jt) & −(W·U))
     a.get(g.jt).get(g.je).get(g.jt).op(OP.i32Sub).i32(-(W * U)).op(OP.i32And).op(OP.i32Add).set(g.jfull);
     a.get(g.jt).set(g.j);
@@ -460,9 +512,9 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     jLoop(T);
   }
   // unrolled copies, then lanes (by halves), into lane 0 of T[0]
-  for (let u = 1; u < U; u++) merge(T[0]!, (k) => ({ local: T[u]![k]!, mask: false }));
+  if (!replicated) for (let u = 1; u < U; u++) merge(T[0]!, (k) => ({ local: T[u]![k]!, mask: false }));
   const oth = vecState();
-  for (let half = W / 2; half >= 1; half /= 2) {
+  for (let half = W / 2; half >= 1 && !replicated; half /= 2) {
     const lanes: number[] = [];
     const eb = 16 / W;
     for (let l = 0; l < W; l++) for (let b = 0; b < eb; b++) lanes.push(((l + half) % W) * eb + b);

@@ -1,0 +1,72 @@
+/**
+ * Not a test: compile time and pairs/s of the wasm backend against the js backend, same run.
+ * W1 = Gaussian convolution (D = 3, b of dim 1), W3 = argKmin (K = 10, D = 3).
+ * Run: `node --import tsx test/wasm-measure.ts [sizes…]` (KEOPS_TS_THREADS sets the threads).
+ */
+import { Vi, Vj, Tensor } from "../src/index.js";
+import type { Backend, KernelProgram } from "../src/compile/program.js";
+import { wasmBackend } from "../src/backends/wasm/index.js";
+import { jsBackend } from "../src/backends/js/index.js";
+import { Rng } from "../src/random.js";
+
+const sizes = process.argv.slice(2).map(Number).filter((x) => x > 0);
+const SIZES = sizes.length ? sizes : [1e4, 3e4, 1e5];
+const rng = new Rng(1);
+const rand = (n: number): Float32Array => Float32Array.from({ length: n }, () => rng.normal());
+
+/** Times each backend's `compile` (render + compile + instantiate), ms. */
+const compileMs: Record<string, number> = {};
+for (const b of [wasmBackend, jsBackend] as Backend[]) {
+  const inner = b.compile.bind(b);
+  (b as { compile: (p: KernelProgram) => unknown }).compile = (p: KernelProgram) => {
+    const t = performance.now();
+    const k = inner(p);
+    compileMs[b.name] = performance.now() - t;
+    return k;
+  };
+}
+
+/** Compile time of a never-seen formula (a fresh constant in it), ms: [wasm, js]. */
+function compileTimes(kind: "W1" | "W3", salt: number): [number, number] {
+  const x = new Tensor(rand(24), [8, 3]), y = new Tensor(rand(24), [8, 3]), b = new Tensor(rand(8), [8, 1]);
+  const out: number[] = [];
+  for (const backend of ["wasm", "js"] as const) {
+    const d2 = Vi(x).sub(Vj(y)).sqnorm2().mul(1 + salt * 1e-6 + (backend === "js" ? 1e-3 : 0));
+    if (kind === "W1") d2.neg().exp().mul(Vj(b)).sum({ axis: 1, backend });
+    else d2.argKmin({ K: 8, axis: 1, backend });
+    out.push(compileMs[backend]!);
+  }
+  return out as [number, number];
+}
+
+function time(fn: () => unknown, minMs = 400): number {
+  fn(); // compile + warm
+  let n = 0;
+  const t0 = performance.now();
+  let t = t0;
+  do {
+    fn();
+    n++;
+    t = performance.now();
+  } while (t - t0 < minMs);
+  return (t - t0) / n / 1000;
+}
+
+console.log(`threads: ${process.env.KEOPS_TS_THREADS ?? "all cores"}`);
+for (const kind of ["W1", "W3"] as const) {
+  const ct = Array.from({ length: 5 }, (_, k) => compileTimes(kind, k + 1 + (kind === "W3" ? 100 : 0)));
+  const med = (k: number): number => ct.map((c) => c[k]!).sort((a, b) => a - b)[2]!;
+  console.log(`${kind} compile of a new formula (median of 5): wasm ${med(0).toFixed(2)} ms (render + compile + instantiate), js ${med(1).toFixed(2)} ms`);
+  for (const n of SIZES) {
+    const x = new Tensor(rand(n * 3), [n, 3]), y = new Tensor(rand(n * 3), [n, 3]), b = new Tensor(rand(n), [n, 1]);
+    const rate: Record<string, number> = {};
+    for (const backend of ["js", "wasm"] as const) {
+      const d2 = Vi(x).sub(Vj(y)).sqnorm2();
+      const s = kind === "W1"
+        ? time(() => d2.neg().exp().mul(Vj(b)).sum({ axis: 1, backend }))
+        : time(() => d2.argKmin({ K: 10, axis: 1, backend }));
+      rate[backend] = (n * n) / s;
+    }
+    console.log(`${kind} M=N=${n}: js ${rate.js!.toExponential(2)} pairs/s, wasm ${rate.wasm!.toExponential(2)} pairs/s, ratio ${(rate.wasm! / rate.js!).toFixed(2)}`);
+  }
+}
