@@ -14,6 +14,7 @@ export type { KeOpsFunction } from "./lazy/keopsfunction.js";
 export { genred, type GenredOptions, type GenredReductionOp, type GenredResult } from "./lazy/genred.js";
 export type { ReduceOptions, KReduceOptions, LogSumExpOptions, CallOptions } from "./lazy/options.js";
 export { backendInfo, type BackendInfo, type BackendName } from "./backends/registry.js";
+export { clearNativeCache, nativeCacheDir } from "./backends/native/index.js";
 export { SolveConvergenceError, kernelSolve, type KernelSolveOptions, type SolveFunction, type SolveOptions } from "./solve/index.js";
 export type { SumScheme, ReductionName } from "./reductions/types.js";
 import "./formula/index.js";

@@ -34,12 +34,45 @@ export interface BackendInfo {
   readonly auto: string;
   /** Every known backend and why it is unavailable (null when available). */
   readonly backends: readonly { readonly name: string; readonly unavailable: string | null }[];
+  /** Why `auto` picks that backend, in words. */
+  readonly reason: string;
 }
 
 /** Which backend `auto` picks and why the others are not used. */
 export function backendInfo(): BackendInfo {
   const list = backends.map((b) => ({ name: b.name, unavailable: b.unavailable() }));
-  return { auto: list.find((b) => b.unavailable === null)!.name, backends: list };
+  const auto = list.find((b) => b.unavailable === null)!.name;
+  const skipped = list.filter((b) => b.unavailable !== null).map((b) => `${b.name}: ${b.unavailable}`);
+  const reason = `"${auto}" is the first available backend in the order ${list.map((b) => b.name).join(" > ")}` +
+    (skipped.length ? `; unavailable: ${skipped.join("; ")}` : "");
+  return { auto, backends: list, reason };
+}
+
+const warned = new Set<string>();
+
+/**
+ * Under `auto`: the first backend of `list`, handing over to the next when its compile fails
+ * (e.g. a broken C++ compiler), with a one-time warning.
+ */
+function autoChain(list: readonly Backend[]): Backend {
+  const [first, ...rest] = list as [Backend, ...Backend[]];
+  if (rest.length === 0) return first;
+  return {
+    name: first.name,
+    unavailable: () => first.unavailable(),
+    declines: (q) => first.declines(q),
+    compile(q) {
+      try {
+        return first.compile(q);
+      } catch (e) {
+        if (!warned.has(first.name)) {
+          warned.add(first.name);
+          console.warn(`keops-ts: the ${first.name} backend failed, using ${rest[0]!.name} instead: ${(e as Error).message}`);
+        }
+        return autoChain(rest).compile(q);
+      }
+    },
+  };
 }
 
 const known: readonly string[] = ["auto", "js", "native", "wasm", "webgpu"];
@@ -49,8 +82,8 @@ export function resolveBackend(name: string | undefined, p: KernelProgram): Back
   const want = name ?? "auto";
   if (!known.includes(want)) throw new KeOpsError(`backend: expected one of ${known.map((k) => `"${k}"`).join(", ")}, got ${JSON.stringify(want)}`);
   if (want === "auto") {
-    for (const b of backends) if (b.unavailable() === null && b.declines(p) === null) return b;
-    return jsBackend;
+    const usable = backends.filter((b) => b.unavailable() === null && b.declines(p) === null);
+    return usable.length ? autoChain(usable) : jsBackend;
   }
   const b = backends.find((x) => x.name === want);
   if (!b) throw new KeOpsError(`backend: "${want}" is not available in this build of keops-ts`);

@@ -8,7 +8,7 @@ import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/pr
 import { KeOpsError } from "../../errors.js";
 import { threadCount } from "../pool.js";
 import { renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
-import { buildLibrary, compiler } from "./toolchain.js";
+import { buildLibrary, compiler, resetCompiler } from "./toolchain.js";
 
 export { clearNativeCache, nativeCacheDir } from "./toolchain.js";
 
@@ -76,17 +76,31 @@ function compileProgram(p: KernelProgram): NativeKernel {
   return new NativeKernel(fn, Math.max(1, p.body.code.length));
 }
 
+/** The first compile failure of this process (a broken toolchain): the backend stays off after it. */
+let failure: string | null = null;
+
 /** The native backend. */
 export const nativeBackend: Backend = {
   name: "native",
-  unavailable: () => compiler().why,
+  unavailable: () => compiler().why ?? failure,
   declines: () => null,
   compile(p: KernelProgram): Kernel {
     let k = kernels.get(p.key);
     if (!k) {
-      k = compileProgram(p);
+      try {
+        k = compileProgram(p);
+      } catch (e) {
+        failure ??= (e as Error).message;
+        throw e;
+      }
       kernels.set(p.key, k);
     }
     return k;
   },
 };
+
+/** Forgets the compiler and any failure (tests that change `CXX`). */
+export function resetNativeBackend(): void {
+  failure = null;
+  resetCompiler();
+}

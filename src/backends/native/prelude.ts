@@ -3,13 +3,21 @@
  * one rendered expression works on scalars (`float`, `double`) and on SIMD vectors, and the
  * vectorisable float32 exp/log polynomials (Cephes-derived, ≤ 2 ulp, tested over the whole range).
  *
- * Only <cmath>, <cstdint>, <cstdlib>, <cstring> are included: compiling the kernel stays fast.
+ * No header is included (GCC/Clang builtins only): compiling a kernel takes a fraction of a second.
  */
 export const CXX_PRELUDE = String.raw`
-#include <cmath>
-#include <cstdint>
-#include <cstdlib>
-#include <cstring>
+typedef __INT32_TYPE__ int32_t;
+typedef __INT64_TYPE__ int64_t;
+typedef __UINT64_TYPE__ uint64_t;
+typedef __SIZE_TYPE__ size_t;
+#define INFINITY (__builtin_inff())
+#define NAN (__builtin_nanf(""))
+#if defined(__AVX512F__) && defined(__GNUC__) && !defined(__clang__)
+#define K_AVX512 1
+typedef float k_v16sf __attribute__((vector_size(64)));
+typedef int k_v16si __attribute__((vector_size(64)));
+typedef long long k_v8di __attribute__((vector_size(64)));
+#endif
 
 #define KI static inline __attribute__((always_inline))
 
@@ -28,6 +36,10 @@ template<class X, class Fn> KI X map2(X x, X y, Fn f) {
 }
 /* Whether any lane of a mask is set. */
 template<class M> KI bool k_any(M m) {
+#ifdef K_AVX512
+  if constexpr (sizeof(M) == 64 && sizeof(m[0]) == 4) return __builtin_ia32_ptestmd512((k_v16si)m, (k_v16si)m, (unsigned short)-1) != 0;
+  if constexpr (sizeof(M) == 64 && sizeof(m[0]) == 8) return __builtin_ia32_ptestmq512((k_v8di)m, (k_v8di)m, (unsigned char)-1) != 0;
+#endif
   uint64_t w[sizeof(M) / 8]; __builtin_memcpy(w, &m, sizeof m); uint64_t r = 0;
   for (int k = 0; k < (int)(sizeof(M) / 8); k++) r |= w[k];
   return r != 0;
@@ -36,21 +48,36 @@ template<class X> KI X k_load(const typename kt<X>::E* p) { X v; __builtin_memcp
 
 /* The error function of the SSA definition (Numerical Recipes' erfc fit). */
 KI double k_erf_d(double x) {
-  double z = std::fabs(x), t = 1 / (1 + 0.5 * z);
-  double r = t * std::exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 +
+  double z = __builtin_fabs(x), t = 1 / (1 + 0.5 * z);
+  double r = t * __builtin_exp(-z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 +
     t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))));
   return x >= 0 ? 1 - r : r - 1;
 }
 
-/* float32 exp: x = n ln2 + r (Cody-Waite), Cephes' degree-7 polynomial, 2^n applied in two
-   steps so that subnormal results round once; overflow/underflow fall out of the arithmetic. */
+/* float32 exp: x = n ln2 + r (Cody-Waite), Cephes' degree-7 polynomial, then y·2^n. With
+   AVX-512: min/max clamps (NaN passes through), vrndscale, vscalef (gradual underflow built in).
+   Elsewhere: magic-number rounding and 2^n applied in two steps so subnormal results round once. */
 template<class X> KI X k_exp32v(X x) {
   typedef decltype(x < x) M;
+#ifdef K_AVX512
+  if constexpr (sizeof(X) == 64) {
+    X z = (X)__builtin_ia32_maxps512_mask((k_v16sf)(-104.0f - X{}), (k_v16sf)x, (k_v16sf)x, (unsigned short)-1, 4);
+    z = (X)__builtin_ia32_minps512_mask((k_v16sf)(89.0f - X{}), (k_v16sf)z, (k_v16sf)z, (unsigned short)-1, 4);
+    X nf = (X)__builtin_ia32_rndscaleps_mask((k_v16sf)(z * 1.44269504088896341f), 0, (k_v16sf)z, (unsigned short)-1, 4);
+    X r = z - nf * 0.693359375f;
+    r = r - nf * -2.12194440e-4f;
+    X p = 1.9875691500e-4f - X{};
+    p = p * r + 1.3981999507e-3f; p = p * r + 8.3334519073e-3f; p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f; p = p * r + 5.0000001201e-1f;
+    X y = p * (r * r) + r + 1.0f;
+    return (X)__builtin_ia32_scalefps512_mask((k_v16sf)y, (k_v16sf)nf, (k_v16sf)y, (unsigned short)-1, 4);
+  }
+#endif
   X z = x > 89.0f ? 89.0f - X{} : x;
   z = z < -104.0f ? -104.0f - X{} : z;
-  X t = z * 1.44269504088896341f;
-  M n = __builtin_convertvector(t + (t < 0.0f ? -0.5f - X{} : 0.5f - X{}), M);
-  X nf = __builtin_convertvector(n, X);
+  X k = z * 1.44269504088896341f + 12582912.0f;
+  M n = (M)k - 0x4B400000;
+  X nf = k - 12582912.0f;
   X r = z - nf * 0.693359375f;
   r = r - nf * -2.12194440e-4f;
   X p = 1.9875691500e-4f - X{};
@@ -91,17 +118,21 @@ template<class X> KI X k_log32v(X x) {
 }
 
 /* exp and log: the polynomials on float vectors, libm elsewhere. */
-KI float k_exp(float x) { return std::exp(x); }
-KI double k_exp(double x) { return std::exp(x); }
+#define KF1(name) KI float m_##name(float v) { return __builtin_##name##f(v); } KI double m_##name(double v) { return __builtin_##name(v); }
+#define KF2(name) KI float m_##name(float v, float w) { return __builtin_##name##f(v, w); } KI double m_##name(double v, double w) { return __builtin_##name(v, w); }
+KF1(exp) KF1(log) KF1(sqrt) KF1(sin) KF1(cos) KF1(tan) KF1(asin) KF1(acos) KF1(atan) KF1(sinh) KF1(cosh) KF1(tanh)
+KF1(log1p) KF1(expm1) KF1(floor) KF1(round) KF1(fabs) KF2(atan2) KF2(pow)
+KI float k_exp(float x) { return m_exp(x); }
+KI double k_exp(double x) { return m_exp(x); }
 template<class X> KI X k_exp(X x) {
   if constexpr (sizeof(typename kt<X>::E) == 4) return k_exp32v(x);
-  else return map1(x, [](double v) { return std::exp(v); });
+  else return map1(x, [](double v) { return m_exp(v); });
 }
-KI float k_log(float x) { return std::log(x); }
-KI double k_log(double x) { return std::log(x); }
+KI float k_log(float x) { return m_log(x); }
+KI double k_log(double x) { return m_log(x); }
 template<class X> KI X k_log(X x) {
   if constexpr (sizeof(typename kt<X>::E) == 4) return k_log32v(x);
-  else return map1(x, [](double v) { return std::log(v); });
+  else return map1(x, [](double v) { return m_log(v); });
 }
 
 #define KMAP1(name, expr) \
@@ -112,18 +143,18 @@ template<class X> KI X k_log(X x) {
   KI float name(float v, float w) { return (float)(expr); } \
   KI double name(double v, double w) { return (double)(expr); } \
   template<class X> KI X name(X x, X y) { return map2(x, y, [](auto v, auto w) { return (decltype(v))(expr); }); }
-KMAP1(k_sqrt, std::sqrt(v))
-KMAP1(k_sin, std::sin(v)) KMAP1(k_cos, std::cos(v)) KMAP1(k_tan, std::tan(v))
-KMAP1(k_asin, std::asin(v)) KMAP1(k_acos, std::acos(v)) KMAP1(k_atan, std::atan(v))
-KMAP1(k_sinh, std::sinh(v)) KMAP1(k_cosh, std::cosh(v)) KMAP1(k_tanh, std::tanh(v))
-KMAP1(k_log1p, std::log1p(v)) KMAP1(k_expm1, std::expm1(v))
-KMAP1(k_floor, std::floor(v)) KMAP1(k_round, std::round(v)) KMAP1(k_erf, k_erf_d(v))
-KMAP2(k_atan2, std::atan2(v, w)) KMAP2(k_pow, std::pow(v, w))
+KMAP1(k_sqrt, m_sqrt(v))
+KMAP1(k_sin, m_sin(v)) KMAP1(k_cos, m_cos(v)) KMAP1(k_tan, m_tan(v))
+KMAP1(k_asin, m_asin(v)) KMAP1(k_acos, m_acos(v)) KMAP1(k_atan, m_atan(v))
+KMAP1(k_sinh, m_sinh(v)) KMAP1(k_cosh, m_cosh(v)) KMAP1(k_tanh, m_tanh(v))
+KMAP1(k_log1p, m_log1p(v)) KMAP1(k_expm1, m_expm1(v))
+KMAP1(k_floor, m_floor(v)) KMAP1(k_round, m_round(v)) KMAP1(k_erf, k_erf_d(v))
+KMAP2(k_atan2, m_atan2(v, w)) KMAP2(k_pow, m_pow(v, w))
 
 /* |x| (clears the sign bit, as Math.abs), sign (NaN → NaN), NaN-propagating min/max with
    Math.min's signed zeros. */
-KI float k_abs(float x) { return std::fabs(x); }
-KI double k_abs(double x) { return std::fabs(x); }
+KI float k_abs(float x) { return m_fabs(x); }
+KI double k_abs(double x) { return m_fabs(x); }
 template<class X> KI X k_abs(X x) { typedef decltype(x < x) M; return (X)((M)x & ~(M)((typename kt<X>::E)-0.0 - X{})); }
 template<class X> KI X k_sign(X x) {
   typedef typename kt<X>::E E;
@@ -131,8 +162,8 @@ template<class X> KI X k_sign(X x) {
 }
 KI float k_sign(float x) { return x > 0 ? 1.0f : x < 0 ? -1.0f : x == 0 ? 0.0f : x; }
 KI double k_sign(double x) { return x > 0 ? 1.0 : x < 0 ? -1.0 : x == 0 ? 0.0 : x; }
-template<class S> KI S k_mins(S a, S b) { return a != a ? a : b != b ? b : a == b ? (std::signbit(a) ? a : b) : a < b ? a : b; }
-template<class S> KI S k_maxs(S a, S b) { return a != a ? a : b != b ? b : a == b ? (std::signbit(a) ? b : a) : a > b ? a : b; }
+template<class S> KI S k_mins(S a, S b) { return a != a ? a : b != b ? b : a == b ? (__builtin_signbit(a) ? a : b) : a < b ? a : b; }
+template<class S> KI S k_maxs(S a, S b) { return a != a ? a : b != b ? b : a == b ? (__builtin_signbit(a) ? b : a) : a > b ? a : b; }
 KI float k_min(float a, float b) { return k_mins(a, b); }
 KI double k_min(double a, double b) { return k_mins(a, b); }
 KI float k_max(float a, float b) { return k_maxs(a, b); }

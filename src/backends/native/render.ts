@@ -28,12 +28,44 @@ export interface NativeSource {
   /** koffi prototype of `keops_kernel`. */
   readonly proto: string;
   /** The scheme used (for tests and reports). */
-  readonly scheme: "lanes" | "scan";
+  readonly scheme: "lanes" | "scan" | "shiftexp";
 }
 
 /** Name of the exported sanity-check symbol and the value it returns. */
 export const SIG_SYMBOL = "keops_ts_sig";
 export const SIG_VALUE = 0x6b6f7073;
+
+/** One (max, scaled sums) group of a log-sum-exp state: state indices and the formula values. */
+interface ShiftExpGroup {
+  readonly m: number;
+  readonly s: readonly number[];
+  /** The exponent's formula value. */
+  readonly f: number;
+  /** Each sum's weight: a formula value, or null for 1. */
+  readonly g: readonly (number | null)[];
+}
+
+/**
+ * The state layout of the log-sum-exp family (as built by src/reductions/logsumexp.ts), or null
+ * for any other reduction: the renderer then takes one max pass and one exp-sum pass per tile,
+ * one exp per pair instead of the online update's two.
+ */
+export function shiftExpLayout(p: KernelProgram): ShiftExpGroup[] | null {
+  const { red } = p;
+  const outs = p.body.out.length, nS = red.state.length;
+  let groups: ShiftExpGroup[];
+  if (red.name === "LogSumExp" && nS === 2 * outs)
+    groups = Array.from({ length: outs }, (_, c) => ({ m: 2 * c, s: [2 * c + 1], f: c, g: [null] }));
+  else if (red.name === "LogSumExp" && nS === outs)
+    groups = [{ m: 0, s: Array.from({ length: outs - 1 }, (_, k) => 1 + k), f: 0, g: Array.from({ length: outs - 1 }, (_, k) => 1 + k) }];
+  else if (red.name === "SumSoftMaxWeight" && nS === outs + 1)
+    groups = [{ m: 0, s: Array.from({ length: outs }, (_, k) => 1 + k), f: 0, g: [null, ...Array.from({ length: outs - 1 }, (_, k) => 1 + k)] }];
+  else return null;
+  for (const grp of groups) {
+    if (red.state[grp.m]!.init !== -Infinity || grp.s.some((k) => red.state[k]!.init !== 0)) return null;
+  }
+  return groups;
+}
 
 /** Renders the program. */
 export function renderNative(p: KernelProgram): NativeSource {
@@ -48,6 +80,7 @@ export function renderNative(p: KernelProgram): NativeSource {
   const rows = outputRowSizes(p);
   const guard = red.update.guard;
   const scan = guard !== undefined && red.update.code[guard]!.op !== "const";
+  const sx = scan ? null : shiftExpLayout(p);
   const innerComps = p.slots.reduce((n, s) => n + (s.role === "inner" ? s.dim : 0), 0);
   const JT = Math.max(8 * V, Math.min(4096, Math.floor(TILE_BYTES / Math.max(1, innerComps * sz(T)) / V) * V));
   const IB = scan ? 64 : Math.max(1, Math.min(64, Math.floor(STATE_BYTES / (nS * V * sz(A)))));
@@ -68,7 +101,7 @@ export function renderNative(p: KernelProgram): NativeSource {
   ];
   L.push(`extern "C" void keops_kernel(${params.join(", ")}) {`);
   L.push("  const int64_t NP = ((int64_t)nInner + V - 1) / V * V;");
-  L.push(`  ${T}* ybuf = (${T}*)std::malloc(sizeof(${T}) * (size_t)(NP * ${innerComps} + V));`);
+  L.push(`  ${T}* ybuf = (${T}*)__builtin_malloc(sizeof(${T}) * (size_t)(NP * ${innerComps} + V));`);
   L.push("  for (int bt = 0; bt < nBatch; bt++) {");
   p.slots.forEach((_, s) => L.push(`    const ${T}* P${s} = a${s} + (int64_t)inOff[(int64_t)bt * ${p.slots.length} + ${s}];`));
   red.outputs.forEach((o, k) => L.push(`    ${o.t === "i" ? "int32_t" : T}* Q${k} = r${k} + (int64_t)outOff[(int64_t)bt * ${red.outputs.length} + ${k}];`));
@@ -150,7 +183,73 @@ export function renderNative(p: KernelProgram): NativeSource {
     L.push(`${ind}}`);
   };
 
-  if (!scan) {
+  /** Merges each row's lanes in order, finalizes and writes the outputs. */
+  const laneMergeFinalize = (): void => {
+    L.push("      for (int i = i0; i < i1; i++) {");
+    for (let k = 0; k < nS; k++) L.push(`        ${sty(k)} s${k} = (${sty(k)})tot${k}[i - i0][0];`);
+    L.push("        for (int l = 1; l < V; l++) {");
+    for (let k = 0; k < nS; k++) L.push(`          const ${sty(k)} o${k} = (${sty(k)})tot${k}[i - i0][l];`);
+    scalarMerge((k) => `s${k}`, (k) => `o${k}`, "          ");
+    L.push("        }");
+    finalRows((k) => `s${k}`, "        ");
+    L.push("      }");
+  };
+
+  if (sx) {
+    // two passes per (row, tile): the formula values into buffers with the lane maxima, then
+    // Σ exp(f − max)·g per lane; the (max, sums) partial merged into the lane totals.
+    const nF = body.out.length;
+    const fs = new Set(sx.map((grp) => grp.f));
+    for (let k = 0; k < nS; k++) L.push(`      VA tot${k}[IB];`);
+    L.push(`      for (int ii = 0; ii < IB; ii++) { ${Array.from({ length: nS }, (_, k) => `tot${k}[ii] = ${initF(k)};`).join(" ")} }`);
+    for (let k = 0; k < nF; k++) L.push(`      ${A} buf${k}[JT] __attribute__((aligned(64)));`);
+    L.push("      for (int jt = 0; jt < nInner; jt += JT) {");
+    L.push("        const int je = jt + JT < nInner ? jt + JT : nInner;");
+    L.push("        for (int i = i0; i < i1; i++) {");
+    bw.emit((_, ins) => ins.level === 1, L, "          ");
+    sx.forEach((_, g) => L.push(`          VA mx${g} = ((${A})(-INFINITY) - VA{});`));
+    const pass1 = (tail: boolean, ind: string): void => {
+      L.push(...jHead(ind));
+      if (tail) L.push(`${ind}const auto valid = jv < (${AI})je;`);
+      for (let k = 0; k < nF; k++) {
+        const empty = fs.has(k) ? `((${A})(-INFINITY) - VA{})` : "VA{}";
+        L.push(`${ind}const VA fm${k} = ${tail ? `valid ? fv${k} : ${empty}` : `fv${k}`};`);
+        L.push(`${ind}__builtin_memcpy(buf${k} + (j - jt), &fm${k}, sizeof(VA));`);
+      }
+      sx.forEach((grp, g) => L.push(`${ind}mx${g} = fm${grp.f} > mx${g} ? fm${grp.f} : mx${g};`));
+    };
+    L.push("          int j = jt;");
+    L.push("          for (; j + V <= je; j += V) {");
+    pass1(false, "            ");
+    L.push("          }");
+    L.push("          if (j < je) {");
+    if (!usesIdx) L.push(`            const VAI jv = (${AI})j + (VAI){${iota}};`);
+    pass1(true, "            ");
+    L.push("            j += V;");
+    L.push("          }");
+    sx.forEach((grp, g) => {
+      L.push(`          const VA ms${g} = (mx${g} == (${A})(-INFINITY)) | (mx${g} == (${A})INFINITY) ? VA{} : mx${g};`);
+      grp.s.forEach((k) => L.push(`          VA v${k} = VA{};`));
+      L.push(`          const VA v${grp.m} = mx${g};`);
+    });
+    L.push("          for (int jj = 0; jj < j - jt; jj += V) {");
+    sx.forEach((grp, g) => {
+      L.push(`            const VA w${g} = k_exp(k_load<VA>(buf${grp.f} + jj) - ms${g});`);
+      grp.s.forEach((k, q) => {
+        const gk = grp.g[q];
+        L.push(gk === null || gk === undefined ? `            v${k} += w${g};` : `            v${k} += w${g} * k_load<VA>(buf${gk} + jj);`);
+      });
+    });
+    L.push("          }");
+    const mw = new BlockWriter(red.merge, "m", vecMode, { state: (k) => `tot${k}[i - i0]`, other: (k) => `v${k}` });
+    L.push("          {");
+    mw.emit(() => true, L, "            ");
+    red.merge.out.forEach((v, k) => L.push(`            tot${k}[i - i0] = ${mw.asState(v)};`));
+    L.push("          }");
+    L.push("        }");
+    L.push("      }");
+    laneMergeFinalize();
+  } else if (!scan) {
     for (let k = 0; k < nS; k++) L.push(`      ${vty(k)} tot${k}[IB];`);
     L.push(`      for (int ii = 0; ii < IB; ii++) { ${Array.from({ length: nS }, (_, k) => `tot${k}[ii] = ${initF(k)};`).join(" ")} }`);
     L.push("      for (int jt = 0; jt < nInner; jt += JT) {");
@@ -182,14 +281,7 @@ export function renderNative(p: KernelProgram): NativeSource {
     } else for (let k = 0; k < nS; k++) L.push(`          tot${k}[i - i0] = v${k};`);
     L.push("        }");
     L.push("      }");
-    L.push("      for (int i = i0; i < i1; i++) {");
-    for (let k = 0; k < nS; k++) L.push(`        ${sty(k)} s${k} = (${sty(k)})tot${k}[i - i0][0];`);
-    L.push("        for (int l = 1; l < V; l++) {");
-    for (let k = 0; k < nS; k++) L.push(`          const ${sty(k)} o${k} = (${sty(k)})tot${k}[i - i0][l];`);
-    scalarMerge((k) => `s${k}`, (k) => `o${k}`, "          ");
-    L.push("        }");
-    finalRows((k) => `s${k}`, "        ");
-    L.push("      }");
+    laneMergeFinalize();
   } else {
     const pre = dependencies(red.update, [guard!]);
     const gw = new BlockWriter(red.update, "g", vecMode, { state: (k) => `ss${k}`, fval: (k) => `fv${k}`, idx: "jv" });
@@ -243,8 +335,8 @@ export function renderNative(p: KernelProgram): NativeSource {
   }
   L.push("    }");
   L.push("  }");
-  L.push("  std::free(ybuf);");
+  L.push("  __builtin_free(ybuf);");
   L.push("}");
   const proto = `void keops_kernel(int, int, int, int, void*, void*, ${[...p.slots, ...red.outputs].map(() => "void*").join(", ")})`;
-  return { source: L.join("\n") + "\n", proto, scheme: scan ? "scan" : "lanes" };
+  return { source: L.join("\n") + "\n", proto, scheme: scan ? "scan" : sx ? "shiftexp" : "lanes" };
 }

@@ -23,7 +23,7 @@ export interface Compiler {
  * Flags: optimisation for this machine, no errno (lets sqrt/floor vectorise), no trapping math.
  * Nothing that changes NaN/∞ semantics (no -ffast-math, no -ffinite-math-only).
  */
-export const CXX_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-shared", "-fPIC", "-w"];
+export const CXX_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-shared", "-fPIC", "-w", "-lm"];
 const OPENMP = "-fopenmp";
 
 const INSTALL_HINT = "install a C++ compiler (Debian/Ubuntu: apt-get install g++; macOS: xcode-select --install) or set CXX";
