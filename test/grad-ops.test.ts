@@ -28,7 +28,7 @@ function dimPatterns(arity: number, choices: readonly number[]): number[][] {
 }
 
 /**
- * Every (dims, attrs) instance the op accepts with operands of dimension 3 or 1, as formulas over
+ * Every (dims, attrs) instance the op accepts with operands of dimension 3, 1, 6 or 2, as formulas over
  * Var(0..arity−1, ·, 0); failing that, the first one with dimensions among 1, 2, 3, 4, 6, 9.
  */
 function instances(op: OpDef): { F: Formula; vars: Formula[] }[] {
