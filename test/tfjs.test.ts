@@ -119,3 +119,27 @@ test("the first tutorial's gradient through solve: [g_i] = grad((a_i ** 2).sum()
     })(b);
     assert.deepEqual(gb.shape, [M, 4]);
   }));
+
+test("every keops-ts method is forwarded: math methods, inner min, grad; results stay differentiable", () =>
+  withSeed((d) => {
+    const x = tfRandn(d, [4, 3]), y = tfRandn(d, [6, 3]);
+    const build = (xi: LazyTensor, yj: LazyTensor): LazyTensor => xi.sub(yj).sin().mul(yj).min();
+    const F = build(Vi(x), Vj(y));
+    assert.ok(F instanceof LazyTensor);
+    assert.equal(F.formula, "Min((Sin((Var(0,3,0) - Var(1,3,1))) * Var(1,3,1)))");
+    const w = tfRandn(d, [4, 1]);
+    const [gx, gy] = tf.grads((a: tf.Tensor, b: tf.Tensor) => build(Vi(a), Vj(b)).sum(1))([x, y], w);
+    const core = build(new LazyTensor([0, 3, 0]), new LazyTensor([1, 3, 1])).core.sum({ axis: 1, call: false }) as KeOpsFunction<Tensor>;
+    const want = core.vjp([fromTf(x), fromTf(y)], fromTf(w));
+    assertClose(arr(gx!), want[0]!.data, { rtol: 1e-6 });
+    assertClose(arr(gy!), want[1]!.data, { rtol: 1e-6 });
+    // grad / diff forwarded: the gradient of a Gaussian kernel sum as a Grad formula
+    const xi = Vi(x), yj = Vj(y);
+    const K = xi.sub(yj).sqnorm2().neg().exp();
+    const G = K.grad(xi, Vi(w)).sum(1);
+    const kf = new LazyTensor([0, 3, 0]).sub(new LazyTensor([1, 3, 1])).sqnorm2().neg().exp().core.sum({ axis: 1, call: false }) as KeOpsFunction<Tensor>;
+    assertClose(arr(G), kf.vjp([fromTf(x), fromTf(y)], fromTf(w))[0]!.data, { rtol: 1e-5 });
+    // static forms
+    assert.equal(LazyTensor.sub(2, xi).formula, "(IntCst(2) - Var(0,3,0))");
+    assert.ok((LazyTensor.sum(K, 0) as tf.Tensor) instanceof tf.Tensor);
+  }));

@@ -179,7 +179,7 @@ export class LazyTensor {
   sum(axis: -1): LazyTensor;
   sum(axisOrOptions: number | TfReduceOptions): tf.Tensor;
   sum(axisOrOptions?: number | TfReduceOptions): LazyTensor | tf.Tensor {
-    return this.call("sum", axisOrOptions === undefined ? [] : [axisOrOptions]) as LazyTensor | tf.Tensor;
+    return this.call("sum", optArgs(axisOrOptions)) as LazyTensor | tf.Tensor;
   }
   /** Sum reduction. */
   sumReduction(axisOrOptions: number | TfReduceOptions): tf.Tensor { return this.call("sumReduction", [axisOrOptions]) as tf.Tensor; }
@@ -191,14 +191,26 @@ export class LazyTensor {
   sumsoftmaxweight(weight: LazyTensor | Core | tf.Tensor | number | readonly number[], axisOrOptions: number | TfReduceOptions): tf.Tensor {
     return this.call("sumsoftmaxweight", [weight, axisOrOptions]) as tf.Tensor;
   }
-  /** Min reduction (gradient: to the selected pairs). */
-  min(axisOrOptions: number | TfReduceOptions): tf.Tensor { return this.call("min", [axisOrOptions]) as tf.Tensor; }
-  /** Max reduction. */
-  max(axisOrOptions: number | TfReduceOptions): tf.Tensor { return this.call("max", [axisOrOptions]) as tf.Tensor; }
-  /** ArgMin reduction (int32). */
-  argmin(axisOrOptions: number | TfReduceOptions): tf.Tensor { return this.call("argmin", [axisOrOptions]) as tf.Tensor; }
-  /** ArgMax reduction (int32). */
-  argmax(axisOrOptions: number | TfReduceOptions): tf.Tensor { return this.call("argmax", [axisOrOptions]) as tf.Tensor; }
+  /** The inner minimum (no axis, or −1), or the Min reduction (gradient: to the selected pairs). */
+  min(): LazyTensor;
+  min(axis: -1): LazyTensor;
+  min(axisOrOptions: number | TfReduceOptions): tf.Tensor;
+  min(axisOrOptions?: number | TfReduceOptions): LazyTensor | tf.Tensor { return this.call("min", optArgs(axisOrOptions)) as tf.Tensor; }
+  /** The inner maximum, or the Max reduction. */
+  max(): LazyTensor;
+  max(axis: -1): LazyTensor;
+  max(axisOrOptions: number | TfReduceOptions): tf.Tensor;
+  max(axisOrOptions?: number | TfReduceOptions): LazyTensor | tf.Tensor { return this.call("max", optArgs(axisOrOptions)) as tf.Tensor; }
+  /** The inner argmin, or the ArgMin reduction (int32). */
+  argmin(): LazyTensor;
+  argmin(axis: -1): LazyTensor;
+  argmin(axisOrOptions: number | TfReduceOptions): tf.Tensor;
+  argmin(axisOrOptions?: number | TfReduceOptions): LazyTensor | tf.Tensor { return this.call("argmin", optArgs(axisOrOptions)) as tf.Tensor; }
+  /** The inner argmax, or the ArgMax reduction (int32). */
+  argmax(): LazyTensor;
+  argmax(axis: -1): LazyTensor;
+  argmax(axisOrOptions: number | TfReduceOptions): tf.Tensor;
+  argmax(axisOrOptions?: number | TfReduceOptions): LazyTensor | tf.Tensor { return this.call("argmax", optArgs(axisOrOptions)) as tf.Tensor; }
   /** [min, argmin]. */
   minArgmin(axisOrOptions: number | TfReduceOptions): [tf.Tensor, tf.Tensor] { return this.call("minArgmin", [axisOrOptions]) as [tf.Tensor, tf.Tensor]; }
   /** [max, argmax]. */
@@ -259,6 +271,11 @@ export class LazyTensor {
   }
   /** `K.solve(b, opts)`. */
   static solve(K: LazyTensor, b: tf.Tensor | TensorLike, opts?: SolveOptions): tf.Tensor { return K.solve(b, opts); }
+}
+
+/** An optional axis-or-options argument as an argument list. */
+function optArgs(x: unknown): unknown[] {
+  return x === undefined ? [] : [x];
 }
 
 function staticCall(name: string, args: readonly unknown[]): unknown {
