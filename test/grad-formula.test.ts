@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { KeOpsError, LazyTensor, Pm, Tensor, Vi, Vj, tensor } from "../src/index.js";
+import { KeOpsError, LazyTensor, Pm, Tensor, Vi, Vj, genred, tensor } from "../src/index.js";
 import { Var, apply, defineOp } from "../src/formula/node.js";
 import { diff, grad, gradFormula } from "../src/autodiff/grad.js";
 import { exp } from "../src/formula/ops/math.js";
@@ -172,4 +172,25 @@ test("a Grad formula reduced on every backend equals the vjp", () =>
       const f = Vi(0, 3).sub(Vj(1, 3)).sqnorm2().neg().exp().sum({ axis: 1, call: false }) as KeOpsFunction<Tensor>;
       assertClose(direct.data, f.vjp([X, Y], G)[0]!.data, { rtol: 1e-10, what: backend });
     }
+  }));
+
+test("genred parses Grad and Diff formulas (round trip of the printed form)", () =>
+  withSeed((d) => {
+    const M = 6, N = 9;
+    const X = d.randn([M, 3], "float64"), Y = d.randn([N, 3], "float64"), E = d.randn([M, 1], "float64"), U = d.randn([N, 3], "float64");
+    const g = genred("Grad(Exp(-SqDist(x,y)), x, e)", ["x = Vi(3)", "y = Vj(3)", "e = Vi(1)"], { axis: 1 });
+    const f = Vi(0, 3).sub(Vj(1, 3)).sqnorm2().neg().exp().sum({ axis: 1, call: false }) as KeOpsFunction<Tensor>;
+    assertClose((g(X, Y, E) as Tensor).data, f.vjp([X, Y], E)[0]!.data, { rtol: 1e-12 });
+    // the printed form parses back to the same node
+    const printed = Vi(0, 3).sub(Vj(1, 3)).sqnorm2().neg().exp().diff(Vj(1, 3), Vj(2, 3));
+    const h = genred(printed.formula, ["x = Vi(3)", "y = Vj(3)", "u = Vj(3)"], { axis: 1 });
+    assert.equal(h.formula, printed.formula);
+    // Diff: d/dε Σ_j exp(−|x_i − (y_j + ε u_j)|²)
+    const eps = 1e-6;
+    const Yp = new Tensor(Float64Array.from(Y.data, (v, k) => v + eps * U.data[k]!), Y.shape);
+    const Ym = new Tensor(Float64Array.from(Y.data, (v, k) => v - eps * U.data[k]!), Y.shape);
+    const fp = f(X, Yp).data, fm = f(X, Ym).data;
+    assertClose((h(X, Y, U) as Tensor).data, Float64Array.from(fp, (v, k) => (v - fm[k]!) / (2 * eps)), { rtol: 1e-6 });
+    assert.throws(() => genred("Grad(Exp(x), Exp(x), e)", ["x = Vi(3)", "e = Vi(3)"], { axis: 1 })(X, X),
+      (e: Error) => e instanceof KeOpsError && /Grad: expected a variable/.test(e.message));
   }));
