@@ -16,7 +16,7 @@
  * - ArgMin, ArgMax, ArgKMin: zero.
  */
 import { KeOpsError } from "../errors.js";
-import { Var, substitute, type Formula } from "../formula/node.js";
+import { Var, apply, opByName, substitute, type Formula } from "../formula/node.js";
 import { add, mul, sub } from "../formula/ops/arith.js";
 import { exp } from "../formula/ops/math.js";
 import { scalprod, sum } from "../formula/ops/vector.js";
@@ -169,17 +169,21 @@ function pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): Map<number,
     default:
       throw new KeOpsError(`vjp: no gradient for the reduction ${call.reduction.name}`);
   }
+  // inner variables: a Sum over the outer index; outer variables and parameters: over the reduced one
+  const byAxis = new Map<0 | 1, Formula[]>();
+  for (const v of wrt) {
+    const ax = v.cat === ctx.innerCat ? ctx.outerCat : call.axis;
+    byAxis.set(ax, [...(byAxis.get(ax) ?? []), v]);
+  }
   const out = new Map<number, Tensor>();
   const { batch } = ctx.geo;
-  for (const v of wrt) {
-    const d = ctx.vars.get(v.ind)!;
-    const e = expr(v);
-    let x: ArrayLike<number>;
-    if (v.cat === ctx.innerCat) {
-      x = sumToOwnBatch(sumOf(ctx, e, ctx.outerCat, vars).data, batch, d.batch, d.rows * d.dim);
-    } else {
-      const r = sumOf(ctx, e, ctx.call.axis, vars).data;
-      if (v.cat === ctx.outerCat) x = sumToOwnBatch(r, batch, d.batch, d.rows * d.dim);
+  for (const [ax, vs] of byAxis) {
+    const results = sumsOf(ctx, vs.map(expr), ax, vars);
+    vs.forEach((v, n) => {
+      const d = ctx.vars.get(v.ind)!;
+      const r = results[n]!;
+      let x: ArrayLike<number>;
+      if (v.cat !== 2) x = sumToOwnBatch(r, batch, d.batch, d.rows * d.dim);
       else {
         const perBatch = new Float64Array(ctx.geo.nBatch * d.dim);
         for (let b = 0; b < ctx.geo.nBatch; b++)
@@ -187,10 +191,30 @@ function pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): Map<number,
             for (let k = 0; k < d.dim; k++) perBatch[b * d.dim + k]! += r[(b * ctx.nOuter + o) * d.dim + k]!;
         x = sumToOwnBatch(perBatch, batch, d.batch, d.dim);
       }
-    }
-    out.set(v.ind, toTensor(x, varShape(d), ctx.dtype));
+      out.set(v.ind, toTensor(x, varShape(d), ctx.dtype));
+    });
   }
   return out;
+}
+
+/**
+ * Sum reductions of several formulas over `axis`, run as one kernel on their concatenation (the
+ * forward values they share are computed once per pair); each result as (…batch, rows, dim).
+ */
+function sumsOf(ctx: Ctx, formulas: readonly Formula[], axis: 0 | 1, vars: ReadonlyMap<number, VarData>): ArrayLike<number>[] {
+  const concat = opByName("Concat");
+  if (formulas.length === 1 || !concat) return formulas.map((f) => sumOf(ctx, f, axis, vars).data);
+  const whole = formulas.slice(1).reduce((a, f) => apply(concat, [a, f]), formulas[0]!);
+  const r = sumOf(ctx, whole, axis, vars).data;
+  const width = whole.dim;
+  const rows = r.length / width;
+  let off = 0;
+  return formulas.map((f) => {
+    const out = new Float64Array(rows * f.dim);
+    for (let q = 0; q < rows; q++) for (let k = 0; k < f.dim; k++) out[q * f.dim + k] = r[q * width + off + k]!;
+    off += f.dim;
+    return out;
+  });
 }
 
 /**
@@ -244,9 +268,10 @@ function selectedPairs(ctx: Ctx, combined: ReductionName, g: TensorData, wrt: re
   const Fi = substitute(F, toI);
   const E = Var(eInd, D, 0);
   const out = new Map<number, Tensor>();
-  for (const v of wrt) {
+  const results = sumsOf(ctx, wrt.map((v) => grad(Fi, toI(v) ?? v, E)), 1, vars);
+  wrt.forEach((v, n) => {
     const d = ctx.vars.get(v.ind)!;
-    const rowsOf = sumOf(ctx, grad(Fi, toI(v) ?? v, E), 1, vars).data;
+    const rowsOf = results[n]!;
     const own = owner.get(v.ind)!;
     const x = new Float64Array(sizeOf(varShape(d)));
     for (let s = 0; s < S; s++) {
@@ -256,6 +281,6 @@ function selectedPairs(ctx: Ctx, combined: ReductionName, g: TensorData, wrt: re
       for (let k = 0; k < d.dim; k++) x[off + k]! += rowsOf[s * d.dim + k]!;
     }
     out.set(v.ind, toTensor(x, varShape(d), ctx.dtype));
-  }
+  });
   return out;
 }
