@@ -7,7 +7,7 @@ import { pathToFileURL } from "node:url";
 import { LazyTensor, SolveConvergenceError, Vi, Vj, randn, type Tensor } from "../src/index.js";
 import { size } from "./tutorial1.js";
 
-function tutorial(): void {
+function tutorial(): { x: Tensor; b_i: Tensor; alpha: number; g_i: Tensor } {
   const M = 1000, D = 3;
   const x = randn([M, D], { seed: 0 }); // Random point cloud
   const x_i = new LazyTensor(x.reshape([M, 1, D])); // (M, 1, D) LazyTensor
@@ -39,6 +39,35 @@ function tutorial(): void {
   const g_i = gx_i.astype("float32");
   for (let k = 0; k < g_i.size; k++) g_i.data[k]! += gx_j.data[k]!;
   console.log(`g_i is now a ${g_i.constructor.name} of shape ${size(g_i)}.`);
+  return { x, b_i, alpha, g_i };
+}
+
+/** The same gradient the way pykeops.torch writes it, through TensorFlow.js's autodiff (keops-ts/tfjs). */
+async function tfjsGradient(x: Tensor, b: Tensor, alpha: number, g_core: Tensor): Promise<void> {
+  let tf: typeof import("@tensorflow/tfjs-core"), ktf: typeof import("../src/adapters/tfjs.js");
+  try {
+    tf = await import("@tensorflow/tfjs-core");
+    await import("@tensorflow/tfjs-backend-cpu");
+    ktf = await import("../src/adapters/tfjs.js");
+  } catch {
+    console.log("(TensorFlow.js is not installed: the tf.grad version is skipped)");
+    return;
+  }
+  await tf.setBackend("cpu");
+  const xt = tf.tensor(x.data as Float32Array, [...x.shape]);
+  const bt = tf.tensor(b.data as Float32Array, [...b.shape]);
+  const solveOf = (xx: typeof xt): typeof xt => {
+    const x_i = new ktf.LazyTensor(xx, 0), x_j = new ktf.LazyTensor(xx, 1);
+    return x_i.sub(x_j).square().sum(-1).neg().exp().solve(bt, { alpha });
+  };
+  // [g_i] = torch.autograd.grad((a_i ** 2).sum(), [x]). With the @tensorflow/tfjs union package
+  // (which registers the gradients of tf's own ops) that is tf.grad((xx) => tf.sum(tf.square(
+  // solveOf(xx))))(xt); with tfjs-core alone, give tf.grad the cotangent of a_i, 2·a_i:
+  const g_i = tf.grad(solveOf)(xt, tf.mul(solveOf(xt), 2));
+  const gd = g_i.dataSync();
+  let diff = 0, scale = 0;
+  for (let k = 0; k < gd.length; k++) (diff = Math.max(diff, Math.abs(gd[k]! - g_core.data[k]!)), scale = Math.max(scale, Math.abs(g_core.data[k]!)));
+  console.log(`With keops-ts/tfjs, tf.grad gives a tf.Tensor of shape [${g_i.shape.join(", ")}] (max difference with the vjp above: ${(diff / scale).toExponential(1)} relative).`);
 }
 
 /** A larger, worse-conditioned solve, with progress reported by onIteration. */
@@ -70,12 +99,13 @@ function indefinite(): void {
   }
 }
 
-export function main(): void {
-  tutorial();
+export async function main(): Promise<void> {
+  const t = tutorial();
+  await tfjsGradient(t.x, t.b_i, t.alpha, t.g_i);
   console.log("\nA longer solve, with progress (onIteration):");
-  longSolve(Number(process.env.SOLVE_DEMO_M ?? 3000));
+  longSolve(Number(process.env.SOLVE_DEMO_M ?? 2000));
   console.log();
   indefinite();
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await main();
