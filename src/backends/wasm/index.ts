@@ -46,7 +46,7 @@ export class WasmKernel implements Kernel {
   }
 
   private plan(job: KernelJob, threads: number): WasmRun & { release(): void; finish(): void } {
-    const s = stage(this.program, job, this.rendered.mode, this.rendered.pad);
+    const s = stage(this.program, job, this.rendered.mode, this.rendered.pad, (threads + 1) * this.rendered.scratchBytes);
     const total = job.nBatch * job.nOuter;
     const perChunk = Math.max(1, Math.ceil(CHUNK_PAIRS / Math.max(1, job.nInner)));
     const chunk = Math.max(1, Math.min(perChunk, Math.ceil(total / (threads * 8))));
@@ -54,6 +54,7 @@ export class WasmKernel implements Kernel {
       key: this.program.key, module: this.module, memory: wasmMemory().memory,
       total, chunk, nOuter: job.nOuter, nInner: job.nInner,
       table: s.table, tableStride: s.tableStride, stride: s.stride,
+      scratch: s.scratch, scratchBytes: this.rendered.scratchBytes,
       release: s.release, finish: s.finish,
     };
   }

@@ -24,15 +24,22 @@ export interface WasmRun {
   readonly table: number;
   readonly tableStride: number;
   readonly stride: number;
+  /** Scratch bytes of thread t (the calling thread is 0) at `scratch + t * scratchBytes`. */
+  readonly scratch: number;
+  readonly scratchBytes: number;
 }
 
 /** The kernel export's signature. */
-export type WasmKernelFn = (table: number, i0: number, i1: number, nI: number, stride: number) => void;
+export type WasmKernelFn = (table: number, i0: number, i1: number, nI: number, stride: number, scratch: number) => void;
 
 /**
  * Runs chunks until none is left; embedded as text in the workers, so it stays self-contained.
  */
-function runChunks(sync: Int32Array, r: { total: number; chunk: number; nOuter: number; nInner: number; table: number; tableStride: number; stride: number }, k: (t: number, i0: number, i1: number, nI: number, s: number) => void): void {
+function runChunks(
+  sync: Int32Array,
+  r: { total: number; chunk: number; nOuter: number; nInner: number; table: number; tableStride: number; stride: number; scratch: number },
+  k: (t: number, i0: number, i1: number, nI: number, s: number, scratch: number) => void,
+): void {
   for (;;) {
     const start = Atomics.add(sync, 1, r.chunk);
     if (start >= r.total) return;
@@ -42,7 +49,7 @@ function runChunks(sync: Int32Array, r: { total: number; chunk: number; nOuter: 
       const b = Math.floor(row / r.nOuter);
       const i0 = row - b * r.nOuter;
       const i1 = Math.min(r.nOuter, i0 + (end - row));
-      k(r.table + b * r.tableStride, i0, i1, r.nInner, r.stride);
+      k(r.table + b * r.tableStride, i0, i1, r.nInner, r.stride, r.scratch);
       row += i1 - i0;
     }
   }
@@ -112,8 +119,9 @@ function start(run: WasmRun, nWorkers: number): Started {
   const err = new SharedArrayBuffer(4096);
   const pw = ensureWorkers(nWorkers);
   const { key, module, memory, total, chunk, nOuter, nInner, table, tableStride, stride } = run;
-  for (const w of pw) {
-    const msg: Record<string, unknown> = { key, total, chunk, nOuter, nInner, table, tableStride, stride, sync, err };
+  pw.forEach((w, n) => {
+    const scratch = run.scratch + (n + 1) * run.scratchBytes;
+    const msg: Record<string, unknown> = { key, total, chunk, nOuter, nInner, table, tableStride, stride, scratch, sync, err };
     if (w.memory !== memory) {
       msg.memory = memory;
       w.memory = memory;
@@ -123,7 +131,7 @@ function start(run: WasmRun, nWorkers: number): Started {
       w.known.add(key);
     }
     w.worker.postMessage(msg);
-  }
+  });
   return { sync, err, pw };
 }
 

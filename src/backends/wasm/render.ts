@@ -1,6 +1,7 @@
 /**
  * Renders a kernel program as a WebAssembly module with 128-bit SIMD:
- * `k(table, i0, i1, nI, stride)` computes outer rows i0..i1 of one batch.
+ * `k(table, i0, i1, nI, stride, scratch)` computes outer rows i0..i1 of one batch (`scratch`: the
+ * calling thread's own scratch bytes).
  *
  * Memory layout (prepared by the runner, all floats in the compute precision): `table` holds the
  * byte address of each input slot then of each output; an inner (j-indexed) slot is stored one
@@ -76,6 +77,8 @@ export interface RenderedKernel {
   readonly mode: Mode;
   /** Lanes per vector × unrolled vectors: rows of inner data are padded to a multiple of this. */
   readonly pad: number;
+  /** Bytes of scratch memory each thread passes to the kernel. */
+  readonly scratchBytes: number;
 }
 
 class Gen {
@@ -90,12 +93,13 @@ class Gen {
   private readonly cache = new Map<string, number>();
   private readonly bools = new Map<Block, boolean[]>();
   // locals
-  readonly tab = 0; readonly i0 = 1; readonly i1 = 2; readonly nI = 3; readonly stride = 4;
+  readonly tab = 0; readonly i0 = 1; readonly i1 = 2; readonly nI = 3; readonly stride = 4; readonly scratchP = 5;
   readonly base: number[] = [];
   readonly rowBase: number[] = [];
   readonly compBase: number[][] = [];
   readonly outBase: number[] = [];
   readonly outRow: number[] = [];
+  q!: number; qn!: number; qb!: number; jq!: number;
   i!: number; j!: number; jb!: number; je!: number; jt!: number; jfull!: number; mask!: number;
 
   constructor(readonly p: KernelProgram, shared: boolean) {
@@ -105,11 +109,13 @@ class Gen {
     for (const b of [p.body, p.red.update, p.red.merge, p.red.finalize]) for (const ins of b.code) used.add(ins.op);
     for (const name of IMPORTED_UNARY) if (used.has(name)) this.imports.set(name, this.m.importFunc("m", name, UNARY_SIG));
     for (const name of IMPORTED_BINARY) if (used.has(name)) this.imports.set(name, this.m.importFunc("m", name, BINARY_SIG));
-    this.f = this.m.func({ params: [I32, I32, I32, I32, I32], results: [] }, "k").body;
+    this.f = this.m.func({ params: [I32, I32, I32, I32, I32, I32], results: [] }, "k").body;
     this.a = new Asm(this.f);
     this.L = new Lanes(mode, this.a);
     // two independent accumulators per step hide the latency of the state's dependency chain
-    this.U = Number(process.env.WASM_U ?? 2);
+    const g = p.red.update.guard;
+    const replicated = g !== undefined && p.red.update.code[g]!.op !== "const" && !p.red.tiled;
+    this.U = Number(process.env.WASM_U ?? (replicated ? 4 : 2));
   }
 
   /** Scratch vector local n (shared by sequential emissions). */
@@ -320,6 +326,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
   const nSlots = p.slots.length;
   const rows = outputRowSizes(p);
   // locals
+  g.q = f.local(I32); g.qn = f.local(I32); g.qb = f.local(I32); g.jq = f.local(I32);
   g.i = f.local(I32); g.j = f.local(I32); g.jb = f.local(I32); g.je = f.local(I32); g.jt = f.local(I32); g.jfull = f.local(I32);
   g.mask = f.local(V128);
   p.slots.forEach((s, k) => {
@@ -425,33 +432,63 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     }
   };
 
-  /** One step of j for vector copy u into state `st`; `masked`: lanes past `je` keep their state. */
-  const step = (u: number, st: number[], masked: boolean): void => {
-    const ctxBase: Ctx = { jLocal: g.j, jOff: u * W, loadOff: u * W * L.bytes };
-    const vals = new Map(bodyVals);
-    g.emitBlock("b", body, u, ctxBase, vals, (_, ins) => ins.level >= 2);
-    const fval = (k: number): Repr => vals.get(body.out[k]!)!;
-    if (!replicated) return update(u, st, { ...ctxBase, fval }, masked);
-    // the vector test against the replicated state
-    const upVals = new Map<number, Repr>(hoisted.map((n) => [n, { local: g.valueLocal("u", n, hu(u)), mask: upBools[n]! }]));
-    g.emitBlock("u", up, u, { ...ctxBase, fval, state: (k) => ({ local: st[k]!, mask: false }) }, upVals, (n) => pre.has(n));
-    g.push(upVals.get(guard!)!, "mask");
+  /**
+   * One step of j: vector copies `us` (the unrolled ones, or copy 0 alone when `masked`: lanes
+   * past `je` keep their state) into their states `st[u]`.
+   */
+  const step = (us: readonly number[], st: number[][], masked: boolean): void => {
+    const fvals = us.map((u) => {
+      const ctxBase: Ctx = { jLocal: g.j, jOff: u * W, loadOff: u * W * L.bytes };
+      const vals = new Map(bodyVals);
+      g.emitBlock("b", body, u, ctxBase, vals, (_, ins) => ins.level >= 2);
+      return { ctxBase, vals, fval: (k: number): Repr => vals.get(body.out[k]!)! };
+    });
+    if (!replicated) {
+      us.forEach((u, n) => update(u, st[u]!, { ...fvals[n]!.ctxBase, fval: fvals[n]!.fval }, masked));
+      return;
+    }
+    // the vector tests of every copy against the replicated state, one branch for all
+    const gm = g.t(11);
+    us.forEach((u, n) => {
+      const upVals = new Map<number, Repr>(hoisted.map((h) => [h, { local: g.valueLocal("u", h, hu(u)), mask: upBools[h]! }]));
+      g.emitBlock("u", up, u, { ...fvals[n]!.ctxBase, fval: fvals[n]!.fval, state: (k) => ({ local: st[u]![k]!, mask: false }) }, upVals, (h) => pre.has(h));
+      g.push(upVals.get(guard!)!, "mask");
+      if (n > 0) a.get(gm).v(SIMD.or);
+      a.set(gm);
+    });
+    a.get(gm);
     if (masked) a.get(g.mask).v(SIMD.and);
     a.v(SIMD.anyTrue).if();
-    for (let l = 0; l < W; l++) {
-      if (masked) a.get(g.j).i32(u * W + l).op(OP.i32Add).get(g.je).op(OP.i32LtS).if();
-      const lane = body.out.map((v, k) => {
-        const r = vals.get(v)!;
-        if ("c" in r) return r;
-        const loc = g.valueLocal("lane", k, 0);
+    // candidates to the scratch area (component k of candidate q at (k·U·W + q)·bytes), then a
+    // loop over them: one copy of the update's code whatever the lanes and unrolling
+    const nq = U * W;
+    us.forEach((u, n) => {
+      body.out.forEach((v, k) => {
+        const r = fvals[n]!.vals.get(v)!;
+        if ("c" in r) return;
+        a.get(g.scratchP);
         g.push(r, "f");
-        a.lane(L.mode === "f32" ? SIMD.f32x4ExtractLane : SIMD.f64x2ExtractLane, l);
-        L.op("splat").set(loc);
-        return { local: loc, mask: false };
+        a.vmem(SIMD.store, 0, (k * nq + u * W) * L.bytes);
       });
-      update(u, st, { jLocal: g.j, jOff: u * W + l, idxSplat: true, fval: (k) => lane[k]! }, false);
-      if (masked) a.end();
-    }
+    });
+    // count = masked ? min(W, je − j) : U·W
+    if (masked) a.get(g.je).get(g.j).op(OP.i32Sub).i32(W).get(g.je).get(g.j).op(OP.i32Sub).i32(W).op(OP.i32LtS).op(OP.selectOp).set(g.qn);
+    else a.i32(nq).set(g.qn);
+    a.i32(0).set(g.q);
+    a.block().loop();
+    a.get(g.q).get(g.qn).op(OP.i32GeS).brIf(1);
+    a.get(g.j).get(g.q).op(OP.i32Add).set(g.jq);
+    a.get(g.q).i32(L.shift).op(OP.i32Shl).get(g.scratchP).op(OP.i32Add).set(g.qb);
+    const lane = body.out.map((v, k): Repr => {
+      const r = fvals[0]!.vals.get(v)!;
+      if ("c" in r) return r;
+      const loc = g.valueLocal("lane", k, 0);
+      a.get(g.qb).vmem(L.mode === "f32" ? SIMD.load32Splat : SIMD.load64Splat, 0, k * nq * L.bytes).set(loc);
+      return { local: loc, mask: false };
+    });
+    update(0, st[0]!, { jLocal: g.jq, jOff: 0, idxSplat: true, fval: (k) => lane[k]! }, false);
+    a.get(g.q).i32(1).op(OP.i32Add).set(g.q);
+    a.br(0).end().end();
     a.end();
   };
 
@@ -475,7 +512,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     a.block().loop();
     a.get(g.j).get(g.jfull).op(OP.i32GeS).brIf(1);
     a.get(g.j).i32(L.shift).op(OP.i32Shl).set(g.jb);
-    for (let u = 0; u < U; u++) step(u, st[u]!, false);
+    step(Array.from({ length: U }, (_, u) => u), st, false);
     a.get(g.j).i32(W * U).op(OP.i32Add).set(g.j);
     a.br(0).end().end();
     // the rest, one masked vector at a time
@@ -490,7 +527,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     if (L.mode === "f32") a.v(SIMD.i32x4Splat);
     else a.op(OP.i64ExtendI32S).v(SIMD.i64x2Splat);
     L.op("ilt").set(g.mask);
-    step(0, st[0]!, true);
+    step([0], st, true);
     a.get(g.j).i32(W).op(OP.i32Add).set(g.j);
     a.br(0).end().end();
   };
@@ -540,5 +577,5 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
   });
   a.get(g.i).i32(1).op(OP.i32Add).set(g.i);
   a.br(0).end().end();
-  return { bytes: g.m.encode(), mode: L.mode, pad: W * U };
+  return { bytes: g.m.encode(), mode: L.mode, pad: W * U, scratchBytes: Math.max(16, body.out.length * W * U * L.bytes) };
 }

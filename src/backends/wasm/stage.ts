@@ -3,7 +3,7 @@
  * inner (j-indexed) slots transposed to one array per coordinate padded to whole vectors, one
  * table of slot/output addresses per batch; and reading the outputs back.
  */
-import { outputRowSizes, type KernelJob, type KernelProgram } from "../../compile/program.js";
+import { type KernelJob, type KernelProgram } from "../../compile/program.js";
 import type { Mode } from "./lanes.js";
 import { allocate, release, wasmMemory } from "./memory.js";
 
@@ -14,6 +14,8 @@ export interface Staged {
   readonly tableStride: number;
   /** Bytes between two coordinate arrays of an inner slot. */
   readonly stride: number;
+  /** Address of the threads' scratch bytes. */
+  readonly scratch: number;
   /** Copies the outputs into the job's arrays and frees the memory. */
   finish(): void;
   /** Frees the memory without reading the outputs. */
@@ -21,13 +23,12 @@ export interface Staged {
 }
 
 /** Lays the job out; `pad`: inner arrays are padded to a multiple of it. */
-export function stage(p: KernelProgram, job: KernelJob, mode: Mode, pad: number): Staged {
+export function stage(p: KernelProgram, job: KernelJob, mode: Mode, pad: number, scratchBytes: number): Staged {
   const mb = mode === "f32" ? 4 : 8;
   const nSlots = p.slots.length;
   const nOut = job.outputs.length;
   const nI = job.nInner;
   const nIP = Math.max(pad, Math.ceil(nI / pad) * pad);
-  const rows = outputRowSizes(p);
   // sizes
   const innerOffsets = p.slots.map((s, k) => {
     if (s.role !== "inner") return [];
@@ -41,7 +42,7 @@ export function stage(p: KernelProgram, job: KernelJob, mode: Mode, pad: number)
   const outBytes = job.outputs.map((o, k) => o.length * (p.red.outputs[k]!.t === "i" ? 4 : mb));
   const tableStride = 4 * (nSlots + nOut);
   const round = (x: number): number => Math.ceil(x / 16) * 16;
-  const total = [...slotBytes, ...outBytes].reduce((s, x) => s + round(x), 0) + round(tableStride * job.nBatch);
+  const total = [...slotBytes, ...outBytes].reduce((s, x) => s + round(x), 0) + round(tableStride * job.nBatch) + round(scratchBytes);
   const region = allocate(total);
   const buf = wasmMemory().memory.buffer;
   const F = mode === "f32" ? new Float32Array(buf) : new Float64Array(buf);
@@ -87,7 +88,6 @@ export function stage(p: KernelProgram, job: KernelJob, mode: Mode, pad: number)
       I[t + nSlots + o] = outAddr[o]! + job.outOffsets[b * nOut + o]! * eb;
     }
   }
-  void rows;
   let freed = false;
   const free = (): void => {
     if (!freed) release(region);
@@ -97,6 +97,7 @@ export function stage(p: KernelProgram, job: KernelJob, mode: Mode, pad: number)
     table,
     tableStride,
     stride: nIP * mb,
+    scratch: table + round(tableStride * job.nBatch),
     finish() {
       const mem = wasmMemory().memory.buffer;
       job.outputs.forEach((o, k) => {
