@@ -20,7 +20,7 @@ export const USAGE = `usage: npm run bench -- [--quick] [--only W1,W3] [--backen
   --only      workloads (W1 … W8, or keys such as W3-D64, W7-reuse)
   --backends  keops-ts backends (default: every available one)
   --peers     peers to run (default: all)
-  --budget    seconds allowed per figure (default 120, quick 10)
+  --budget    seconds allowed per figure (default 60, quick 10)
   --runs      warm runs per figure (default 5)
   --out       output folder (default bench/results, quick: bench/results/quick, filtered: bench/results/partial)`;
 
@@ -55,5 +55,5 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       default: throw new Error(`unknown option ${JSON.stringify(a)}\n${USAGE}`);
     }
   }
-  return { quick, only, backends, peers, budgetS: budgetS ?? (quick ? 10 : 120), runs, out };
+  return { quick, only, backends, peers, budgetS: budgetS ?? (quick ? 10 : 60), runs, out };
 }

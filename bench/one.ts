@@ -4,7 +4,8 @@
  *
  * Protocol: load the implementation (untimed), make the data, time the first call (kernel
  * compilation / warm-up included), then `runs` warm runs; stop early, reporting "skipped", when
- * the runs left would take the figure over its time budget. Peak RSS is `ru_maxrss` of this
+ * the runs left would take the figure over its time budget (judged from the warm runs, or from the
+ * first call when that alone took half the budget). Peak RSS is `ru_maxrss` of this
  * process once the runs are done (before the float64 check).
  */
 import { makeData, checkRows } from "./data.js";
@@ -24,6 +25,19 @@ async function implFor(name: string): Promise<Impl> {
   throw new Error(`unknown implementation ${name}`);
 }
 
+const cache = new Map<string, { impl: Impl; flags: Record<string, string | number | boolean> }>();
+
+/** The implementation, loaded and initialised once per process. */
+async function loaded(name: string): Promise<{ impl: Impl; flags: Record<string, string | number | boolean> }> {
+  let c = cache.get(name);
+  if (!c) {
+    const impl = await implFor(name);
+    c = { impl, flags: await impl.init() };
+    cache.set(name, c);
+  }
+  return c;
+}
+
 function isOom(e: unknown): boolean {
   const m = String((e as Error)?.message ?? e);
   return e instanceof RangeError && /alloc|memory|Invalid array length|Invalid typed array length/i.test(m) || /out of memory|OOM|Cannot allocate/i.test(m);
@@ -31,8 +45,8 @@ function isOom(e: unknown): boolean {
 
 async function measure(spec: FigureSpec): Promise<FigureResult> {
   const w = workload(spec.workload);
-  const impl = await implFor(spec.impl);
-  const extra: Record<string, string | number | boolean> = { ...(await impl.init()) };
+  const { impl, flags } = await loaded(spec.impl);
+  const extra: Record<string, string | number | boolean> = { ...flags };
   const baseRssMiB = process.memoryUsage().rss / MiB;
   const data = makeData(w, spec.size, spec.seed);
   const runner = await impl.setup(w, data, spec.size);
@@ -41,8 +55,9 @@ async function measure(spec: FigureSpec): Promise<FigureResult> {
   const firstS = since(t0);
   const times: number[] = [];
   for (let r = 0; r < spec.runs; r++) {
+    // the first call includes compilation: it alone decides only when it already used half the budget
     const elapsed = since(t0);
-    const perRun = r === 0 ? firstS : median(times);
+    const perRun = r === 0 ? (firstS > spec.budgetS / 2 ? firstS : 0) : median(times);
     const predicted = elapsed + perRun * (spec.runs - r);
     if (predicted > spec.budgetS) {
       return {
@@ -65,21 +80,28 @@ async function measure(spec: FigureSpec): Promise<FigureResult> {
   };
 }
 
-async function main(): Promise<void> {
-  const spec = JSON.parse(process.argv[2] ?? "") as FigureSpec;
-  let res: FigureResult;
+/** Measures one figure, turning its failure into a result. */
+async function figure(spec: FigureSpec): Promise<FigureResult> {
   try {
-    res = await measure(spec);
+    return await measure(spec);
   } catch (e) {
-    if (e instanceof NoFigure) res = { spec, status: e.status, note: e.note };
-    else if (/not available in this build|not (yet )?implemented/i.test(String((e as Error)?.message)))
-      res = { spec, status: "not available", note: `not available yet: ${String((e as Error).message).split("\n")[0]}` };
-    else if (/cannot run this reduction/.test(String((e as Error)?.message)))
-      res = { spec, status: "not available", note: `declined by the backend: ${String((e as Error).message).split("\n")[0]}` };
-    else if (isOom(e)) res = { spec, status: "out of memory", note: `out of memory: ${String((e as Error).message ?? e).split("\n")[0]}`, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
-    else res = { spec, status: "failed", note: `failed: ${String((e as Error)?.message ?? e).split("\n")[0]}` };
+    const msg = String((e as Error)?.message ?? e).split("\n")[0]!;
+    if (e instanceof NoFigure) return { spec, status: e.status, note: e.note };
+    if (/not available in this build|not (yet )?implemented/i.test(msg)) return { spec, status: "not available", note: `not available yet: ${msg}` };
+    if (/cannot run this reduction/.test(msg)) return { spec, status: "not available", note: `declined by the backend: ${msg}` };
+    if (isOom(e)) return { spec, status: "out of memory", note: `out of memory: ${msg}`, peakRssMiB: process.resourceUsage().maxRSS / 1024 };
+    return { spec, status: "failed", note: `failed: ${msg}` };
   }
-  process.stdout.write(`@@RESULT ${JSON.stringify(res)}\n`, () => process.exit(0));
+}
+
+/** argv[2]: one FigureSpec, or an array of them (quick mode: one process per implementation). */
+async function main(): Promise<void> {
+  const arg = JSON.parse(process.argv[2] ?? "") as FigureSpec | FigureSpec[];
+  for (const spec of Array.isArray(arg) ? arg : [arg]) {
+    const res = await figure(spec);
+    await new Promise<void>((done) => process.stdout.write(`@@RESULT ${JSON.stringify(res)}\n`, () => done()));
+  }
+  process.exit(0);
 }
 
 void main();

@@ -34,6 +34,11 @@ function row(w: Workload, r: FigureResult): string {
   return `| ${size} | ${r.spec.impl} | ${fmtTime(r.firstS!)} | ${shown(w, r, r.medianS!)} (${shown(w, r, r.minS!)} – ${shown(w, r, r.maxS!)})${extra} | ${r.pairsPerS ? fmtSci(r.pairsPerS) : "—"} | ${r.peakRssMiB!.toFixed(0)} MiB | ${r.relErr === null || r.relErr === undefined ? "—" : fmtSci(r.relErr)} |`;
 }
 
+/** 0.52, 3.4, 17, 130 */
+function ratio(x: number): string {
+  return x >= 100 ? String(Math.round(x)) : x.toPrecision(2);
+}
+
 /** The fastest keops-ts figure against each peer, per workload and size: "k× faster". */
 export function headline(rec: RunRecord): string[] {
   const lines: string[] = [];
@@ -45,7 +50,7 @@ export function headline(rec: RunRecord): string[] {
       if (!ko) continue;
       const others = rs.filter((r) => r.spec.size === size && !r.spec.impl.startsWith("keops:"));
       const parts = others.map((p) =>
-        p.status === "ok" ? `${p.spec.impl} ${(p.medianS! / ko.medianS!).toPrecision(2)}×` : `${p.spec.impl} ${p.status}`,
+        p.status === "ok" ? `${p.spec.impl} ${ratio(p.medianS! / ko.medianS!)}×` : `${p.spec.impl} ${p.status}`,
       );
       const rate = ko.pairsPerS ? `, ${fmtSci(ko.pairsPerS)} pairs/s` : "";
       lines.push(`- **${w.key} ${fmtSize(size)}**: ${ko.spec.impl} ${shown(w, ko, ko.medianS!)}${rate}${parts.length ? ` — peer time ÷ keops-ts time: ${parts.join(", ")}` : ""}`);
@@ -80,7 +85,8 @@ export function plots(rec: RunRecord): Map<string, string> {
   const bars: Bar[] = [];
   for (const w of WORKLOADS.filter((x) => ["W5", "W6", "W7", "W8"].includes(x.id))) {
     const rs = rec.results.filter((r) => r.spec.workload === w.key);
-    const size = Math.max(...rs.map((r) => r.spec.size));
+    const okSizes = rs.filter((r) => r.status === "ok").map((r) => r.spec.size);
+    const size = Math.max(...(okSizes.length ? okSizes : rs.map((r) => r.spec.size)));
     for (const r of rs.filter((x) => x.spec.size === size)) {
       const perCall = w.unit === "us/call" ? r.spec.size : 1;
       bars.push({
@@ -106,10 +112,12 @@ export function markdown(rec: RunRecord, plotDir: string, plotFiles: readonly st
   out.push(`keops-ts backends: ${rec.backends.map((b) => (b.unavailable === null ? `\`${b.name}\`` : `\`${b.name}\` (unavailable: ${b.unavailable})`)).join(", ")}.`, "");
   out.push("## What is measured", "");
   out.push(
-    `- Every figure is measured in a fresh child process (\`node --import tsx bench/one.ts <spec>\`): the first call is timed apart (kernel generation/compilation, tfjs warm-up), then ${rec.runs} warm runs; the table gives their median with min – max.`,
+    rec.mode === "quick"
+      ? `- Quick (CI) run: one child process per implementation runs all its figures (\`node --import tsx bench/one.ts <specs>\`), so a figure's peak RSS is that process's so far. The first call is timed apart, then ${rec.runs} warm runs; the table gives their median with min – max.`
+      : `- Every figure is measured in a fresh child process (\`node --import tsx bench/one.ts <spec>\`): the first call is timed apart (kernel generation/compilation, tfjs warm-up), then ${rec.runs} warm runs; the table gives their median with min – max.`,
     `- A run is one complete call through the public API as a user writes it (the expression is built in the call; results are fresh tensors). W7 is a loop of ${rec.mode === "quick" ? "a few hundred" : "1000"} calls per run, reported per call.`,
     `- pairs/s = M·N / median time (W5: M·N for forward + backward; W7: 50·30 per call).`,
-    `- Peak RSS: \`process.resourceUsage().maxRSS\` of that child after its runs — the whole process (Node, tsx, the library or peer, data, worker threads); a bare child after its imports takes ~80–120 MiB (\`baseRssMiB\` in the JSON).`,
+    `- Peak RSS: \`process.resourceUsage().maxRSS\` of the child after the figure's runs — the whole process (Node, tsx, the library or peer, data, worker threads); a bare child after its imports takes ~80–120 MiB (\`baseRssMiB\` in the JSON).`,
     `- Relative error: ‖result − reference‖₂ / ‖reference‖₂ over ${rec.checkRows} random output rows recomputed exactly in float64 from the same float32 inputs. KNN: the distances of the returned neighbours against the true K smallest; W6: the residual ‖(αI + K)a − b‖ / ‖b‖ on those rows.`,
     `- Time budget: ${rec.budgetS} s per figure. A size whose predicted time (previous size's median × pairs ratio, × (runs + 1)) exceeds it is not run and is reported "skipped (predicted …)"; a child also stops when its own first call predicts more.`,
     `- Peers: dense TensorFlow.js 4.22 (tfjs-backend-cpu; tfjs-backend-wasm with its .wasm files from node_modules) materialising the M×N matrix — "out of memory" when the matrices would exceed 4 GiB; a hand-written single-threaded JS loop (Math.exp, float64 accumulators); faiss-node IndexFlatL2 for KNN when installed. keops-ts uses every core (the JS backend: worker threads).`,

@@ -18,7 +18,7 @@ import { denseOutOfMemory } from "./impl/tfjs.js";
 import { markdown, plots, headline, type RunRecord } from "./report.js";
 import { since } from "./stats.js";
 import type { FigureResult, FigureSpec, ImplName } from "./types.js";
-import { WORKLOADS, type Workload } from "./workloads.js";
+import { WORKLOADS, workload, type Workload } from "./workloads.js";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.dirname(BENCH);
@@ -47,38 +47,54 @@ const progress = {
   },
 };
 
-/** Runs one figure in a child process, killing it after `timeoutS`. */
-function runChild(spec: FigureSpec, timeoutS: number, onTick: (s: number) => void): Promise<FigureResult> {
+/**
+ * Runs figures in one child process (one figure, or in quick mode all the figures of one
+ * implementation), reporting each result as it arrives; kills the child after `timeoutS`.
+ */
+function runChild(specs: readonly FigureSpec[], timeoutS: number, onTick: (s: number) => void, onResult: (r: FigureResult) => void): Promise<FigureResult[]> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(BENCH, "one.ts"), JSON.stringify(spec)], {
-      cwd: ROOT,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const arg = JSON.stringify(specs.length === 1 ? specs[0] : specs);
+    const child = spawn(process.execPath, ["--import", "tsx", path.join(BENCH, "one.ts"), arg], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "", stderr = "", killed = false;
+    const got: FigureResult[] = [];
     const t0 = performance.now();
     const tick = setInterval(() => onTick(since(t0)), 1000);
     const timer = setTimeout(() => {
       killed = true;
       child.kill("SIGKILL");
     }, timeoutS * 1000);
-    child.stdout.on("data", (b: Buffer) => (stdout += b.toString()));
+    child.stdout.on("data", (b: Buffer) => {
+      stdout += b.toString();
+      let nl: number;
+      while ((nl = stdout.indexOf("\n")) >= 0) {
+        const line = stdout.slice(0, nl);
+        stdout = stdout.slice(nl + 1);
+        if (!line.startsWith("@@RESULT ")) continue;
+        const r = JSON.parse(line.slice(9)) as FigureResult;
+        got.push(r);
+        onResult(r);
+      }
+    });
     child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
     child.on("close", (code, signal) => {
       clearInterval(tick);
       clearTimeout(timer);
-      const line = stdout.split("\n").find((l) => l.startsWith("@@RESULT "));
-      if (line) return resolve(JSON.parse(line.slice(9)) as FigureResult);
       const why = killed
         ? `failed: killed after ${Math.round(timeoutS)} s (over the time budget)`
         : signal === "SIGKILL" || /heap out of memory|Allocation failed/i.test(stderr)
           ? "out of memory: the process was killed or ran out of heap"
           : `failed: child exited with ${code ?? signal}: ${stderr.split("\n").find((l) => /Error/.test(l))?.trim() ?? stderr.trim().split("\n")[0] ?? ""}`;
-      resolve({ spec, status: why.startsWith("out of memory") ? "out of memory" : "failed", note: why });
+      for (const spec of specs.slice(got.length)) {
+        const r: FigureResult = { spec, status: why.startsWith("out of memory") ? "out of memory" : "failed", note: why };
+        got.push(r);
+        onResult(r);
+      }
+      resolve(got);
     });
   });
 }
 
-const PROBE_S = 15;
+const PROBE_S = 10;
 
 /** Peak resident memory (VmHWM, MiB) of a process, from /proc (Linux); null elsewhere. */
 function vmHWM(pid: number): number | null {
@@ -173,38 +189,64 @@ async function main(): Promise<void> {
   progress.log(`keops-ts bench (${mode}): ${total} figures; backends ${keops.join(", ") || "none"}; budget ${args.budgetS} s per figure; ${args.runs} warm runs`);
   const results: FigureResult[] = [];
   let done = 0;
-  for (const { w, impl, sizes } of plan) {
-    let prev: FigureResult | undefined, lastOk: FigureResult | undefined;
-    for (const size of sizes) {
-      done++;
-      const spec: FigureSpec = { workload: w.key, impl, size, runs: args.runs, checkRows: CHECK_ROWS, budgetS: args.budgetS, seed: SEED };
-      const head = `[${done}/${total}] ${w.key} ${w.sizeLabel} = ${fmtSize(size)} ${impl}`;
-      const per = lastOk ? predict(w, lastOk, size) : 0;
-      const oom = (impl === "tfjs-cpu" || impl === "tfjs-wasm") && w.id !== "W7" ? denseOutOfMemory(w, size, impl === "tfjs-cpu" ? "cpu" : "wasm") : null;
-      let r: FigureResult;
-      if (oom) r = { spec, status: "out of memory", note: oom };
-      else if (impl === "faiss" && !faiss.mod) r = { spec, status: "not available", note: "not available: faiss-node is not installed (see notes)" };
-      else if (prev && (prev.status === "not available" || prev.status === "out of memory")) r = { spec, status: prev.status, note: `${prev.status} (as at ${fmtSize(prev.spec.size)})` };
-      else if (per * (args.runs + 1) > args.budgetS || prev?.status === "skipped") {
-        const note = per > 0
-          ? `skipped (predicted ${fmtTime(per)} per run, ${Math.round(per * (args.runs + 1))} s for the figure > budget ${args.budgetS} s)`
-          : `skipped (as at ${fmtSize(prev!.spec.size)})`;
-        r = { spec, status: "skipped", note };
-        if (impl.startsWith("keops:") && !args.quick && size === Math.max(...sizes)) {
-          progress.show(`${head} … memory probe (${PROBE_S} s)`);
-          const hwm = await probeMemory({ ...spec, runs: 0 }, PROBE_S);
-          if (hwm !== null) r = { ...r, peakRssMiB: hwm, note: `${note}; peak RSS over the first ${PROBE_S} s of one call: ${hwm.toFixed(0)} MiB` };
-        }
-      } else {
-        progress.show(`${head} … elapsed ${Math.round(since(t0))} s`);
-        r = await runChild(spec, args.budgetS * 1.5 + 60, (s) => progress.show(`${head} … ${Math.round(s)} s (elapsed ${Math.round(since(t0))} s)`));
+  const report = (w: Workload, r: FigureResult): void => {
+    done++;
+    progress.log(`[${done}/${total}] ${w.key} ${w.sizeLabel} = ${fmtSize(r.spec.size)} ${r.spec.impl} (elapsed ${Math.round(since(t0))} s): ${summary(w, r)}`);
+    results.push(r);
+  };
+  const specOf = (w: Workload, impl: ImplName, size: number): FigureSpec =>
+    ({ workload: w.key, impl, size, runs: args.runs, checkRows: CHECK_ROWS, budgetS: args.budgetS, seed: SEED });
+  /** A result known without running: faiss missing, dense matrices too large. */
+  const decided = (w: Workload, impl: ImplName, size: number): FigureResult | null => {
+    const spec = specOf(w, impl, size);
+    if (impl === "faiss" && !faiss.mod) return { spec, status: "not available", note: "not available: faiss-node is not installed (see notes)" };
+    const oom = (impl === "tfjs-cpu" || impl === "tfjs-wasm") && w.id !== "W7" ? denseOutOfMemory(w, size, impl === "tfjs-cpu" ? "cpu" : "wasm") : null;
+    return oom ? { spec, status: "out of memory", note: oom } : null;
+  };
+
+  if (args.quick) {
+    // quick (CI) mode: one process per implementation runs all its small figures
+    const batches = new Map<ImplName, FigureSpec[]>();
+    for (const { w, impl, sizes } of plan)
+      for (const size of sizes) {
+        const r = decided(w, impl, size);
+        if (r) report(w, r);
+        else batches.set(impl, [...(batches.get(impl) ?? []), specOf(w, impl, size)]);
       }
-      progress.log(`${head} (elapsed ${Math.round(since(t0))} s): ${summary(w, r)}`);
-      prev = r;
-      if (r.status === "ok") lastOk = r;
-      results.push(r);
+    for (const [impl, specs] of batches) {
+      const timeout = specs.length * (args.budgetS * 1.5) + 60;
+      await runChild(specs, timeout, (s) => progress.show(`${impl}: ${specs.length} figures … ${Math.round(s)} s (elapsed ${Math.round(since(t0))} s)`), (r) => report(workload(r.spec.workload), r));
     }
-  }
+  } else
+    for (const { w, impl, sizes } of plan) {
+      let prev: FigureResult | undefined, lastOk: FigureResult | undefined;
+      for (const size of sizes) {
+        const spec = specOf(w, impl, size);
+        const head = `[${done + 1}/${total}] ${w.key} ${w.sizeLabel} = ${fmtSize(size)} ${impl}`;
+        const per = lastOk ? predict(w, lastOk, size) : 0;
+        let r = decided(w, impl, size);
+        if (r) {
+          /* known without running */
+        } else if (prev && (prev.status === "not available" || prev.status === "out of memory")) r = { spec, status: prev.status, note: `${prev.status} (as at ${fmtSize(prev.spec.size)})` };
+        else if (per * (args.runs + 1) > args.budgetS || prev?.status === "skipped") {
+          const note = per > 0
+            ? `skipped (predicted ${fmtTime(per)} per run, ${Math.round(per * (args.runs + 1))} s for the figure > budget ${args.budgetS} s)`
+            : `skipped (as at ${fmtSize(prev!.spec.size)})`;
+          r = { spec, status: "skipped", note };
+          if (impl.startsWith("keops:") && size === Math.max(...sizes)) {
+            progress.show(`${head} … memory probe (${PROBE_S} s)`);
+            const hwm = await probeMemory({ ...spec, runs: 0 }, PROBE_S);
+            if (hwm !== null) r = { ...r, peakRssMiB: hwm, note: `${note}; peak RSS over the first ${PROBE_S} s of one call: ${hwm.toFixed(0)} MiB` };
+          }
+        } else {
+          progress.show(`${head} … elapsed ${Math.round(since(t0))} s`);
+          r = (await runChild([spec], args.budgetS * 1.5 + 60, (s) => progress.show(`${head} … ${Math.round(s)} s (elapsed ${Math.round(since(t0))} s)`), () => {}))[0]!;
+        }
+        report(w, r);
+        prev = r;
+        if (r.status === "ok") lastOk = r;
+      }
+    }
 
   const date = new Date().toISOString().slice(0, 10);
   const rec: RunRecord = {

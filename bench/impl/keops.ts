@@ -25,30 +25,38 @@ function gradient(d: Data, backend: BackendName): Runner {
   };
 }
 
-/** W6: `K.solve(b, { alpha, eps })` with the Gaussian kernel on x. */
-function solve(d: Data, backend: BackendName): Runner {
+/** W6: `K.solve(b, { alpha, eps })` with the Gaussian kernel on x; `nystrom`: with that preconditioner. */
+function solve(d: Data, backend: BackendName, nystrom: boolean): Runner {
   const proto = LazyTensor.prototype as unknown as { solve?: unknown };
   if (typeof proto.solve !== "function") throw new NoFigure("not available", "not available yet: LazyTensor.solve is not in this build");
   const xi = Vi(t2(d.x, d.M, d.D)), xj = Vj(t2(d.x, d.M, d.D));
   const b = t2(d.b, d.M, d.Dv);
   type Solve = (b: unknown, o: object) => Tensor;
+  let iterations = 0;
+  const opts = {
+    alpha: SOLVE_ALPHA, eps: SOLVE_EPS, backend,
+    onIteration: (it: number) => (iterations = it),
+    ...(nystrom ? { precond: "nystrom" } : {}),
+  };
   // API.md: b of shape (M, Dv); pykeops takes Vi(b): accept either form of this build.
   let form: "tensor" | "lazy" | undefined;
   return {
     call: () => {
       const K = xi.sub(xj).sqnorm2().neg().exp();
-      const run = (f: "tensor" | "lazy"): Tensor => (K as unknown as { solve: Solve }).solve( f === "tensor" ? b : Vi(b), { alpha: SOLVE_ALPHA, eps: SOLVE_EPS, backend });
+      const run = (f: "tensor" | "lazy"): Tensor => (K as unknown as { solve: Solve }).solve(f === "tensor" ? b : Vi(b), opts);
       if (form === undefined) {
         try {
           const a = run("tensor");
           form = "tensor";
           return values(a, d.Dv);
-        } catch {
+        } catch (e) {
+          if (nystrom && /precond/.test(String((e as Error).message))) throw new NoFigure("not available", `not available yet: ${(e as Error).message}`);
           form = "lazy";
         }
       }
       return values(run(form), d.Dv);
     },
+    extra: () => ({ cgIterations: iterations }),
   };
 }
 
@@ -111,7 +119,7 @@ export function keopsImpl(backend: BackendName): Impl {
         case "W5":
           return gradient(d, backend);
         case "W6":
-          return solve(d, backend);
+          return solve(d, backend, w.key === "W6-nystrom");
         case "W7":
           return tutorial(d, backend, size, w.key === "W7-reuse");
         case "W8":

@@ -82,11 +82,12 @@ async function denseCG(tf: TF, x: T, b: T, iters: { n: number }): Promise<T> {
   const K = gaussian(tf, x, x);
   const A = (p: T): T => tf.tidy(() => tf.add(tf.matMul(K, p), tf.mul(p, SOLVE_ALPHA)));
   let a = tf.zerosLike(b), r = tf.clone(b), p = tf.clone(b);
-  const bn = Math.sqrt((await tf.sum(tf.square(b)).data())[0]!);
+  // KeOps's stopping rule, as keops-ts applies it: ‖r‖² < M·eps²
+  const tol2 = b.shape[0]! * SOLVE_EPS * SOLVE_EPS;
   let rr = (await tf.sum(tf.square(r)).data())[0]!;
   let k = 0;
   const maxIter = 10 * b.shape[0]!;
-  while (Math.sqrt(rr) > SOLVE_EPS * bn && k < maxIter) {
+  while (rr >= tol2 && k < maxIter) {
     const Ap = A(p);
     const pAp = (await tf.sum(tf.mul(p, Ap)).data())[0]!;
     const alpha = rr / pAp;
