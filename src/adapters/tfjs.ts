@@ -102,7 +102,7 @@ function tfReduce(core: Core, name: ReductionName, o: ReduceOptions, extra?: { K
       gradFunc: (dy: tf.Tensor) => {
         const vars = new Map<number, VarData>();
         for (const [ind, b] of spec.fixed) vars.set(ind, bindingData(ind, b));
-        const g = reductionVjp(spec.call, vars, fromTf(dy), inputs.map((i) => i.ind), spec.dtype ?? "float32");
+        const g = reductionVjp(spec.call, vars, fromTf(dy), inputs.map((i) => i.ind), spec.dtype ?? "float32", vals);
         return inputs.map((i) => tf.tensor(Float32Array.from(g.get(i.ind)!.data), i.x.shape, "float32"));
       },
     }))(...inputs.map((i) => i.x));

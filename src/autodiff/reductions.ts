@@ -34,10 +34,12 @@ import {
  * with respect to the variables listed in `wrt` (by index), each shaped like its variable's data
  * — (…its own batch, rows, dim), or (…its own batch, dim) for a parameter — summed over the batch
  * dims it broadcasts and, for parameters, over i and j. `gradOut` has the shape of the (values)
- * result. Computed in `dtype`.
+ * result. Computed in `dtype`. `forward`, when given, is the call's (values) result on this data,
+ * which saves recomputing it (LogSumExp, SumSoftMaxWeight).
  */
 export type ReductionVjp = (
   call: ReductionCall, vars: ReadonlyMap<number, VarData>, gradOut: Tensor, wrt: readonly number[], dtype: FloatDType,
+  forward?: Tensor,
 ) => Map<number, Tensor>;
 
 /** What every gradient computation of one call shares. */
@@ -50,6 +52,8 @@ interface Ctx {
   readonly nOuter: number;
   readonly nInner: number;
   readonly dtype: FloatDType;
+  /** The call's values, when known. */
+  readonly forward: Tensor | undefined;
   /** Next free variable index. */
   next: number;
 }
@@ -68,11 +72,11 @@ export function valueRowShape(call: ReductionCall): number[] {
 }
 
 /** See {@link ReductionVjp}. */
-export const reductionVjp: ReductionVjp = (call, vars, gradOut, wrt, dtype) => {
+export const reductionVjp: ReductionVjp = (call, vars, gradOut, wrt, dtype, forward) => {
   const geo = geometry(vars.values());
   const axis = call.axis;
   const ctx: Ctx = {
-    call, vars, geo, dtype,
+    call, vars, geo, dtype, forward,
     outerCat: (1 - axis) as 0 | 1,
     innerCat: axis,
     nOuter: axis === 1 ? geo.M : geo.N,
@@ -119,6 +123,14 @@ function run(ctx: Ctx, name: ReductionName, formula: Formula, formula2?: Formula
   return execute({ formula, formula2, reduction: reductionByName(name)!, axis: c.axis, K: c.K, opts: c.opts }, ctx.vars, ctx.dtype);
 }
 
+/** The call's values in the computation dtype: the given forward result, or a new run. */
+function values(ctx: Ctx): TensorData {
+  const f = ctx.forward;
+  if (f && f.dtype !== "int32") return dataIn(f, ctx.dtype);
+  const c = ctx.call;
+  return (run(ctx, c.reduction.name, c.formula, c.formula2) as Tensor).data;
+}
+
 /**
  * Sum, LogSumExp, SumSoftMaxWeight: the gradient with respect to v is a Sum reduction of one
  * formula `expr(v)` over pairs — over the reduced index for an outer variable or a parameter,
@@ -137,7 +149,7 @@ function pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): Map<number,
       expr = (v) => grad(F, v, G);
       break;
     case "LogSumExp": {
-      const L = outerVar(ctx, vars, (run(ctx, "LogSumExp", F, W) as Tensor).data, R, "logsumexp");
+      const L = outerVar(ctx, vars, values(ctx), R, "logsumexp");
       const E = exp(sub(F, L));
       if (!W) {
         expr = (v) => grad(F, v, mul(G, E));
@@ -150,7 +162,7 @@ function pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): Map<number,
     }
     case "SumSoftMaxWeight": {
       const lse = (run(ctx, "LogSumExp", F) as Tensor).data;
-      const o = (run(ctx, "SumSoftMaxWeight", F, W) as Tensor).data;
+      const o = values(ctx);
       const rows = o.length / R;
       const c = allocate(ctx.dtype, rows) as TensorData;
       for (let r = 0; r < rows; r++) {
