@@ -8,6 +8,7 @@
 export const CXX_PRELUDE = String.raw`
 typedef __INT32_TYPE__ int32_t;
 typedef __INT64_TYPE__ int64_t;
+typedef __UINT32_TYPE__ uint32_t;
 typedef __UINT64_TYPE__ uint64_t;
 typedef __SIZE_TYPE__ size_t;
 #define INFINITY (__builtin_inff())
@@ -149,7 +150,9 @@ KMAP1(k_asin, m_asin(v)) KMAP1(k_acos, m_acos(v)) KMAP1(k_atan, m_atan(v))
 KMAP1(k_sinh, m_sinh(v)) KMAP1(k_cosh, m_cosh(v)) KMAP1(k_tanh, m_tanh(v))
 KMAP1(k_log1p, m_log1p(v)) KMAP1(k_expm1, m_expm1(v))
 KMAP1(k_floor, m_floor(v)) KMAP1(k_round, m_round(v)) KMAP1(k_erf, k_erf_d(v))
-KMAP2(k_atan2, m_atan2(v, w)) KMAP2(k_pow, m_pow(v, w))
+/* pow as Math.pow: a NaN exponent gives NaN, and so does (±1)^±∞ (C's pow gives 1). */
+template<class S> KI S k_pows(S v, S w) { return w != w ? w : ((v == 1 || v == -1) && __builtin_isinf(w)) ? (S)NAN : m_pow(v, w); }
+KMAP2(k_atan2, m_atan2(v, w)) KMAP2(k_pow, k_pows(v, w))
 
 /* |x| (clears the sign bit, as Math.abs), sign (NaN → NaN), NaN-propagating min/max with
    Math.min's signed zeros. */
