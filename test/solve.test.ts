@@ -108,6 +108,24 @@ test("solve: b as a vector (M,) or as Vi(b); the static form; onIteration", () =
     assert.ok(z.data.every((v) => v === 0));
   }));
 
+test("solve: b as a symbolic i-variable (pykeops's K.solve(Vi(ind, dim))): a function of K's variables and b", () =>
+  withSeed((d) => {
+    const M = 30, alpha = 0.4;
+    const x = d.randn([M, D], "float64");
+    const b = d.randn([M, 2], "float64");
+    const f = gauss.solve(Vi(2, 2), { alpha, eps: 1e-12 });
+    assert.match(String(f), /symbolic variables: Var\(0, 3, 0\), Var\(1, 3, 1\), Var\(2, 2, 0\)/);
+    const K = denseKernel(gauss, x, M, D);
+    assertClose(f(x, x, b).data, choleskySolve(K, M, alpha, b.data, 2), { rtol: 1e-8 });
+    const w = d.randn([M, 2], "float64");
+    const grads = f.vjp([x, x, b], w);
+    assertClose(grads[2]!.data, choleskySolve(K, M, alpha, w.data, 2), { rtol: 1e-8, what: "b̄" });
+    // K fixed, b symbolic
+    const g = bound("gauss", x).solve(Vi(0, 2), { alpha, eps: 1e-12 });
+    assertClose(g(b).data, choleskySolve(K, M, alpha, b.data, 2), { rtol: 1e-8 });
+    assert.throws(() => gauss.solve(Vi(0, 3)), /^KeOpsError: b: expected a symbolic variable that K does not use/);
+  }));
+
 test("solve: bad input raises a KeOpsError naming the argument", () =>
   withSeed((d) => {
     const x = d.randn([10, D]);

@@ -445,9 +445,10 @@ export class LazyTensor<S extends boolean = false> {
    * Solves (alpha·Id + K) a = b by conjugate gradient, K = this (scalar, symmetric positive
    * definite), b of shape (…, M, Dv) or (M,): all columns in one reduction per iteration. Stops
    * when ‖r‖² < M·eps² per column (KeOps's rule), raises a `SolveConvergenceError` with the
-   * residual reached after `maxIter` iterations. With `call: false` or symbolic variables: a
-   * function of K's symbolic variables (with a `vjp`).
+   * residual reached after `maxIter` iterations. With `call: false` or symbolic variables (in K,
+   * or b given as `Vi(ind, dim)`): a function of the symbolic variables (with a `vjp`).
    */
+  solve(b: LazyTensor<true>, opts?: SolveOptions): SolveFunction;
   solve(b: TensorLike | LazyTensor<boolean>, opts: SolveOptions & { call: false }): SolveFunction;
   solve(b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Solved<S>;
   solve(b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Tensor | SolveFunction {
@@ -498,6 +499,7 @@ export class LazyTensor<S extends boolean = false> {
   /** `x.sqnorm2()`. */
   static sqnorm2<S extends boolean>(x: LazyTensor<S>): LazyTensor<S> { return x.sqnorm2(); }
   /** `K.solve(b, opts)`: solves (alpha·Id + K) a = b by conjugate gradient. */
+  static solve(K: LazyTensor<boolean>, b: LazyTensor<true>, opts?: SolveOptions): SolveFunction;
   static solve(K: LazyTensor<boolean>, b: TensorLike | LazyTensor<boolean>, opts: SolveOptions & { call: false }): SolveFunction;
   static solve<S extends boolean>(K: LazyTensor<S>, b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Solved<S>;
   static solve(K: LazyTensor<boolean>, b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Tensor | SolveFunction {

@@ -5,7 +5,7 @@
 import { KeOpsError, argError, said } from "../errors.js";
 import { Var, type Formula } from "../formula/node.js";
 import { mul } from "../formula/ops/arith.js";
-import { numberVariables, type Binding } from "../lazy/bindings.js";
+import { isSymbolic, numberVariables, type Binding } from "../lazy/bindings.js";
 import type { ReductionCall, VarData } from "../lazy/execute.js";
 import type { LazyTensor } from "../lazy/lazytensor.js";
 import { execOptions } from "../lazy/options.js";
@@ -23,17 +23,21 @@ function varData(ind: number, b: Binding): VarData {
   };
 }
 
-/** The right-hand side: a tensor, or (as pykeops writes it) a LazyTensor that is a bare i-variable. */
-function rhsTensor(b: unknown): Tensor {
+/**
+ * The right-hand side: a tensor, or (as pykeops writes it) a LazyTensor that is a bare
+ * i-variable: bound to data (`Vi(b)`), or symbolic (`Vi(ind, dim)`, supplied at call time).
+ */
+function rhsSource(b: unknown): { tensor: Tensor; sym?: undefined } | { tensor?: undefined; sym: Formula } {
   const lt = b as LazyTensor<boolean>;
   if (typeof b === "object" && b !== null && "st" in b && typeof lt.st === "object" && "f" in lt.st) {
     const f: Formula = lt.st.f;
+    if (f.isVar && isSymbolic(f) && f.cat === 0) return { sym: f };
     const bind = f.isVar ? lt.st.binds.get(f.ind) : undefined;
     if (!bind || bind.cat !== 0 || Array.isArray(bind.source))
-      argError("b", "a tensor of shape (M, Dv) or a LazyTensor that is an i-variable such as Vi(b)", said(`a LazyTensor with formula ${lt.formula}`));
-    return new Tensor((bind.source as Tensor).data, [...bind.batch, bind.rows, bind.dim]);
+      argError("b", "a tensor of shape (M, Dv) or a LazyTensor that is an i-variable such as Vi(b) or Vi(ind, dim)", said(`a LazyTensor with formula ${lt.formula}`));
+    return { tensor: new Tensor((bind.source as Tensor).data, [...bind.batch, bind.rows, bind.dim]) };
   }
-  return asTensor(b as TensorLike, "b");
+  return { tensor: asTensor(b as TensorLike, "b") };
 }
 
 /** What `K.solve` builds: the spec of the solve (K's symbolic variables as arguments, b fixed). */
@@ -44,13 +48,21 @@ export function lazySolveSpec(K: LazyTensor<boolean>, b: unknown, opts: SolveOpt
     argError("K", "a scalar LazyTensor (formula of dim 1), such as a kernel matrix K_ij", said(`a formula of dim ${st.f.dim}`));
   if (st.ni !== undefined && st.nj !== undefined && st.ni !== st.nj)
     argError("K", "a square LazyTensor (as many i as j; solve needs K symmetric positive definite)", said(`shape (${K.shape.join(", ")})`));
-  const bt = rhsTensor(b);
-  const Dv = bt.ndim === 1 ? 1 : bt.shape[bt.ndim - 1]!;
-  if (Dv < 1) argError("b", "at least one column", bt);
-  rhsOf(bt, Dv, "b");
-  const num = numberVariables([st.f], st.binds);
+  const rhs = rhsSource(b);
+  const bt = rhs.tensor;
+  let Dv: number;
+  if (bt) {
+    Dv = bt.ndim === 1 ? 1 : bt.shape[bt.ndim - 1]!;
+    if (Dv < 1) argError("b", "at least one column", bt);
+    rhsOf(bt, Dv, "b");
+  } else {
+    Dv = rhs.sym.dim;
+    if (st.f.vars().some((v) => v.ind === rhs.sym.ind))
+      argError("b", `a symbolic variable that K does not use (K is a formula of ${rhs.sym}: not a linear system)`, said(String(rhs.sym)));
+  }
+  const num = numberVariables(rhs.sym ? [st.f, rhs.sym] : [st.f], st.binds);
   const f = num.formulas[0]!;
-  const inds = f.vars().map((v) => v.ind);
+  const inds = num.formulas.flatMap((g) => g.vars().map((v) => v.ind));
   const pInd = inds.length ? Math.max(...inds) + 1 : 0;
   const call: ReductionCall = {
     formula: mul(f, Var(pInd, Dv, 1)),
@@ -64,15 +76,16 @@ export function lazySolveSpec(K: LazyTensor<boolean>, b: unknown, opts: SolveOpt
   const args = [...num.symbolic].sort((x, y) => x[0] - y[0]);
   const shape = [...st.batch, st.ni ?? 1, st.nj ?? 1];
   const spec: SolveSpec = {
-    call, pInd, Dv, fixed, args, bPos: undefined, b: bt, dtype: st.dtype, options: { ...opts },
+    call, pInd, Dv, fixed, args, bPos: rhs.sym ? args.findIndex(([ind]) => ind === rhs.sym.ind) : undefined, b: bt,
+    dtype: st.dtype, options: { ...opts },
     printed: describeSolve(call.formula.toString(), args, shape, st.batch.length + 1),
   };
   return { spec, bindings: num.fixed };
 }
 
 /**
- * `K.solve(b, opts)`: the solution a of (alpha·Id + K) a = b, or, with `call: false` or when K has
- * symbolic variables, a {@link SolveFunction} of K's symbolic variables.
+ * `K.solve(b, opts)`: the solution a of (alpha·Id + K) a = b, or, with `call: false` or when K or b
+ * is symbolic, a {@link SolveFunction} of the symbolic variables (b's among them, as pykeops).
  */
 export function lazySolve(K: LazyTensor<boolean>, b: unknown, opts?: SolveOptions): Tensor | SolveFunction {
   if (opts?.call !== undefined && typeof opts.call !== "boolean") argError("call", "a boolean", opts.call);
