@@ -6,7 +6,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Pm, Tensor, Vi, Vj, type LazyTensor } from "../src/index.js";
-import type { KeOpsFunction } from "../src/lazy/keopsfunction.js";
+import { argumentData, specOf, type KeOpsFunction } from "../src/lazy/keopsfunction.js";
+import type { VarData } from "../src/lazy/execute.js";
+import { reductionVjp } from "../src/autodiff/reductions.js";
+import { bindingData } from "../src/autodiff/vjp.js";
 import { assertClose, testBackends, withSeed, type Data } from "./util.js";
 import { dotResult, finiteDifferences } from "./grad-helpers.js";
 
@@ -106,3 +109,25 @@ for (const backend of others)
           got.forEach((g, k) =>
             assertClose(g.data, want[k]!.data, { rtol: dtype === "float64" ? 1e-10 : 2e-4, what: `${c.name} axis ${axis} on ${backend}: argument ${k}` }));
         }));
+
+test("reductionVjp (the internal API of solve's gradient): given forward values, same result", () =>
+  withSeed((d) => {
+    for (const c of cases.filter((k) => /LogSumExp|SoftMax|Sum$/.test(k.name)))
+      for (const axis of [0, 1] as const) {
+        const f = c.build(axis, "js");
+        const a = args(d, 5, 6, "float64");
+        const spec = specOf(f);
+        const vars = new Map<number, VarData>([...spec.fixed].map(([ind, b]) => [ind, bindingData(ind, b)]));
+        [...spec.symbolic].sort((p, q) => p[0] - q[0]).forEach(([ind, dim, cat], k) => vars.set(ind, argumentData(a[k]!, ind, dim, cat, k)));
+        const out = resultOf(f, a);
+        const w = d.randn([...out.shape], "float64");
+        const wrt = [...spec.symbolic].map(([ind]) => ind).sort((p, q) => p - q);
+        const g1 = reductionVjp(spec.call, vars, w, wrt, "float64");
+        const g2 = reductionVjp(spec.call, vars, w, wrt, "float64", out);
+        const want = f.vjp(a, w);
+        wrt.forEach((ind, k) => {
+          assertClose(g1.get(ind)!.data, want[k]!.data, { rtol: 1e-14, what: `${c.name}: variable ${ind}` });
+          assertClose(g2.get(ind)!.data, want[k]!.data, { rtol: 1e-12, what: `${c.name} with forward: variable ${ind}` });
+        });
+      }
+  }));
