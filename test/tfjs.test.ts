@@ -143,3 +143,20 @@ test("every keops-ts method is forwarded: math methods, inner min, grad; results
     assert.equal(LazyTensor.sub(2, xi).formula, "(IntCst(2) - Var(0,3,0))");
     assert.ok((LazyTensor.sum(K, 0) as tf.Tensor) instanceof tf.Tensor);
   }));
+
+test("batch dimensions: gradients shaped like the tf inputs, broadcast dims summed", () =>
+  withSeed((d) => {
+    const x = tfRandn(d, [2, 4, 1, 3]), y = tfRandn(d, [1, 1, 5, 3]);
+    const f = (a: tf.Tensor, b: tf.Tensor): tf.Tensor => new LazyTensor(a).sub(new LazyTensor(b)).sqnorm2().neg().exp().sum(2);
+    const w = tfRandn(d, f(x, y).shape);
+    assert.deepEqual(w.shape, [2, 4, 1]);
+    const { value, grads } = tf.valueAndGrads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(a, b), w)))([x, y]);
+    assert.ok(Number.isFinite(value.dataSync()[0]!));
+    assert.deepEqual(grads[0]!.shape, [2, 4, 1, 3]);
+    assert.deepEqual(grads[1]!.shape, [1, 1, 5, 3]);
+    const core = new CoreLazyTensor([0, 3, 0]).sub(new CoreLazyTensor([1, 3, 1])).sqnorm2().neg().exp().sum({ axis: 1, call: false }) as KeOpsFunction<Tensor>;
+    const X = fromTf(x), Y = fromTf(y);
+    const want = core.vjp([new Tensor(X.data, [2, 4, 3]), new Tensor(Y.data, [1, 5, 3])], new Tensor(fromTf(w).data, [2, 4, 1]));
+    assertClose(arr(grads[0]!), want[0]!.data, { rtol: 1e-6 });
+    assertClose(arr(grads[1]!), want[1]!.data, { rtol: 1e-6 });
+  }));
