@@ -11,7 +11,7 @@ import { WA, wa, type WasmModule } from "./api.js";
 import { MATH_IMPORTS, runHere, runParallel, runParallelAsync, type WasmKernelFn, type WasmRun } from "./pool.js";
 
 /** Pairs below which a call stays on the calling thread. */
-const PARALLEL_PAIRS = 1 << 21;
+export const PARALLEL_PAIRS = 1 << 21;
 /**
  * Pairs per chunk of rows on the calling thread: a fresh module starts in V8's baseline tier and
  * is swapped for optimized code between calls, so a large run is cut into calls (~0.2 ms each).
