@@ -213,3 +213,12 @@ test("random strings raise only KeOpsErrors (property)", () => {
     { numRuns: 2000 },
   );
 });
+
+test("deep nesting is an error, not a stack overflow; long formulas parse in linear time", () => {
+  assert.throws(() => P("(".repeat(5000) + "x" + ")".repeat(5000)), (e: unknown) => e instanceof KeOpsError && /nested more than 1000 levels/.test(e.message));
+  assert.throws(() => P("Exp(".repeat(5000) + "x" + ")".repeat(5000)), KeOpsError);
+  assert.equal(P("-".repeat(5001) + "x").op.name, "Minus");
+  assert.equal(P("- - 2"), minus(intCst(-2)));
+  const long = Array.from({ length: 20000 }, () => "x").join(" + ");
+  assert.equal(P(long).dim, 3);
+});

@@ -59,8 +59,15 @@ function infixTable(): Map<string, OpDef> {
   return m;
 }
 
-const NUMBER = /^(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/;
-const NAME = /^[A-Za-z_][A-Za-z0-9_]*/;
+const NUMBER = /(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?/y;
+const NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
+const SPACE = /\s+/y;
+
+/** Matches the sticky regex `re` at `p`; the matched text or undefined. */
+function matchAt(re: RegExp, text: string, p: number): string | undefined {
+  re.lastIndex = p;
+  return re.exec(text)?.[0];
+}
 
 /** Splits `text` into tokens; `symbols` are the operator symbols, longest first. */
 function tokenize(text: string, symbols: readonly string[], what: string): Token[] {
@@ -68,28 +75,28 @@ function tokenize(text: string, symbols: readonly string[], what: string): Token
   let p = 0;
   while (p < text.length) {
     const ch = text[p]!;
-    if (/\s/.test(ch)) {
-      p++;
+    const space = matchAt(SPACE, text, p);
+    if (space) {
+      p += space.length;
       continue;
     }
-    const rest = text.slice(p);
-    const num = NUMBER.exec(rest);
+    const num = matchAt(NUMBER, text, p);
     if (num) {
-      out.push({ kind: "num", text: num[0], pos: p });
-      p += num[0].length;
+      out.push({ kind: "num", text: num, pos: p });
+      p += num.length;
       continue;
     }
-    const name = NAME.exec(rest);
+    const name = matchAt(NAME, text, p);
     if (name) {
-      out.push({ kind: "name", text: name[0], pos: p });
-      p += name[0].length;
+      out.push({ kind: "name", text: name, pos: p });
+      p += name.length;
       continue;
     }
     if (ch === "(" || ch === ")" || ch === ",") {
       out.push({ kind: ch, text: ch, pos: p++ });
       continue;
     }
-    const sym = symbols.find((s) => rest.startsWith(s));
+    const sym = symbols.find((s) => text.startsWith(s, p));
     if (sym) {
       out.push({ kind: "op", text: sym, pos: p });
       p += sym.length;
@@ -104,6 +111,9 @@ function tokenize(text: string, symbols: readonly string[], what: string): Token
   out.push({ kind: "end", text: "", pos: text.length });
   return out;
 }
+
+/** Deepest nesting accepted (deeper input is an error rather than a stack overflow). */
+const MAX_DEPTH = 1000;
 
 /** The variable helpers accepted inside formulas and aliases: category by name. */
 const HELPERS: Readonly<Record<string, Cat>> = { Vi: 0, Vj: 1, Pm: 2 };
@@ -208,7 +218,18 @@ class Parser {
     return sign * Number(t.text);
   }
 
+  private depth = 0;
+
   private infixLevel(): Formula {
+    if (++this.depth > MAX_DEPTH) throw this.error(this.peek().pos, `formula nested more than ${MAX_DEPTH} levels deep`);
+    try {
+      return this.infixChain();
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private infixChain(): Formula {
     let a = this.scalprod();
     for (;;) {
       const t = this.peek();
@@ -247,17 +268,17 @@ class Parser {
   }
 
   private unary(): Formula {
-    if (this.isOp("-")) {
+    const minus: Token[] = [];
+    while (this.isOp("-") || this.isOp("+")) {
       const t = this.next();
-      // `-2` and `-0.5` are negative literals (as Python folds them), not Minus(literal)
-      if (this.peek().kind === "num") return this.literal(this.next(), -1);
-      return this.build(named("Minus"), [this.unary()], [], t.pos);
+      if (t.text === "-") minus.push(t);
     }
-    if (this.isOp("+")) {
-      this.next();
-      return this.unary();
-    }
-    return this.primary();
+    let f: Formula;
+    // `-2` and `-0.5` are negative literals (as Python folds them), not Minus(literal)
+    if (minus.length && this.peek().kind === "num") f = this.literal(this.next(), -1), minus.pop();
+    else f = this.primary();
+    for (let k = minus.length - 1; k >= 0; k--) f = this.build(named("Minus"), [f], [], minus[k]!.pos);
+    return f;
   }
 
   private primary(): Formula {
