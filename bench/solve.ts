@@ -23,6 +23,8 @@ export interface SolveFigure {
   M: number;
   iterations: number;
   seconds: number;
+  /** CPU seconds of the process (all threads): on a loaded machine, CPU / threads estimates the unloaded time. */
+  cpuSeconds: number;
   relResidual: number;
 }
 
@@ -53,9 +55,12 @@ export function runW6(M: number, backend: string, precond: "none" | "nystrom", r
   kernel(new Tensor(w.x, [300, 3])).solve(new Tensor(w.b, [300, 1]), opts);
   let iterations = 0;
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const a = kernel(x).solve(b, { ...opts, onIteration: (k) => (iterations = k) });
+  const c1 = process.cpuUsage(c0);
   const seconds = (performance.now() - t0) / 1000;
-  return { backend, precond, M, iterations, seconds, relResidual: residual(d.x, d.b, a.data, checkRows(M, 200, seed), M) };
+  const cpuSeconds = (c1.user + c1.system) / 1e6;
+  return { backend, precond, M, iterations, seconds, cpuSeconds, relResidual: residual(d.x, d.b, a.data, checkRows(M, 200, seed), M) };
 }
 
 async function main(): Promise<void> {
@@ -70,7 +75,7 @@ async function main(): Promise<void> {
     for (const precond of preconds) {
       const f = runW6(M, backend, precond, rank, seed);
       out.push(f);
-      console.log(`W6 M=${M} ${backend.padEnd(6)} precond=${precond.padEnd(7)} ${String(f.iterations).padStart(4)} iterations  ${f.seconds.toFixed(2).padStart(7)} s  relative residual ${f.relResidual.toExponential(2)}`);
+      console.log(`W6 M=${M} ${backend.padEnd(6)} precond=${precond.padEnd(7)} ${String(f.iterations).padStart(4)} iterations  ${f.seconds.toFixed(2).padStart(7)} s (CPU ${f.cpuSeconds.toFixed(1)} s)  relative residual ${f.relResidual.toExponential(2)}`);
     }
   console.log(`RESULTS ${JSON.stringify(out)}`);
 }
