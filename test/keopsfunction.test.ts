@@ -131,3 +131,18 @@ test("wrong argument count, dim or dtype raise a KeOpsError naming the argument"
   const h = Vi(x).sub(Vi(0, 3)).sqnorm2().sumReduction({ axis: 1 });
   err(() => h(y), /argument 0 \(Var\(0,3,0\)\): expected 1 rows/);
 });
+
+test("batch dimensions through the arguments of a function, broadcast against fixed data", async () => {
+  await withSeed((d) => {
+    const f = Vi(0, 3).sub(Vj(1, 3)).sqnorm2().neg().exp().mul(Pm(2, 2)).sumReduction({ axis: 1 });
+    const x = d.randn([2, 1, 5, 3]), y = d.randn([1, 3, 7, 3]), p = d.randn([2, 3, 2]);
+    const out = f(x, y, p);
+    assert.deepEqual(out.shape, [2, 3, 5, 2]);
+    assertClose(out.data, reference(f, x, y, p).values!, { rtol: 1e-5 });
+    const g = new LazyTensor(d.randn([2, 1, 5, 1, 3])).sub(Vj(0, 3)).sqnorm2().sumReduction({ axis: 2 });
+    const yb = d.randn([3, 4, 3]);
+    const r = g(yb);
+    assert.deepEqual(r.shape, [2, 3, 4, 1]); // two batch dims: axis 2 reduces over i
+    assertClose(r.data, reference(g, yb).values!, { rtol: 1e-5 });
+  });
+});
