@@ -31,6 +31,7 @@ function ints(d: Data, rows: number, dim: number): Tensor {
   return d.randint([rows, dim], -3, 3);
 }
 
+// genred's own plumbing is what is tested here: the JS backend keeps it fast (the backends have their own tests)
 test("every reduction name, both axes, ragged sizes including 0 and 1, against the reference", async () => {
   await withSeed((d) => {
     for (const [reductionOp, extra] of NAMES)
@@ -38,7 +39,7 @@ test("every reduction name, both axes, ragged sizes including 0 and 1, against t
         for (const [M, N] of [[SIZES[1], 7], [7, SIZES[3]], [SIZES[4], 3], [5, 5]] as [number, number][]) {
           const K = extra.optArg ?? 1;
           if ((axis === 1 ? N : M) < K) continue;
-          const f = genred("SqNorm2(x - y) * b + IntCst(1)", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], { reductionOp, axis, ...extra });
+          const f = genred("SqNorm2(x - y) * b + IntCst(1)", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], { reductionOp, axis, ...extra, backend: "js" });
           const x = ints(d, M, 3), y = ints(d, N, 3), b = ints(d, N, 1);
           check(f(x, y, b), reference(f, x, y, b), `${reductionOp} axis ${axis} M=${M} N=${N}`);
         }
