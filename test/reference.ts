@@ -8,6 +8,7 @@ import type { KeOpsFunction } from "../src/lazy/keopsfunction.js";
 import { specOf, argumentData } from "../src/lazy/keopsfunction.js";
 import type { VarData } from "../src/lazy/execute.js";
 import type { TensorLike } from "../src/tensor.js";
+import { MATH_REF_OPS } from "./ops-reference.js";
 
 type Vec = number[];
 /** Float64 evaluation of an op: operand values (per component) and numeric attributes → output components. */
@@ -38,6 +39,7 @@ export const REF_OPS: Record<string, RefOp> = {
   Scalprod: ([x, y]) => [total(x!.map((a, c) => a * y![c]!))],
   Elem: ([x], [m]) => [x![m!]!],
   Extract: ([x], [s, n]) => x!.slice(s!, s! + n!),
+  ...MATH_REF_OPS,
 };
 
 /** Evaluates a formula for one pair; `value(ind)` gives a variable's components. */

@@ -1,0 +1,192 @@
+/**
+ * Every math op (issue 4) on random inputs scaled into its domain, against the float64 reference:
+ * every backend, float32 and float64, D = 1 and D = 3, both axes, with dim-1 ↔ D broadcasting
+ * and parameters. The ops of one configuration are concatenated into one formula (one kernel);
+ * each op's columns are compared separately, so a failure names the op.
+ */
+import { test } from "node:test";
+import { LazyTensor, Vi, Vj, Pm, type Tensor } from "../src/index.js";
+import type { FloatDType } from "../src/tensor.js";
+import { reference } from "./reference.js";
+import { assertClose, testBackends, withSeed, type Data } from "./util.js";
+
+type L = LazyTensor<boolean>;
+/** The leaves of a configuration (symbolic variables, numbered as in {@link data}). */
+interface Leaves {
+  D: number;
+  /** i-variable in [−2, 2]. */ a: L;
+  /** j-variable in [−2, 2]. */ b: L;
+  /** i-variable in (−0.95, 0.95) (asin, acos). */ u: L;
+  /** j-variable in (0.2, 3) (log, sqrt, powers). */ q: L;
+  /** j-variable of dimension 1 in [−2, 2] (broadcasting). */ s: L;
+  /** i- and j-variables with small integer values (ties, comparisons). */ k: L; l: L;
+  /** j-variable of dimension D² in [−1, 1] (matrices). */ A: L;
+  /** i-variable of dimension 6 and j-variable of dimension 12 (TensorDot, Kron). */ X: L; Y: L;
+  /** A parameter of dimension D in [−2, 2]. */ w: L;
+}
+
+function leaves(D: number): Leaves {
+  return {
+    D, a: Vi(0, D), b: Vj(1, D), u: Vi(2, D), q: Vj(3, D), s: Vj(4, 1), k: Vi(5, D), l: Vj(6, D),
+    A: Vj(7, D * D), X: Vi(8, 6), Y: Vj(9, 12), w: Pm(10, D),
+  };
+}
+
+function data(d: Data, D: number, M: number, N: number, dtype: FloatDType): Tensor[] {
+  return [
+    d.uniform([M, D], -2, 2, dtype), d.uniform([N, D], -2, 2, dtype), d.uniform([M, D], -0.95, 0.95, dtype),
+    d.uniform([N, D], 0.2, 3, dtype), d.uniform([N, 1], -2, 2, dtype), d.randint([M, D], -2, 2, dtype),
+    d.randint([N, D], -2, 2, dtype), d.uniform([N, D * D], -1, 1, dtype), d.uniform([M, 6], -1, 1, dtype),
+    d.uniform([N, 12], -1, 1, dtype), d.uniform([D], -2, 2, dtype),
+  ];
+}
+
+/** One case: a name (shown on failure), the formula, and optionally a looser relative tolerance. */
+type Case = [name: string, build: (v: Leaves) => L, rtol?: number];
+
+export const CASES: Case[] = [
+  // arithmetic with scalar ↔ vector broadcasting, parameters, inv
+  ["Add a+s", (v) => v.a.add(v.s)],
+  ["Subtract s-a", (v) => LazyTensor.sub(v.s, v.a)],
+  ["Mult a*s", (v) => v.a.mul(v.s)],
+  ["Mult a*w", (v) => v.a.mul(v.w)],
+  ["Divide a/q", (v) => v.a.div(v.q)],
+  ["Divide s/q", (v) => v.s.div(v.q)],
+  ["Minus", (v) => v.a.neg()],
+  ["Inv", (v) => v.q.inv()],
+  ["LazyTensor.div(1, q)", (v) => LazyTensor.div(1, v.q)],
+  // comparisons on integer-valued data (ties), and against a broadcast scalar
+  ["Equal", (v) => v.k.eq(v.l)],
+  ["NotEqual", (v) => v.k.ne(v.l)],
+  ["LessThan", (v) => v.k.lt(v.l)],
+  ["GreaterThan", (v) => v.k.gt(v.l)],
+  ["LessOrEqual", (v) => v.k.le(v.l)],
+  ["GreaterOrEqual", (v) => v.k.ge(v.l)],
+  ["LessThan k<s", (v) => v.k.lt(v.s)],
+  ["Equal k==1", (v) => v.k.eq(1)],
+  // element-wise functions
+  ["Exp", (v) => v.a.exp()],
+  ["Log", (v) => v.q.log()],
+  ["XLogX", (v) => v.q.xlogx()],
+  ["Sin", (v) => v.a.sin()],
+  ["Cos", (v) => v.a.cos()],
+  ["SinXDivX", (v) => v.a.sinxdivx()],
+  ["sinc", (v) => v.a.sinc()],
+  ["Asin", (v) => v.u.asin()],
+  ["Acos", (v) => v.u.acos()],
+  ["Atan", (v) => v.a.atan()],
+  ["Atan2", (v) => v.a.atan2(v.b)],
+  ["Atan2 broadcast", (v) => v.s.atan2(v.a)],
+  ["Sqrt", (v) => v.q.sqrt()],
+  ["Rsqrt", (v) => v.q.rsqrt()],
+  ["Square", (v) => v.a.square()],
+  ["pow 2 → Square", (v) => v.a.pow(2)],
+  ["Pow 3", (v) => v.a.pow(3)],
+  ["Pow -2", (v) => v.q.pow(-2)],
+  ["pow 0.5 → Sqrt", (v) => v.q.pow(0.5)],
+  ["pow -0.5 → Rsqrt", (v) => v.q.pow(-0.5)],
+  ["Powf float", (v) => v.q.pow(1.7)],
+  ["Powf LazyTensor", (v) => v.q.power(v.s)],
+  ["Powf a^q elementwise", (v) => v.q.pow(v.a)],
+  ["Sign", (v) => v.a.sign()],
+  ["Step", (v) => v.a.step()],
+  ["ReLU", (v) => v.a.relu()],
+  ["Clamp floats", (v) => v.a.clamp(-0.5, 0.7)],
+  ["ClampInt", (v) => v.a.clamp(-1, 1)],
+  ["Clamp broadcast", (v) => v.a.clamp(v.s, v.b.abs().add(2))],
+  ["IfElse", (v) => v.a.ifelse(v.b, v.s)],
+  ["Mod", (v) => v.a.mod(0.7, 0.2)],
+  ["Mod LazyTensor", (v) => v.a.mod(v.q)],
+  ["Round", (v) => v.a.mul(3).round()],
+  ["Round 2 decimals", (v) => v.a.round(2)],
+  ["Floor", (v) => v.a.mul(3).floor()],
+  ["Abs", (v) => v.a.abs()],
+  // beyond KeOps
+  ["Tanh", (v) => v.a.tanh()],
+  ["Sinh", (v) => v.a.sinh()],
+  ["Cosh", (v) => v.a.cosh()],
+  ["Tan", (v) => v.u.tan()],
+  ["Erf", (v) => v.a.erf(), 3e-7],
+  ["Log1p", (v) => v.q.log1p()],
+  ["Expm1", (v) => v.a.expm1()],
+  ["Sigmoid", (v) => v.a.mul(5).sigmoid()],
+  ["Softplus", (v) => v.a.mul(20).softplus()],
+  // vector operations
+  ["SqNorm2", (v) => v.a.sqnorm2()],
+  ["Norm2", (v) => v.a.norm2()],
+  ["Normalize", (v) => v.a.normalize()],
+  ["SqDist", (v) => v.a.sqdist(v.b)],
+  ["SqDist broadcast", (v) => v.a.sqdist(v.s)],
+  ["WeightedSqNorm isotropic", (v) => v.a.weightedsqnorm(v.s)],
+  ["WeightedSqNorm diagonal", (v) => v.a.weightedsqnorm(v.q)],
+  ["WeightedSqNorm full", (v) => v.a.weightedsqnorm(v.A)],
+  ["weightedsqdist", (v) => v.a.weightedsqdist(v.b, v.q)],
+  ["Scalprod", (v) => v.a.dot(v.b)],
+  ["Sum (inner)", (v) => v.a.sum()],
+  ["Min (inner)", (v) => v.a.min()],
+  ["Max (inner)", (v) => v.a.max()],
+  ["ArgMin (inner, ties)", (v) => v.k.argmin()],
+  ["ArgMax (inner, ties)", (v) => v.k.argmax()],
+  ["Min (inner, ties)", (v) => v.k.min(-1)],
+  ["Elem", (v) => v.a.elem(v.D - 1)],
+  ["Extract", (v) => v.a.extract(v.D > 1 ? 1 : 0, v.D > 1 ? v.D - 1 : 1)],
+  ["Concat", (v) => v.a.concat(v.s)],
+  ["concatenate", (v) => LazyTensor.concatenate([v.s, v.a, v.b])],
+  ["OneHot", (v) => v.k.elem(0).add(1).oneHot(4)],
+  // tensor algebra
+  ["MatVecMult", (v) => v.A.matvecmult(v.a)],
+  ["VecMatMult", (v) => v.a.vecmatmult(v.A)],
+  ["TensorProd", (v) => v.a.tensorprod(v.b)],
+  ["TensorDot matmul", (v) => v.X.keopsTensordot(v.Y, [2, 3], [3, 4], [1], [0])],
+  ["TensorDot permuted", (v) => v.X.keopsTensordot(v.Y, [2, 3], [3, 4], [1], [0], [1, 0])],
+  ["TensorDot two axes", (v) => v.X.keopsTensordot(v.Y.extract(0, 6), [2, 3], [3, 2], [0, 1], [1, 0])],
+  ["TensorDot outer 3-way", (v) => v.X.keopsTensordot(v.a, [3, 2], [v.D], [], [], [2, 0, 1])],
+  ["Kron", (v) => v.X.keopsKron(v.Y, [2, 3], [3, 4])],
+];
+
+const SHAPE = { M: 7, N: 5 };
+/** Ops per kernel: small enough for the native backend's C++ compiler to stay quick. */
+const CHUNK = 16;
+
+/**
+ * The (D, axis) configurations per backend: all four, or, for the compiled native backend (a C++
+ * compile per kernel, seconds each on a cold cache), one per dtype: together they cover D = 1 and
+ * 3 and both axes.
+ */
+function configs(backend: string, dtype: FloatDType): [D: number, axis: 0 | 1][] {
+  if (backend !== "native") return [[1, 0], [1, 1], [3, 0], [3, 1]];
+  return dtype === "float32" ? [[3, 1]] : [[1, 0]];
+}
+
+/** Runs the cases of `cases` in one configuration and compares each op's columns. */
+export function checkCases(d: Data, cases: readonly Case[], backend: string, dtype: FloatDType, D: number, axis: 0 | 1): void {
+  const v = leaves(D);
+  const args = data(d, D, SHAPE.M, SHAPE.N, dtype);
+  for (let c0 = 0; c0 < cases.length; c0 += CHUNK) {
+    const parts = cases.slice(c0, c0 + CHUNK).map(([name, build, rtol]) => ({ name, f: build(v), rtol }));
+    // every leaf appears, so the call signature is the same for every chunk
+    const all = [v.a, v.b, v.u, v.q, v.s, v.k, v.l, v.A, v.X, v.Y, v.w].map((x) => x.elem(0)).reduce((s, x) => s.add(x.mul(0)));
+    const F = LazyTensor.concatenate([...parts.map((p) => p.f), all]);
+    const fn = F.sum({ axis, backend: backend as never, call: false }) as unknown as (...a: Tensor[]) => Tensor;
+    const out = fn(...args);
+    const ref = reference(fn as never, ...args);
+    const rows = axis === 1 ? SHAPE.M : SHAPE.N;
+    const width = F.ndim;
+    let off = 0;
+    for (const p of parts) {
+      const cols = p.f.ndim;
+      const pick = (x: ArrayLike<number>) =>
+        Array.from({ length: rows * cols }, (_, r) => x[Math.floor(r / cols) * width + off + (r % cols)]!);
+      const rtol = Math.max(p.rtol ?? 0, dtype === "float32" ? 2e-5 : 1e-11);
+      assertClose(pick(out.data), pick(ref.values!), { rtol, what: `[${backend} ${dtype}] ${p.name} D=${D} axis=${axis}: ${p.f.formula}` });
+      off += cols;
+    }
+  }
+}
+
+for (const backend of testBackends())
+  for (const dtype of ["float32", "float64"] as const)
+    test(`[${backend}] ${dtype}: every op against the float64 reference (D = 1 and 3, both axes)`, () =>
+      withSeed((d) => {
+        for (const [D, axis] of configs(backend, dtype)) checkCases(d, CASES, backend, dtype, D, axis);
+      }));
