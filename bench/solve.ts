@@ -7,6 +7,7 @@
  * usage: node --import tsx bench/solve.ts [--M 10000] [--backends native,js] [--precond none,nystrom] [--rank 200] [--seed 0]
  * Prints one line per run and, last, `RESULTS {json}`.
  */
+import { pathToFileURL } from "node:url";
 import { LazyTensor, Tensor, Vi, Vj, backendInfo, type BackendName } from "../src/index.js";
 import { checkRows, makeData } from "./data.js";
 import { SOLVE_ALPHA, SOLVE_EPS, workload } from "./workloads.js";
@@ -80,4 +81,4 @@ async function main(): Promise<void> {
   console.log(`RESULTS ${JSON.stringify(out)}`);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main();
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) await main();

@@ -39,6 +39,8 @@ test("kernelSolve: float32, options given when made and overridden at call time"
     const ref = choleskySolve(denseKernel(gauss, x, M, D), M, 0.1, b.data, 1);
     assertClose(a.data, ref, { rtol: 1e-3 });
     assert.ok(Kinv.last!.residual < 1e-6);
+    // a backend given at call time is used (an unknown one is an error)
+    assert.throws(() => Kinv(x, x, b, { backend: "nope" as never }), /^KeOpsError: backend: expected one of/);
   }));
 
 test("kernelSolve: bad input raises a KeOpsError naming the argument", () =>

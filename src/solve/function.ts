@@ -92,7 +92,10 @@ export function forward(spec: SolveSpec, args: readonly TensorLike[], opts: Solv
   checkDtype(bGiven, dtype, bName);
   dtype ??= bGiven.dtype as FloatDType;
   const b3 = rhsOf(bGiven, spec.Dv, bName);
-  const sys: LinearSystem = { call: spec.call, pInd: spec.pInd, Dv: spec.Dv, vars, dtype };
+  // a backend given at call time overrides the one the function was made with
+  const backend = opts?.backend ?? spec.call.opts.backend;
+  const call = backend === spec.call.opts.backend ? spec.call : { ...spec.call, opts: { ...spec.call.opts, backend } };
+  const sys: LinearSystem = { call, pInd: spec.pInd, Dv: spec.Dv, vars, dtype };
   const shape = systemShape(sys, b3, bName);
   const result = solveFlat(sys, shape, expandBatch(b3, shape.batch), params);
   const full = [...shape.batch, shape.M, spec.Dv];
