@@ -1,0 +1,69 @@
+/**
+ * Edge values of the math ops, on every backend in float32 and float64: 0 for SinXDivX and
+ * XLogX, negatives into Sqrt and Log, the domain edges of Asin/Acos, ties in Min/Max/ArgMin/ArgMax
+ * (lowest index), half-way rounding, NaN in comparisons, overflow in Sigmoid/Softplus.
+ * All the cases of one run share one kernel: a single row holding every input.
+ */
+import { test } from "node:test";
+import { LazyTensor, tensor, type Tensor } from "../src/index.js";
+import { assertClose, testBackends } from "./util.js";
+
+type L = LazyTensor<boolean>;
+const PI = Math.PI;
+/** [name, inputs, op, expected outputs]. */
+const EDGES: [string, number[], (x: L) => L, number[]][] = [
+  ["SinXDivX at 0, −0, tiny, π", [0, -0, 1e-30, PI], (x) => x.sinxdivx(), [1, 1, 1, Math.sin(PI) / PI]],
+  ["XLogX at 0, 1, −1", [0, 1, -1], (x) => x.xlogx(), [0, 0, NaN]],
+  ["Sqrt of −1, 0, 4", [-1, 0, 4], (x) => x.sqrt(), [NaN, 0, 2]],
+  ["Log of −1, 0, 1", [-1, 0, 1], (x) => x.log(), [NaN, -Infinity, 0]],
+  ["Rsqrt of 0, −1, 4", [0, -1, 4], (x) => x.rsqrt(), [0, NaN, 0.5]],
+  ["Asin at ±1, 1.5", [-1, 1, 1.5], (x) => x.asin(), [-PI / 2, PI / 2, NaN]],
+  ["Acos at ±1, −1.5", [-1, 1, -1.5], (x) => x.acos(), [PI, 0, NaN]],
+  ["Atan2(0, −1), (1, 0)", [0, 1], (x) => x.atan2([-1, 0]), [PI, PI / 2]],
+  ["Sign of −2, 0, 3", [-2, 0, 3], (x) => x.sign(), [-1, 0, 1]],
+  ["Step of −1, 0, 1", [-1, 0, 1], (x) => x.step(), [0, 1, 1]],
+  ["ReLU of −1, 0, 2", [-1, 0, 2], (x) => x.relu(), [0, 0, 2]],
+  ["Round half away from zero", [2.5, -2.5, 0.5, -0.4], (x) => x.round(), [3, -3, 1, -0]],
+  ["Floor", [-0.5, 1.5, -2], (x) => x.floor(), [-1, 1, -2]],
+  ["Mod 3 of −1, 4, 3", [-1, 4, 3], (x) => x.mod(3), [2, 1, 0]],
+  ["ClampInt(−1, 1) at the bounds", [-2, -1, 0.5, 1, 2], (x) => x.clamp(-1, 1), [-1, -1, 0.5, 1, 1]],
+  ["IfElse at 0", [-1, 0, 1], (x) => x.ifelse(1, 2), [2, 1, 1]],
+  ["Min with ties", [3, 1, 1, 2], (x) => x.min(), [1]],
+  ["ArgMin with ties → lowest index", [3, 1, 1, 2], (x) => x.argmin(), [1]],
+  ["ArgMax with ties → lowest index", [3, 3, 1, 3], (x) => x.argmax(), [0]],
+  ["ArgMin of a constant vector", [5, 5, 5], (x) => x.argmin(), [0]],
+  ["Max with ties", [-1, 4, 4], (x) => x.max(), [4]],
+  ["Normalize the zero vector", [0, 0, 0], (x) => x.normalize(), [0, 0, 0]],
+  ["Norm2 of the zero vector", [0, 0], (x) => x.norm2(), [0]],
+  ["OneHot of 2.5 (rounds to 3)", [2.5], (x) => x.oneHot(4), [0, 0, 0, 1]],
+  ["OneHot out of range", [-1], (x) => x.oneHot(3), [0, 0, 0]],
+  ["Equal / NotEqual / LessThan with NaN", [NaN], (x) => LazyTensor.concatenate([x.eq(x), x.ne(x), x.lt(1), x.ge(1)]), [0, 1, 0, 0]],
+  ["Sigmoid at ±1000", [1000, -1000], (x) => x.sigmoid(), [1, 0]],
+  ["Softplus at ±1000, 0", [1000, -1000, 0], (x) => x.softplus(), [1000, 0, Math.LN2]],
+  ["Log1p(−1), Expm1(0)", [-1, 0], (x) => x.elem(0).log1p().concat(x.elem(1).expm1()), [-Infinity, 0]],
+  ["Erf at 0, ±10", [0, 10, -10], (x) => x.erf(), [0, 1, -1]],
+  ["Inv of 0", [0, -0], (x) => x.inv(), [Infinity, -Infinity]],
+  ["Tanh at ±50", [50, -50], (x) => x.tanh(), [1, -1]],
+];
+
+for (const backend of testBackends())
+  for (const dtype of ["float32", "float64"] as const)
+    test(`[${backend}] ${dtype}: edge values`, () => {
+      const inputs = EDGES.flatMap(([, xs]) => xs);
+      const X = new LazyTensor(tensor([inputs], { dtype }), 0);
+      let off = 0;
+      const parts = EDGES.map(([, xs, op]) => {
+        const f = op(X.extract(off, xs.length));
+        off += xs.length;
+        return f;
+      });
+      const out = LazyTensor.concatenate(parts).sum({ axis: 1, backend: backend as never }) as Tensor;
+      let col = 0;
+      EDGES.forEach(([name, , , want], k) => {
+        const got = Array.from(out.data.subarray(col, col + parts[k]!.ndim));
+        col += parts[k]!.ndim;
+        // Erf is the SSA's erf: an approximation with |error| < 1.2e-7 (erf(0) ≈ −3e-8)
+        const rtol = name.startsWith("Erf") ? 2e-7 : dtype === "float32" ? 1e-6 : 1e-14;
+        assertClose(got, want, { rtol, atol: rtol, what: `[${backend} ${dtype}] ${name}` });
+      });
+    });
