@@ -10,15 +10,21 @@ import { KeOpsError } from "../errors.js";
 import type { KernelJob } from "../compile/program.js";
 import { dtypeOfArray, type TensorData } from "../tensor.js";
 
-/** Threads to use: `KEOPS_TS_THREADS`, else every core. */
+const cores = typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
+let envSeen: string | undefined;
+let envThreads = 0;
+
+/** Threads to use: `KEOPS_TS_THREADS`, else every core (read on every call: cheap, and tests change it). */
 export function threadCount(): number {
   const env = process.env.KEOPS_TS_THREADS;
-  if (env !== undefined && env !== "") {
+  if (env === undefined || env === "") return cores;
+  if (env !== envSeen) {
     const n = Number(env);
     if (!Number.isInteger(n) || n < 1) throw new KeOpsError(`KEOPS_TS_THREADS: expected a positive integer, got ${JSON.stringify(env)}`);
-    return n;
+    envSeen = env;
+    envThreads = n;
   }
-  return typeof os.availableParallelism === "function" ? os.availableParallelism() : os.cpus().length;
+  return envThreads;
 }
 
 /** Sync words: [0] finished workers, [1] next chunk, [2] error length. */

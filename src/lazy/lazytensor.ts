@@ -479,11 +479,11 @@ export class LazyTensor<S extends boolean = false> {
   // ---- static forms --------------------------------------------------------------------------
 
   /** `a + b` with any operand on the left. */
-  static add(a: Operand, b: Operand): LazyTensor<boolean> { return toLazy(a, "a").add(b as never); }
+  static add(a: Operand, b: Operand): LazyTensor<boolean> { return a === 0 ? toLazy(b, "b") : toLazy(a, "a").add(b as never); }
   /** `a - b` (e.g. `LazyTensor.sub(2, x)`). */
-  static sub(a: Operand, b: Operand): LazyTensor<boolean> { return toLazy(a, "a").sub(b as never); }
+  static sub(a: Operand, b: Operand): LazyTensor<boolean> { return a === 0 ? toLazy(b, "b").neg() : toLazy(a, "a").sub(b as never); }
   /** `a * b`. */
-  static mul(a: Operand, b: Operand): LazyTensor<boolean> { return toLazy(a, "a").mul(b as never); }
+  static mul(a: Operand, b: Operand): LazyTensor<boolean> { return a === 1 ? toLazy(b, "b") : toLazy(a, "a").mul(b as never); }
   /** `a / b` (e.g. `LazyTensor.div(1, x)`). */
   static div(a: Operand, b: Operand): LazyTensor<boolean> { return toLazy(a, "a").div(b as never); }
   /** `x.exp()`. */
