@@ -3,7 +3,7 @@
  * class by module augmentation, with their static forms (`LazyTensor.sin(x)`, …). Imported once
  * by the package entry point.
  */
-import { argError } from "../errors.js";
+import { argError, said } from "../errors.js";
 import type { OpDef } from "../formula/node.js";
 import { InvOp } from "../formula/ops/arith.js";
 import {
@@ -190,7 +190,7 @@ install("weightedsqnorm", function (this: AnyLazy, s: Operand) {
   const w = toLazy(s, "s");
   const D = this.ndim;
   if (w.ndim !== 1 && w.ndim !== D && w.ndim !== D * D)
-    argError("s", `weights of dimension 1 (isotropic), ${D} (diagonal) or ${D * D} (full symmetric) for D = ${D}`, `dimension ${w.ndim}`);
+    argError("s", `weights of dimension 1 (isotropic), ${D} (diagonal) or ${D * D} (full symmetric) for D = ${D}`, said(`dimension ${w.ndim}`));
   return w.op(WeightedSqNormOp, [this]);
 });
 install("weightedsqdist", function (this: AnyLazy, y: Operand, s: Operand) {
