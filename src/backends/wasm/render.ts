@@ -447,18 +447,18 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
       us.forEach((u, n) => update(u, st[u]!, { ...fvals[n]!.ctxBase, fval: fvals[n]!.fval }, masked));
       return;
     }
-    // the vector tests of every copy against the replicated state, one branch for all
-    const gm = g.t(11);
+    // the vector tests of every copy against the replicated state: bit u·W + l of `bits` is
+    // lane l of copy u passing (lanes past `je` cleared), one branch for all
     us.forEach((u, n) => {
       const upVals = new Map<number, Repr>(hoisted.map((h) => [h, { local: g.valueLocal("u", h, hu(u)), mask: upBools[h]! }]));
       g.emitBlock("u", up, u, { ...fvals[n]!.ctxBase, fval: fvals[n]!.fval, state: (k) => ({ local: st[u]![k]!, mask: false }) }, upVals, (h) => pre.has(h));
       g.push(upVals.get(guard!)!, "mask");
-      if (n > 0) a.get(gm).v(SIMD.or);
-      a.set(gm);
+      if (masked) a.get(g.mask).v(SIMD.and);
+      a.v(L.mode === "f32" ? SIMD.i32x4Bitmask : SIMD.i64x2Bitmask);
+      if (u > 0) a.i32(u * W).op(OP.i32Shl).get(g.qn).op(OP.i32Or);
+      a.set(g.qn);
     });
-    a.get(gm);
-    if (masked) a.get(g.mask).v(SIMD.and);
-    a.v(SIMD.anyTrue).if();
+    a.get(g.qn).if();
     // candidates to the scratch area (component k of candidate q at (k·U·W + q)·bytes), then a
     // loop over them: one copy of the update's code whatever the lanes and unrolling
     const nq = U * W;
@@ -471,12 +471,12 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
         a.vmem(SIMD.store, 0, (k * nq + u * W) * L.bytes);
       });
     });
-    // count = masked ? min(W, je − j) : U·W
-    if (masked) a.get(g.je).get(g.j).op(OP.i32Sub).i32(W).get(g.je).get(g.j).op(OP.i32Sub).i32(W).op(OP.i32LtS).op(OP.selectOp).set(g.qn);
-    else a.i32(nq).set(g.qn);
-    a.i32(0).set(g.q);
+    // each passing candidate in index order (a candidate failing the test against a state fails
+    // it against every later one: selection states only improve), q = lowest set bit
     a.block().loop();
-    a.get(g.q).get(g.qn).op(OP.i32GeS).brIf(1);
+    a.get(g.qn).op(OP.i32Eqz).brIf(1);
+    a.get(g.qn).op(OP.i32Ctz).set(g.q);
+    a.get(g.qn).get(g.qn).i32(1).op(OP.i32Sub).op(OP.i32And).set(g.qn);
     a.get(g.j).get(g.q).op(OP.i32Add).set(g.jq);
     a.get(g.q).i32(L.shift).op(OP.i32Shl).get(g.scratchP).op(OP.i32Add).set(g.qb);
     const lane = body.out.map((v, k): Repr => {
@@ -487,7 +487,6 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
       return { local: loc, mask: false };
     });
     update(0, st[0]!, { jLocal: g.jq, jOff: 0, idxSplat: true, fval: (k) => lane[k]! }, false);
-    a.get(g.q).i32(1).op(OP.i32Add).set(g.q);
     a.br(0).end().end();
     a.end();
   };
