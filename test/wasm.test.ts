@@ -245,6 +245,32 @@ test("worker threads (sync and async) give the single-thread results, with batch
     assertExact(ka.data, want.data, "argKmin async");
   }));
 
+test("selection reductions: ties and NaNs across lanes, unrolled copies and the masked tail", { skip }, () =>
+  withSeed((d) => {
+    for (const dtype of ["float32", "float64"] as const)
+      for (let N = 1; N <= 41; N += 4) {
+        const M = 6;
+        const x = d.randint([M, 2], -1, 1, dtype), y = d.randint([N, 2], -1, 1, dtype);
+        for (let k = 0; k < N * 2; k++) if (d.rng.uniform() < 0.08) y.data[k] = NaN;
+        const F = Vi(0, 2).sub(Vj(1, 2)).abs();
+        const K = Math.min(N, 3);
+        const fns = [
+          F.minArgmin({ axis: 1, backend: "wasm" }),
+          F.maxArgmax({ axis: 1, backend: "wasm" }),
+          F.sum().KminArgKmin({ K, axis: 1, backend: "wasm" }),
+          F.sum().argKmin({ K, axis: 1, backend: "wasm" }),
+        ] as unknown as ((...a: Tensor[]) => Tensor | [Tensor, Tensor])[];
+        fns.forEach((fn, n) => {
+          const ref = reference(fn as never, x, y);
+          const out = fn(x, y);
+          const [vals, inds] = Array.isArray(out) ? out : [undefined, out];
+          const what = `#${n} ${dtype} N=${N}`;
+          if (vals) assertClose(vals.data, ref.values!, { rtol: 0, atol: 0, what });
+          assertExact(inds!.data, ref.indices!, `${what} indices`);
+        });
+      }
+  }));
+
 test("float32 data with a float64 accumulator", { skip }, () =>
   withSeed((d) => {
     const x = d.randn([33, 3], "float32"), y = d.randn([5000, 3], "float32");
