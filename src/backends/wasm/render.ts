@@ -37,7 +37,7 @@ type Repr = { readonly local: number; readonly mask: boolean } | { readonly c: n
 const FCMP: Record<string, LaneOp> = { lt: "lt", le: "le", gt: "gt", ge: "ge", eq: "eq", ne: "ne" };
 const ICMP: Record<string, LaneOp> = { lt: "ilt", le: "ile", gt: "igt", ge: "ige", eq: "ieq", ne: "ine" };
 const DIRECT: Record<string, LaneOp> = {
-  add: "add", sub: "sub", mul: "mul", div: "div", min: "min", max: "max", neg: "neg", abs: "abs", sqrt: "sqrt", floor: "floor",
+  add: "add", sub: "sub", mul: "mul", div: "div", min: "min", max: "max", sqrt: "sqrt", floor: "floor",
 };
 
 /** Which values of a block are 0/1 (comparisons and their logic): they are kept as lane masks. */
@@ -241,6 +241,11 @@ class Gen {
       pf(0);
       if (args.length > 1) pf(1);
       L.op(DIRECT[op]!);
+    } else if (op === "neg" || op === "abs") {
+      // sign-bit logic with the mask in a register (V8 rebuilds the mask of f32x4.neg/abs each time)
+      pf(0);
+      L.f(-0);
+      a.v(op === "neg" ? SIMD.xor : SIMD.andnot);
     } else if (op === "rsqrt") {
       L.f(1);
       pf(0);
