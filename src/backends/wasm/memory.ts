@@ -4,6 +4,7 @@
  * async ones included, may overlap in time, each holds its own range until it finishes).
  */
 
+import { KeOpsError } from "../../errors.js";
 import { wa, type WasmMemory } from "./api.js";
 
 const PAGE = 65536;
@@ -48,9 +49,18 @@ export function allocate(bytes: number): number {
     at = busy[k]![1];
   }
   const end = at + size;
-  if (end > MAX_PAGES * PAGE) throw new RangeError(`wasm backend: ${end} bytes exceed the 4 GiB of a wasm32 memory`);
+  const fail = (): never => {
+    throw new KeOpsError(`backend "wasm": this call needs ${size} bytes of WebAssembly memory (inputs, outputs), more than the 4 GiB of a wasm32 memory can give; use backend "native" or "js"`);
+  };
+  if (end > MAX_PAGES * PAGE) fail();
   const have = mem.buffer.byteLength;
-  if (end > have) mem.grow(Math.ceil((end - have) / PAGE));
+  if (end > have) {
+    try {
+      mem.grow(Math.ceil((end - have) / PAGE));
+    } catch {
+      fail();
+    }
+  }
   busy.splice(k, 0, [at, end]);
   return at;
 }

@@ -31,6 +31,15 @@ export function modeOf(p: KernelProgram): Mode {
   return p.dtype === "float64" || p.accDtype === "float64" ? "f64" : "f32";
 }
 
+/**
+ * Whether the program's reduction is a selection (a guarded update, not tiled): its state is kept
+ * replicated in every lane, candidates folded in one at a time where the vector guard passes.
+ */
+function replicatedState(p: KernelProgram): boolean {
+  const g = p.red.update.guard;
+  return g !== undefined && p.red.update.code[g]!.op !== "const" && !p.red.tiled;
+}
+
 /** A value as the generator holds it: a vector local (a lane mask when `mask`) or a constant. */
 type Repr = { readonly local: number; readonly mask: boolean } | { readonly c: number };
 
@@ -112,10 +121,9 @@ class Gen {
     this.f = this.m.func({ params: [I32, I32, I32, I32, I32, I32], results: [] }, "k").body;
     this.a = new Asm(this.f);
     this.L = new Lanes(mode, this.a);
-    // two independent accumulators per step hide the latency of the state's dependency chain
-    const g = p.red.update.guard;
-    const replicated = g !== undefined && p.red.update.code[g]!.op !== "const" && !p.red.tiled;
-    this.U = Number(process.env.WASM_U ?? (replicated ? 4 : 2));
+    // vectors per step: two partial states hide the latency of an accumulation chain; selection
+    // reductions (one replicated state, cheap vector tests) take four per branch
+    this.U = replicatedState(p) ? 4 : 2;
   }
 
   /** Scratch vector local n (shared by sequential emissions). */
@@ -334,12 +342,11 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
   g.q = f.local(I32); g.qn = f.local(I32); g.qb = f.local(I32); g.jq = f.local(I32);
   g.i = f.local(I32); g.j = f.local(I32); g.jb = f.local(I32); g.je = f.local(I32); g.jt = f.local(I32); g.jfull = f.local(I32);
   g.mask = f.local(V128);
-  p.slots.forEach((s, k) => {
+  for (const s of p.slots) {
     g.base.push(f.local(I32));
     g.rowBase.push(s.role === "outer" ? f.local(I32) : -1);
     g.compBase.push(s.role === "inner" ? Array.from({ length: s.dim }, () => f.local(I32)) : []);
-    void k;
-  });
+  }
   rows.forEach(() => {
     g.outBase.push(f.local(I32));
     g.outRow.push(f.local(I32));
@@ -363,7 +370,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
    * reduction's update assumes). Insertions are then as rare as for a scalar loop, instead of
    * one partial state per lane each taking its own insertions.
    */
-  const replicated = guard !== undefined && !red.tiled;
+  const replicated = replicatedState(p);
   /** The copy whose locals hold the hoisted guard parts (one state: one set). */
   const hu = (u: number): number => (replicated ? 0 : u);
   const T0 = vecState();
@@ -396,7 +403,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
   });
   g.emitBlock("b", body, 0, noState, bodyVals, (_, ins) => ins.level === 1);
   const initState = (target: number[][]): void => {
-    for (const st of target)
+    for (const st of new Set(target))
       red.state.forEach((s, k) => {
         g.push({ c: s.init }, s.t);
         a.set(st[k]!);
@@ -408,7 +415,6 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     if (!hoisted.length) return;
     g.emitBlock("u", up, hu(u), { state: (k) => ({ local: st[k]!, mask: false }) }, new Map(), (n) => pre.has(n) && stateOnly[n]!);
   };
-
 
   /** Emits the update (guard test, rest, assignment) for the inputs of `ctx` into state `st`. */
   const update = (u: number, st: number[], ctx: Ctx, masked: boolean): void => {
