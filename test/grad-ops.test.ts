@@ -7,9 +7,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import "../src/index.js";
-import { Var, allOps, apply, type Formula, type OpDef } from "../src/formula/node.js";
+import { Var, allOps, apply, opByName, substitute, type Formula, type OpDef } from "../src/formula/node.js";
 import { grad } from "../src/autodiff/grad.js";
-import { assertClose, withSeed, type Data } from "./util.js";
+import { assertClose, testBackends, withSeed, type Data } from "./util.js";
 import { evalRows } from "./grad-helpers.js";
 
 /** Ops whose operands must be positive. */
@@ -111,3 +111,44 @@ for (const op of differentiable.filter((o) => o.vjp)) {
       for (const { F, vars } of inst) checkInstance(d, op, F, vars);
     }));
 }
+
+/**
+ * The gradient formulas of every op lowered by every other backend: the instances' Grad formulas
+ * (variables renumbered apart) concatenated into a few formulas of at most 40 variables, evaluated
+ * in float64 on each backend and compared with js. The native backend compiles each with the
+ * system compiler, so it is checked only when asked for (KEOPS_TEST_BACKENDS=native,…).
+ */
+test("every op's Grad formulas on every backend equal js (float64)", () =>
+  withSeed((d) => {
+    const concat = opByName("Concat")!;
+    const chunks: { parts: Formula[]; data: Map<number, Float64Array> }[] = [];
+    let cur = { parts: [] as Formula[], data: new Map<number, Float64Array>() };
+    let next = 0;
+    for (const op of differentiable.filter((o) => o.vjp))
+      for (const { F, vars } of instances(op)) {
+        if (cur.data.size + vars.length + 1 > 40) (chunks.push(cur), (cur = { parts: [], data: new Map() }));
+        const base = next;
+        next += vars.length + 1;
+        const ren = (x: Formula): Formula => Var(x.ind + base, x.dim, 0);
+        const Fr = substitute(F, ren);
+        const e = Var(base + vars.length, F.dim, 0);
+        for (const v of vars) cur.data.set(v.ind + base, sample(d, M * v.dim, POSITIVE.has(op.name)));
+        cur.data.set(e.ind, sample(d, M * F.dim, false));
+        for (const v of vars) cur.parts.push(grad(Fr, ren(v), e));
+      }
+    if (cur.parts.length) chunks.push(cur);
+    const backends = testBackends().filter((b) => b !== "js" && (b !== "native" || process.env.KEOPS_TEST_BACKENDS));
+    for (const { parts, data } of chunks) {
+      const whole = parts.slice(1).reduce((a, f) => apply(concat, [a, f]), parts[0]!);
+      const want = evalRows(whole, data, M, "js");
+      for (const backend of backends) {
+        const got = evalRows(whole, data, M, backend);
+        let at = 0;
+        for (const p of parts) {
+          const pick = (x: Float64Array): Float64Array => Float64Array.from({ length: M * p.dim }, (_, k) => x[Math.floor(k / p.dim) * whole.dim + at + (k % p.dim)]!);
+          assertClose(pick(got), pick(want), { rtol: 1e-9, what: `${backend}: ${p}` });
+          at += p.dim;
+        }
+      }
+    }
+  }));
