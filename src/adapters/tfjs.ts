@@ -129,7 +129,7 @@ type OpMethods = {
     : never;
 };
 
-// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+/** The forwarded methods (declaration merging with the class below). */
 export interface LazyTensor extends OpMethods {}
 
 /**
@@ -138,7 +138,6 @@ export interface LazyTensor extends OpMethods {}
  * with a 2-D x; numbers, arrays, `[ind, dim, cat]`), same operations; reductions and `solve`
  * return tf.Tensors.
  */
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class LazyTensor {
   /** The keops-ts LazyTensor. */
   readonly core: Core;
