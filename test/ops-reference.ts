@@ -112,7 +112,7 @@ export const MATH_REF_OPS: Record<string, RefOp> = {
   IntInv: (_x, [n]) => [1 / n!],
   Zero: (_x, [d]) => new Array<number>(d!).fill(0),
   Inv: map1((a) => 1 / a),
-  Sign: map1((a) => (a > 0 ? 1 : a < 0 ? -1 : a === 0 ? 0 : NaN)),
+  Sign: map1((a) => (a > 0 ? 1 : a < 0 ? -1 : 0)),
   Rsqrt: map1((a) => (a === 0 ? 0 : 1 / Math.sqrt(a))),
   Powf: mapN((a, b) => Math.pow(a, b)),
   XLogX: map1((a) => (a === 0 ? 0 : a * Math.log(a))),

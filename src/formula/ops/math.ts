@@ -9,8 +9,15 @@ import { KeOpsError } from "../../errors.js";
 export const ExpOp = unarySsa("Exp", "exp", { vjp: (_a, _t, self, g) => [mul(g, self)] });
 export const LogOp = unarySsa("Log", "log", { vjp: ([x], _t, _s, g) => [div(g, x!)] });
 export const SqrtOp = unarySsa("Sqrt", "sqrt", { vjp: (_a, _t, self, g) => [div(g, mul(intCst(2), self))] });
-/** `Sign(x)`: −1, 0 or 1 (derivative zero). */
-export const SignOp = unarySsa("Sign", "sign", { vjp: () => [undefined] });
+/** `Sign(x)`: 1 where x > 0, −1 where x < 0, else 0 (NaN included, as KeOps); derivative zero. */
+export const SignOp = unaryOp(
+  "Sign",
+  (ctx, x) => {
+    const b = ctx.b, z = b.c(0);
+    return b.select(b.cmp("gt", x, z), b.c(1), b.select(b.cmp("lt", x, z), b.c(-1), z));
+  },
+  { vjp: () => [undefined] },
+);
 export const AbsOp = unarySsa("Abs", "abs", { vjp: ([x], _t, _s, g) => [mul(g, sign(x!))] });
 export const SquareOp = unaryOp("Square", (ctx, x) => ctx.b.bin("mul", x, x), {
   vjp: ([x], _t, _s, g) => [mul(intCst(2), mul(x!, g))],
