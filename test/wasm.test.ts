@@ -14,7 +14,7 @@ import { Bytes, I32, ModuleBuilder, V128 } from "../src/backends/wasm/encoder.js
 import { Asm, OP, SIMD } from "../src/backends/wasm/asm.js";
 import { Lanes, type Mode } from "../src/backends/wasm/lanes.js";
 import { emitExp, emitLog } from "../src/backends/wasm/mathlib.js";
-import { PARALLEL_PAIRS, wasmBackend } from "../src/backends/wasm/index.js";
+import { PARALLEL_PAIRS, resetWasmBackend, wasmBackend } from "../src/backends/wasm/index.js";
 import { wa } from "../src/backends/wasm/api.js";
 import { reference } from "./reference.js";
 import { assertClose, assertExact, withSeed } from "./util.js";
@@ -286,3 +286,21 @@ test("registry: wasm is registered after native and before js", () => {
   assert.ok(names.indexOf("wasm") < names.indexOf("js"));
   if (names.includes("native")) assert.ok(names.indexOf("native") < names.indexOf("wasm"));
 });
+
+test("without shared memory (no cross-origin isolation): one thread, sync and async", { skip }, () =>
+  withSeed(async (d) => {
+    const x = d.randn([300, 3], "float32"), y = d.randn([8000, 3], "float32");
+    const F = Vi(x).sub(Vj(y)).sqnorm2();
+    const sum = (): Tensor => withThreads("2", () => F.neg().exp().sum({ axis: 1, backend: "wasm" }) as Tensor);
+    const knn = (): Tensor => withThreads("2", () => F.argKmin({ K: 4, axis: 1, backend: "wasm" }) as Tensor);
+    const shared = [sum(), knn()];
+    try {
+      resetWasmBackend(false);
+      assert.deepEqual([...sum().data], [...shared[0]!.data]);
+      assert.deepEqual([...knn().data], [...shared[1]!.data]);
+      const a = await withThreads("2", () => F.neg().exp().sum({ axis: 1, backend: "wasm", async: true }) as unknown as Promise<Tensor>);
+      assert.deepEqual([...a.data], [...shared[0]!.data]);
+    } finally {
+      resetWasmBackend(true);
+    }
+  }));

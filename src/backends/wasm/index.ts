@@ -6,8 +6,8 @@ import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/pr
 import { threadCount } from "../pool.js";
 import { renderWasm, type RenderedKernel } from "./render.js";
 import { stage } from "./stage.js";
-import { wasmMemory } from "./memory.js";
-import { WA, wa, type WasmModule } from "./api.js";
+import { resetWasmMemory, wasmMemory } from "./memory.js";
+import { WA, wa, type WasmMemory, type WasmModule } from "./api.js";
 import { MATH_IMPORTS, runHere, runParallel, runParallelAsync, type WasmKernelFn, type WasmRun } from "./pool.js";
 
 /** Pairs below which a call stays on the calling thread. */
@@ -33,28 +33,52 @@ function probe(): string | null {
 
 let why: string | null | undefined;
 
+/** A kernel's module and its instance on one memory. */
+interface Built {
+  readonly memory: WasmMemory;
+  readonly shared: boolean;
+  readonly rendered: RenderedKernel;
+  readonly module: WasmModule;
+  readonly fn: WasmKernelFn;
+}
+
 /** A compiled wasm kernel. */
 export class WasmKernel implements Kernel {
-  readonly fn: WasmKernelFn;
-  constructor(
-    readonly program: KernelProgram,
-    readonly rendered: RenderedKernel,
-    readonly module: WasmModule,
-  ) {
-    const inst = new (wa().Instance)(module, { env: { mem: wasmMemory().memory }, m: MATH_IMPORTS });
-    this.fn = inst.exports.k as WasmKernelFn;
+  private built!: Built;
+  constructor(readonly program: KernelProgram) {
+    this.current();
   }
 
-  private plan(job: KernelJob, threads: number): WasmRun & { release(): void; finish(): void } {
-    const s = stage(this.program, job, this.rendered.mode, this.rendered.pad, (threads + 1) * this.rendered.scratchBytes);
+  /** The module and instance for the current memory (rebuilt after a memory reset). */
+  private current(): Built {
+    const { memory, shared } = wasmMemory();
+    if (this.built?.memory === memory) return this.built;
+    let { rendered, module } = this.built ?? {};
+    if (!rendered || !module || this.built!.shared !== shared) {
+      rendered = renderWasm(this.program, shared);
+      module = new (wa().Module)(rendered.bytes);
+    }
+    const inst = new (wa().Instance)(module, { env: { mem: memory }, m: MATH_IMPORTS });
+    this.built = { memory, shared, rendered, module, fn: inst.exports.k as WasmKernelFn };
+    return this.built;
+  }
+
+  /** The rendered module (its bytes, mode, padding). */
+  get rendered(): RenderedKernel {
+    return this.current().rendered;
+  }
+
+  private plan(job: KernelJob, threads: number): WasmRun & { release(): void; finish(): void; fn: WasmKernelFn } {
+    const { rendered, module, memory, fn } = this.current();
+    const s = stage(this.program, job, rendered.mode, rendered.pad, (threads + 1) * rendered.scratchBytes);
     const total = job.nBatch * job.nOuter;
     const perChunk = Math.max(1, Math.ceil(CHUNK_PAIRS / Math.max(1, job.nInner)));
     const chunk = Math.max(1, Math.min(perChunk, Math.ceil(total / (threads * 8))));
     return {
-      key: this.program.key, module: this.module, memory: wasmMemory().memory,
+      key: this.program.key, module, memory, fn,
       total, chunk, nOuter: job.nOuter, nInner: job.nInner,
       table: s.table, tableStride: s.tableStride, stride: s.stride,
-      scratch: s.scratch, scratchBytes: this.rendered.scratchBytes,
+      scratch: s.scratch, scratchBytes: rendered.scratchBytes,
       release: s.release, finish: s.finish,
     };
   }
@@ -65,8 +89,8 @@ export class WasmKernel implements Kernel {
     const threads = wasmMemory().shared && pairs >= PARALLEL_PAIRS && job.nBatch * job.nOuter > 1 ? threadCount() : 1;
     const r = this.plan(job, threads);
     try {
-      if (threads > 1) runParallel(r, this.fn, threads);
-      else runHere(r, this.fn);
+      if (threads > 1) runParallel(r, r.fn, threads);
+      else runHere(r, r.fn);
     } catch (e) {
       r.release();
       throw e;
@@ -91,10 +115,18 @@ export class WasmKernel implements Kernel {
 
 const compiled = new Map<string, WasmKernel>();
 
+/**
+ * @internal Starts over on a fresh memory, shared (threads) or not (the single-thread path of
+ * platforms without cross-origin isolation), dropping the compiled kernels. For tests.
+ */
+export function resetWasmBackend(shared: boolean): void {
+  resetWasmMemory(shared);
+  compiled.clear();
+}
+
 /** Renders and compiles a program (no cache). */
 export function compileWasm(p: KernelProgram): WasmKernel {
-  const rendered = renderWasm(p, wasmMemory().shared);
-  return new WasmKernel(p, rendered, new (wa().Module)(rendered.bytes));
+  return new WasmKernel(p);
 }
 
 export const wasmBackend: Backend = {

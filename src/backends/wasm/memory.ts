@@ -38,6 +38,16 @@ export function wasmMemory(): { memory: WasmMemory; shared: boolean } {
   return { memory, shared: isShared };
 }
 
+/**
+ * Replaces the memory by a fresh one, shared or not (tests of the single-thread path of platforms
+ * without SharedArrayBuffer). Kernels compiled for the old memory must be dropped too.
+ */
+export function resetWasmMemory(shared: boolean): void {
+  memory = new (wa().Memory)({ initial: 16, maximum: MAX_PAGES, shared });
+  isShared = shared;
+  busy.length = 0;
+}
+
 /** Allocates `bytes` bytes (16-aligned), growing the memory when needed; returns the address. */
 export function allocate(bytes: number): number {
   const { memory: mem } = wasmMemory();

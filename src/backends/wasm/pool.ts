@@ -72,7 +72,10 @@ const kernels = new Map();
 parentPort.on("message", (m) => {
   const sync = m.sync;
   try {
-    if (m.memory) memory = m.memory;
+    if (m.memory) {
+      memory = m.memory;
+      kernels.clear();
+    }
     let k = kernels.get(m.key);
     if (!k) {
       k = new WebAssembly.Instance(m.module, { env: { mem: memory }, m: M }).exports.k;
@@ -123,8 +126,10 @@ function start(run: WasmRun, nWorkers: number): Started {
     const scratch = run.scratch + (n + 1) * run.scratchBytes;
     const msg: Record<string, unknown> = { key, total, chunk, nOuter, nInner, table, tableStride, stride, scratch, sync, err };
     if (w.memory !== memory) {
+      // a new memory: the worker drops its instances, every module is sent again
       msg.memory = memory;
       w.memory = memory;
+      w.known.clear();
     }
     if (!w.known.has(key)) {
       msg.module = module;
