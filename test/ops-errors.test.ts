@@ -134,3 +134,26 @@ test("every op's printed form parses back to the same node (lists of TensorDot/K
   assert.equal(fromLists("TensorDot", td.toString()), td);
   assert.equal(fromLists("Kron", kr.toString()), kr);
 });
+
+test("static forms: LazyTensor.f(x, …) is x.f(…), for every math method", () => {
+  const x = Vi(0, 3), y = Vj(1, 3), w = Pm(2, 1);
+  const S = LazyTensor as unknown as Record<string, (...a: unknown[]) => LazyTensor<boolean>>;
+  const M = (l: LazyTensor<boolean>) => l as unknown as Record<string, (...a: unknown[]) => LazyTensor<boolean>>;
+  const unary = ["inv", "xlogx", "sin", "cos", "sinxdivx", "sinc", "asin", "acos", "atan", "rsqrt", "sign", "step", "relu",
+    "floor", "norm2", "normalize", "tan", "sinh", "cosh", "tanh", "erf", "log1p", "expm1", "sigmoid", "softplus", "neg", "min", "max", "argmin", "argmax"];
+  for (const n of unary) assert.equal(S[n]!(x).formula, M(x)[n]!().formula, n);
+  for (const n of ["eq", "ne", "lt", "gt", "le", "ge", "atan2", "sqdist", "concat", "tensorprod", "dot", "power", "pow"])
+    assert.equal(S[n]!(x, y).formula, M(x)[n]!(y).formula, n);
+  assert.equal(S.weightedsqnorm!(x, w).formula, x.weightedsqnorm(w).formula);
+  assert.equal(S.weightedsqdist!(x, y, w).formula, x.weightedsqdist(y, w).formula);
+  assert.equal(S.clamp!(x, 0, 1).formula, x.clamp(0, 1).formula);
+  assert.equal(S.ifelse!(x, y, w).formula, x.ifelse(y, w).formula);
+  assert.equal(S.mod!(x, 3).formula, x.mod(3).formula);
+  assert.equal(S.round!(x, 2).formula, x.round(2).formula);
+  assert.equal(S.oneHot!(w, 3).formula, w.oneHot(3).formula);
+  assert.equal(S.elem!(x, 2).formula, x.elem(2).formula);
+  assert.equal(S.matvecmult!(Vj(3, 9), x).formula, Vj(3, 9).matvecmult(x).formula);
+  assert.equal(S.keopsKron!(x, y, [3], [3]).formula, x.keopsKron(y, [3], [3]).formula);
+  assert.equal(LazyTensor.cat([x, y], -1).formula, x.concat(y).formula);
+  assert.equal(LazyTensor.sin(2).formula, "Sin(IntCst(2))");
+});

@@ -19,7 +19,9 @@ import { ClampIntOp, ClampOp, FloorOp, IfElseOp, ModOp, ReLUOp, RoundOp, StepOp 
 import { Norm2Op, NormalizeOp, SqDistOp, WeightedSqNormOp } from "../formula/ops/norms.js";
 import { ConcatOp, OneHotOp } from "../formula/ops/vector.js";
 import { MatVecMultOp, TensorProdOp, VecMatMultOp, kronParts, tensorDotParts } from "../formula/ops/tensor.js";
-import { LazyTensor, toLazy, type Operand } from "./lazytensor.js";
+import { LazyTensor, toLazy, type Operand, type Reduced } from "./lazytensor.js";
+import type { ReduceOptions } from "./options.js";
+import type { Tensor } from "../tensor.js";
 
 type Or<A extends boolean, B extends boolean> = A extends true ? true : B extends true ? true : false;
 /** A binary method's other operand. */
@@ -242,7 +244,18 @@ declare module "./lazytensor.js" {
     let concatenate: (xs: readonly Operand[], axis?: number) => LazyTensor<boolean>;
     /** Alias of {@link concatenate} (pykeops `cat`). */
     let cat: (xs: readonly Operand[], dim?: number) => LazyTensor<boolean>;
+    /** `x.min(axisOrOptions)`: the inner Min without an axis, else the min reduction (same for max, argmin, argmax). */
+    let min: StaticInnerOrReduce, max: StaticInnerOrReduce, argmin: StaticInnerOrReduce, argmax: StaticInnerOrReduce;
+    /** `x.pow(p)`, `x.neg()`, `x.dot(y)`, `x.elem(k)`, `x.extract(start, len)`. */
+    let pow: StaticBinary, neg: StaticUnary, dot: StaticBinary;
+    let elem: (x: Operand, k: number) => LazyTensor<boolean>;
+    let extract: (x: Operand, start: number, len: number) => LazyTensor<boolean>;
   }
+}
+/** The static form of min / max / argmin / argmax. */
+interface StaticInnerOrReduce {
+  <S extends boolean>(x: LazyTensor<S>, axis?: -1): LazyTensor<S>;
+  <S extends boolean, O extends ReduceOptions>(x: LazyTensor<S>, axisOrOptions: number | O): Reduced<S, O, Tensor>;
 }
 type StaticUnary = (x: Operand) => LazyTensor<boolean>;
 type StaticBinary = (x: Operand, y: Operand) => LazyTensor<boolean>;
@@ -256,3 +269,6 @@ const concatenate = (xs: readonly Operand[], axis = -1): LazyTensor<boolean> => 
 };
 (LazyTensor as unknown as Record<string, unknown>).concatenate = concatenate;
 (LazyTensor as unknown as Record<string, unknown>).cat = (xs: readonly Operand[], dim = -1) => concatenate(xs, dim);
+for (const name of ["min", "max", "argmin", "argmax", "pow", "neg", "dot", "elem", "extract"])
+  (LazyTensor as unknown as Record<string, unknown>)[name] = (x: Operand, ...args: unknown[]) =>
+    (toLazy(x, "x") as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!(...args);
