@@ -126,6 +126,22 @@ test("solve: b as a symbolic i-variable (pykeops's K.solve(Vi(ind, dim))): a fun
     assert.throws(() => gauss.solve(Vi(0, 3)), /^KeOpsError: b: expected a symbolic variable that K does not use/);
   }));
 
+test("solve: async: true returns a Promise of the same solution; SolveFunction.callAsync", () =>
+  withSeed(async (d) => {
+    const M = 300;
+    const x = d.randn([M, D]);
+    const b = d.randn([M, 2]);
+    const K = bound("gauss", x);
+    const sync = K.solve(b, { alpha: 0.1 });
+    const pending = K.solve(b, { alpha: 0.1, async: true });
+    assert.ok(pending instanceof Promise);
+    assertClose((await pending).data, sync.data, { rtol: 1e-5 });
+    const f = gauss.solve(b, { alpha: 0.1 });
+    assertClose((await f.callAsync(x, x)).data, sync.data, { rtol: 1e-5 });
+    assert.ok(f.last!.iterations > 0);
+    assert.throws(() => K.solve(b, { async: 1 as never }), /^KeOpsError: async: expected a boolean, got 1/);
+  }));
+
 test("solve: bad input raises a KeOpsError naming the argument", () =>
   withSeed((d) => {
     const x = d.randn([10, D]);

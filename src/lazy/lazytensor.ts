@@ -17,7 +17,7 @@ import {
 } from "./bindings.js";
 import { execute, executeAsync, type ReductionResult, type VarData } from "./execute.js";
 import { makeKeOpsFunction, tuple, type KeOpsFunction } from "./keopsfunction.js";
-import { lazySolve, type Solved } from "../solve/lazy.js";
+import { lazySolve, type Solved, type SolvedAsync } from "../solve/lazy.js";
 import type { SolveFunction } from "../solve/function.js";
 import type { SolveOptions } from "../solve/options.js";
 import {
@@ -446,12 +446,14 @@ export class LazyTensor<S extends boolean = false> {
    * definite), b of shape (…, M, Dv) or (M,): all columns in one reduction per iteration. Stops
    * when ‖r‖² < M·eps² per column (KeOps's rule), raises a `SolveConvergenceError` with the
    * residual reached after `maxIter` iterations. With `call: false` or symbolic variables (in K,
-   * or b given as `Vi(ind, dim)`): a function of the symbolic variables (with a `vjp`).
+   * or b given as `Vi(ind, dim)`): a function of the symbolic variables (with a `vjp`). With
+   * `async: true`: a Promise, each reduction running off the calling thread.
    */
   solve(b: LazyTensor<true>, opts?: SolveOptions): SolveFunction;
   solve(b: TensorLike | LazyTensor<boolean>, opts: SolveOptions & { call: false }): SolveFunction;
+  solve(b: TensorLike | LazyTensor<boolean>, opts: SolveOptions & { async: true }): SolvedAsync<S>;
   solve(b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Solved<S>;
-  solve(b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Tensor | SolveFunction {
+  solve(b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Tensor | SolveFunction | Promise<Tensor> {
     return lazySolve(this, b, opts);
   }
 
@@ -501,8 +503,9 @@ export class LazyTensor<S extends boolean = false> {
   /** `K.solve(b, opts)`: solves (alpha·Id + K) a = b by conjugate gradient. */
   static solve(K: LazyTensor<boolean>, b: LazyTensor<true>, opts?: SolveOptions): SolveFunction;
   static solve(K: LazyTensor<boolean>, b: TensorLike | LazyTensor<boolean>, opts: SolveOptions & { call: false }): SolveFunction;
+  static solve<S extends boolean>(K: LazyTensor<S>, b: TensorLike | LazyTensor<boolean>, opts: SolveOptions & { async: true }): SolvedAsync<S>;
   static solve<S extends boolean>(K: LazyTensor<S>, b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Solved<S>;
-  static solve(K: LazyTensor<boolean>, b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Tensor | SolveFunction {
+  static solve(K: LazyTensor<boolean>, b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Tensor | SolveFunction | Promise<Tensor> {
     return lazySolve(K, b, opts);
   }
   /** `x.sum(axisOrOptions)`: the inner sum without an axis (or −1), else the sum reduction. */

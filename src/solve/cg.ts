@@ -66,6 +66,25 @@ const fmt = (x: number): string => (Number.isFinite(x) ? x.toExponential(3) : St
  * of non-positive curvature shows that alpha·Id + K is not positive definite.
  */
 export function conjugateGradient(matvec: MatVec, b: Float64Array, layout: CgLayout, o: CgOptions): CgResult {
+  const steps = cgSteps(b, layout, o);
+  let r = steps.next();
+  while (!r.done) r = steps.next(matvec(r.value));
+  return r.value;
+}
+
+/** {@link conjugateGradient} with an asynchronous K·p (a reduction run off the calling thread). */
+export async function conjugateGradientAsync(matvec: (p: Float64Array) => Promise<Float64Array>, b: Float64Array, layout: CgLayout, o: CgOptions): Promise<CgResult> {
+  const steps = cgSteps(b, layout, o);
+  let r = steps.next();
+  while (!r.done) r = steps.next(await matvec(r.value));
+  return r.value;
+}
+
+/**
+ * The conjugate-gradient iteration as a generator: it yields each direction p and is resumed with
+ * K·p, so that one loop serves the synchronous and the asynchronous drivers.
+ */
+function* cgSteps(b: Float64Array, layout: CgLayout, o: CgOptions): Generator<Float64Array, CgResult, Float64Array> {
   const { nBatch, M, Dv } = layout;
   const n = nBatch * M * Dv;
   const S = nBatch * Dv;
@@ -110,7 +129,7 @@ export function conjugateGradient(matvec: MatVec, b: Float64Array, layout: CgLay
           `(root mean square of b − (alpha·Id + K)·a), needs < eps = ${fmt(o.eps)}. K must be symmetric positive definite; ` +
           `a larger alpha, eps or maxIter may help`,
         iter, worst());
-    const q = matvec(p);
+    const q = Float64Array.from(yield p);
     iter++;
     for (let k = 0; k < n; k++) q[k] = q[k]! + o.alpha * p[k]!;
     const pq = dots(p, q);

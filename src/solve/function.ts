@@ -10,7 +10,9 @@ import { argumentData, tuple } from "../lazy/keopsfunction.js";
 import { Tensor, asTensor, type FloatDType, type TensorLike } from "../tensor.js";
 import type { CgResult } from "./cg.js";
 import { solveParams, type SolveOptions, type SolveParams } from "./options.js";
-import { checkDtype, expandBatch, solveFlat, systemShape, toTensor, type LinearSystem, type SystemShape } from "./system.js";
+import {
+  checkDtype, expandBatch, solveFlat, solveFlatAsync, systemShape, toTensor, type LinearSystem, type SystemShape,
+} from "./system.js";
 import { solveBackward, sumToBatch } from "./vjp.js";
 
 /** Everything a solve is made of. */
@@ -43,6 +45,8 @@ export interface SolveFunction {
    * like it: the right-hand side's is another solve, each variable of K's one more reduction.
    */
   vjp(args: readonly TensorLike[], gradOut: TensorLike, opts?: SolveOptions): Tensor[];
+  /** Same, with each reduction run off the calling thread. */
+  callAsync(...args: (TensorLike | SolveOptions)[]): Promise<Tensor>;
   /** Iterations and residual of the latest solve (forward, then the backward one after a vjp). */
   readonly last: { iterations: number; residual: number } | undefined;
   /** The formula of the reduction applied at every iteration. */
@@ -74,8 +78,17 @@ export function rhsOf(b: Tensor, Dv: number, what: string): Tensor {
   return b;
 }
 
-/** Runs the solve of `spec` on call arguments. */
-export function forward(spec: SolveSpec, args: readonly TensorLike[], opts: SolveOptions | undefined): Forward {
+/** A solve ready to run: the validated system and right-hand side, and how to wrap the result. */
+interface Prepared {
+  readonly sys: LinearSystem;
+  readonly shape: SystemShape;
+  readonly rhs: Float64Array;
+  readonly params: SolveParams;
+  finish(result: CgResult): Forward;
+}
+
+/** Validates the call arguments of `spec` and prepares its solve. */
+function prepare(spec: SolveSpec, args: readonly TensorLike[], opts: SolveOptions | undefined): Prepared {
   const params = solveParams({ ...spec.options, ...opts });
   if (args.length !== spec.args.length)
     argError("arguments", `${spec.args.length} tensor(s), for ${spec.args.map(([i, d, c]) => `Var(${i},${d},${c})`).join(", ") || "no variable"}`, `@${args.length}`);
@@ -86,21 +99,35 @@ export function forward(spec: SolveSpec, args: readonly TensorLike[], opts: Solv
     else vars.set(ind, argumentData(args[k]!, ind, dim, cat, k));
   });
   if (!bGiven) throw new KeOpsError("solve: no right-hand side b");
+  const b = bGiven;
   const bName = spec.bPos === undefined ? "b" : `b (argument ${spec.bPos})`;
   let dtype = spec.dtype;
   for (const v of vars.values()) if (!Array.isArray(v.data)) dtype ??= v.data instanceof Float64Array ? "float64" : "float32";
-  checkDtype(bGiven, dtype, bName);
-  dtype ??= bGiven.dtype as FloatDType;
-  const b3 = rhsOf(bGiven, spec.Dv, bName);
+  checkDtype(b, dtype, bName);
+  const dt = dtype ?? (b.dtype as FloatDType);
+  const b3 = rhsOf(b, spec.Dv, bName);
   // a backend given at call time overrides the one the function was made with
   const backend = opts?.backend ?? spec.call.opts.backend;
   const call = backend === spec.call.opts.backend ? spec.call : { ...spec.call, opts: { ...spec.call.opts, backend } };
-  const sys: LinearSystem = { call, pInd: spec.pInd, Dv: spec.Dv, vars, dtype };
+  const sys: LinearSystem = { call, pInd: spec.pInd, Dv: spec.Dv, vars, dtype: dt };
   const shape = systemShape(sys, b3, bName);
-  const result = solveFlat(sys, shape, expandBatch(b3, shape.batch), params);
-  const full = [...shape.batch, shape.M, spec.Dv];
-  const outShape = bGiven.ndim === 1 && shape.batch.length === 0 ? [shape.M] : full;
-  return { a: toTensor(result.x, dtype, outShape), x: result.x, result, sys, shape, params, b: bGiven };
+  const outShape = b.ndim === 1 && shape.batch.length === 0 ? [shape.M] : [...shape.batch, shape.M, spec.Dv];
+  return {
+    sys, shape, params, rhs: expandBatch(b3, shape.batch),
+    finish: (result) => ({ a: toTensor(result.x, dt, outShape), x: result.x, result, sys, shape, params, b }),
+  };
+}
+
+/** Runs the solve of `spec` on call arguments. */
+export function forward(spec: SolveSpec, args: readonly TensorLike[], opts: SolveOptions | undefined): Forward {
+  const p = prepare(spec, args, opts);
+  return p.finish(solveFlat(p.sys, p.shape, p.rhs, p.params));
+}
+
+/** {@link forward} with the reductions run off the calling thread. */
+export async function forwardAsync(spec: SolveSpec, args: readonly TensorLike[], opts: SolveOptions | undefined): Promise<Forward> {
+  const p = prepare(spec, args, opts);
+  return p.finish(await solveFlatAsync(p.sys, p.shape, p.rhs, p.params));
 }
 
 /**
@@ -135,6 +162,13 @@ export function makeSolveFunction(spec: SolveSpec): SolveFunction {
     return f;
   };
   const fn = ((...args: unknown[]) => run(...split(args)).a) as SolveFunction;
+  const callAsync = async (...args: unknown[]): Promise<Tensor> => {
+    const [a, o] = split(args);
+    const f = await forwardAsync(spec, a, o);
+    last = { iterations: f.result.iterations, residual: f.result.residual };
+    cached = { args: [...a], opts: o, f };
+    return f.a;
+  };
   const vjp = (args: readonly TensorLike[], gradOut: TensorLike, opts?: SolveOptions): Tensor[] => {
     const same = cached && cached.opts === opts && cached.args.length === args.length && cached.args.every((x, k) => x === args[k]);
     const f = same ? cached!.f : run(args, opts);
@@ -152,6 +186,7 @@ export function makeSolveFunction(spec: SolveSpec): SolveFunction {
     });
   };
   Object.defineProperty(fn, "vjp", { value: vjp, enumerable: true });
+  Object.defineProperty(fn, "callAsync", { value: callAsync, enumerable: true });
   Object.defineProperty(fn, "last", { get: () => last, enumerable: true });
   Object.defineProperty(fn, "formula", { value: spec.call.formula.toString(), enumerable: true });
   Object.defineProperty(fn, "toString", { value: () => spec.printed });

@@ -12,7 +12,7 @@ import { execOptions } from "../lazy/options.js";
 import { reductionByName } from "../reductions/index.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
 import {
-  backward as backwardOf, describeSolve, forward, makeSolveFunction, rhsOf, type Forward, type SolveFunction, type SolveSpec,
+  backward as backwardOf, describeSolve, forward, forwardAsync, makeSolveFunction, rhsOf, type Forward, type SolveFunction, type SolveSpec,
 } from "./function.js";
 import { solveParams, type SolveOptions } from "./options.js";
 
@@ -84,13 +84,14 @@ export function lazySolveSpec(K: LazyTensor<boolean>, b: unknown, opts: SolveOpt
 }
 
 /**
- * `K.solve(b, opts)`: the solution a of (alpha·Id + K) a = b, or, with `call: false` or when K or b
- * is symbolic, a {@link SolveFunction} of the symbolic variables (b's among them, as pykeops).
+ * `K.solve(b, opts)`: the solution a of (alpha·Id + K) a = b (a Promise of it with `async: true`),
+ * or, with `call: false` or when K or b is symbolic, a {@link SolveFunction} of the symbolic
+ * variables (b's among them, as pykeops).
  */
-export function lazySolve(K: LazyTensor<boolean>, b: unknown, opts?: SolveOptions): Tensor | SolveFunction {
-  if (opts?.call !== undefined && typeof opts.call !== "boolean") argError("call", "a boolean", opts.call);
+export function lazySolve(K: LazyTensor<boolean>, b: unknown, opts?: SolveOptions): Tensor | SolveFunction | Promise<Tensor> {
   const { spec } = lazySolveSpec(K, b, opts);
   if (opts?.call === false || spec.args.length > 0) return makeSolveFunction(spec);
+  if (opts?.async) return forwardAsync(spec, [], undefined).then((f) => f.a);
   return forward(spec, [], undefined).a;
 }
 
@@ -139,3 +140,5 @@ export function solveWithVjp(K: LazyTensor<boolean>, b: unknown, opts?: SolveOpt
 
 /** What `K.solve` returns without `call: false`: a tensor, or a {@link SolveFunction} when K has symbolic variables. */
 export type Solved<S extends boolean> = S extends true ? SolveFunction : Tensor;
+/** What `K.solve` returns with `async: true`: a Promise, or a {@link SolveFunction} when K has symbolic variables. */
+export type SolvedAsync<S extends boolean> = S extends true ? SolveFunction : Promise<Tensor>;

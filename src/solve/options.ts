@@ -30,6 +30,8 @@ export interface SolveOptions {
   rank?: number;
   /** false: return a function of K's symbolic variables instead of solving now. */
   call?: boolean;
+  /** true: `K.solve` returns a Promise; each reduction runs off the calling thread. */
+  async?: boolean;
   /** Backend of the reductions: "auto" (default), "js", "native", … */
   backend?: BackendName;
   /** Accumulator precision of the reductions. */
@@ -66,6 +68,8 @@ export function solveParams(o: SolveOptions | undefined): SolveParams {
     argError("maxIter", "a positive integer", maxIter);
   if (opts.onIteration !== undefined && typeof opts.onIteration !== "function")
     argError("onIteration", "a function (iteration, residual) => void", opts.onIteration);
+  if (opts.async !== undefined && typeof opts.async !== "boolean") argError("async", "a boolean", opts.async);
+  if (opts.call !== undefined && typeof opts.call !== "boolean") argError("call", "a boolean", opts.call);
   const precond = opts.precond ?? "none";
   if (precond !== "none" && precond !== "nystrom") argError("precond", `"none" or "nystrom"`, precond);
   const rank = opts.rank;

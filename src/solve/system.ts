@@ -6,9 +6,9 @@
  */
 import { KeOpsError, argError, said } from "../errors.js";
 import { broadcastBatch } from "../lazy/bindings.js";
-import { execute, type ReductionCall, type VarData } from "../lazy/execute.js";
+import { execute, executeAsync, type ReductionCall, type VarData } from "../lazy/execute.js";
 import { Tensor, allocate, type FloatDType } from "../tensor.js";
-import { conjugateGradient, type CgResult, type MatVec } from "./cg.js";
+import { conjugateGradient, conjugateGradientAsync, type CgLayout, type CgOptions, type CgResult, type MatVec } from "./cg.js";
 import { defaultMaxIter, type SolveParams } from "./options.js";
 import { nystromPreconditioner } from "./nystrom.js";
 
@@ -78,22 +78,42 @@ export function matvecOf(sys: LinearSystem, shape: SystemShape): MatVec {
   return (p) => {
     const vars = new Map(sys.vars);
     vars.set(sys.pInd, unknownData(sys, shape, p));
-    const out = execute(sys.call, vars, sys.dtype) as Tensor;
-    return Float64Array.from(out.data);
+    return Float64Array.from((execute(sys.call, vars, sys.dtype) as Tensor).data);
+  };
+}
+
+/** The same, off the calling thread. */
+export function matvecAsyncOf(sys: LinearSystem, shape: SystemShape): (p: Float64Array) => Promise<Float64Array> {
+  return async (p) => {
+    const vars = new Map(sys.vars);
+    vars.set(sys.pInd, unknownData(sys, shape, p));
+    return Float64Array.from(((await executeAsync(sys.call, vars, sys.dtype)) as Tensor).data);
+  };
+}
+
+/** Layout and options of the conjugate gradient; undefined when there is nothing to solve. */
+function cgSetup(sys: LinearSystem, shape: SystemShape, p: SolveParams): { layout: CgLayout; o: CgOptions } | undefined {
+  if (shape.M === 0 || shape.nBatch === 0 || sys.Dv === 0) return undefined;
+  const precond = p.precond === "nystrom" ? nystromPreconditioner(sys, shape, p.alpha, p.rank) : undefined;
+  return {
+    layout: { nBatch: shape.nBatch, M: shape.M, Dv: sys.Dv },
+    o: { alpha: p.alpha, eps: p.eps, maxIter: p.maxIter ?? defaultMaxIter(shape.M), onIteration: p.onIteration, precond },
   };
 }
 
 /** Solves (alpha·Id + K) a = rhs (float64, layout (nBatch, M, Dv)). */
 export function solveFlat(sys: LinearSystem, shape: SystemShape, rhs: Float64Array, p: SolveParams): CgResult {
-  if (shape.M === 0 || shape.nBatch === 0 || sys.Dv === 0) return { x: new Float64Array(rhs.length), iterations: 0, residual: 0 };
-  const precond = p.precond === "nystrom" ? nystromPreconditioner(sys, shape, p.alpha, p.rank) : undefined;
-  return conjugateGradient(matvecOf(sys, shape), rhs, { nBatch: shape.nBatch, M: shape.M, Dv: sys.Dv }, {
-    alpha: p.alpha,
-    eps: p.eps,
-    maxIter: p.maxIter ?? defaultMaxIter(shape.M),
-    onIteration: p.onIteration,
-    precond,
-  });
+  const s = cgSetup(sys, shape, p);
+  return s ? conjugateGradient(matvecOf(sys, shape), rhs, s.layout, s.o) : { x: new Float64Array(rhs.length), iterations: 0, residual: 0 };
+}
+
+/**
+ * {@link solveFlat} with each reduction run off the calling thread (the Nyström preconditioner's
+ * setup, when asked for, still runs on it).
+ */
+export async function solveFlatAsync(sys: LinearSystem, shape: SystemShape, rhs: Float64Array, p: SolveParams): Promise<CgResult> {
+  const s = cgSetup(sys, shape, p);
+  return s ? conjugateGradientAsync(matvecAsyncOf(sys, shape), rhs, s.layout, s.o) : { x: new Float64Array(rhs.length), iterations: 0, residual: 0 };
 }
 
 /** Float64 values → a tensor of the system's dtype. */
