@@ -13,6 +13,8 @@ export interface BenchArgs {
   readonly runs: number;
   /** Output folder override. */
   readonly out: string | undefined;
+  /** Re-render RESULTS.md and the plots from this results JSON instead of measuring. */
+  readonly render: string | undefined;
 }
 
 export const USAGE = `usage: npm run bench -- [--quick] [--only W1,W3] [--backends js,native] [--peers tfjs-cpu,tfjs-wasm,plain-js,faiss|none] [--budget SECONDS] [--runs N] [--out DIR]
@@ -22,7 +24,8 @@ export const USAGE = `usage: npm run bench -- [--quick] [--only W1,W3] [--backen
   --peers     peers to run (default: all)
   --budget    seconds allowed per figure (default 60, quick 10)
   --runs      warm runs per figure (default 5)
-  --out       output folder (default bench/results, quick: bench/results/quick, filtered: bench/results/partial)`;
+  --out       output folder (default bench/results, quick: bench/results/quick, filtered: bench/results/partial)
+  --render F  re-render RESULTS.md and the SVG plots from the results JSON F (no measuring)`;
 
 function list(v: string | undefined, name: string): string[] {
   if (v === undefined || v.startsWith("--")) throw new Error(`${name}: expected a comma-separated list\n${USAGE}`);
@@ -38,7 +41,7 @@ function num(v: string | undefined, name: string): number {
 /** Parses argv (after the script name). */
 export function parseArgs(argv: readonly string[]): BenchArgs {
   let quick = false, only: string[] = [], backends: string[] = [], peers: string[] | "none" = [];
-  let budgetS: number | undefined, runs = 5, out: string | undefined;
+  let budgetS: number | undefined, runs = 5, out: string | undefined, render: string | undefined;
   for (let k = 0; k < argv.length; k++) {
     const a = argv[k]!;
     const [flag, inline] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
@@ -51,9 +54,10 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
       case "--budget": budgetS = num(value(), "--budget"); break;
       case "--runs": runs = Math.round(num(value(), "--runs")); break;
       case "--out": out = value(); break;
+      case "--render": render = value(); break;
       case "--help": case "-h": throw new Error(USAGE);
       default: throw new Error(`unknown option ${JSON.stringify(a)}\n${USAGE}`);
     }
   }
-  return { quick, only, backends, peers, budgetS: budgetS ?? (quick ? 10 : 60), runs, out };
+  return { quick, only, backends, peers, budgetS: budgetS ?? (quick ? 10 : 60), runs, out, render };
 }

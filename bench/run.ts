@@ -155,6 +155,19 @@ function summary(w: Workload, r: FigureResult): string {
   return `${t} median, first ${fmtTime(r.firstS!)}${r.pairsPerS ? `, ${fmtSci(r.pairsPerS)} pairs/s` : ""}, ${r.peakRssMiB!.toFixed(0)} MiB, rel.err ${r.relErr === null ? "—" : fmtSci(r.relErr!)}`;
 }
 
+/**
+ * Writes RESULTS.md and the SVG plots of `rec` next to its JSON in `outDir` (a full run's
+ * RESULTS.md goes to bench/RESULTS.md unless an output folder was chosen). Returns what it wrote.
+ */
+function render(rec: RunRecord, outDir: string, defaultPlace: boolean): string {
+  const svgs = plots(rec);
+  for (const [name, svg] of svgs) writeFileSync(path.join(outDir, name), svg);
+  const mdPath = rec.mode === "full" && defaultPlace ? path.join(BENCH, "RESULTS.md") : path.join(outDir, "RESULTS.md");
+  const plotDir = path.relative(path.dirname(mdPath), outDir) || ".";
+  writeFileSync(mdPath, markdown(rec, plotDir, [...svgs.keys()]) + "\n");
+  return `${path.relative(ROOT, mdPath)} and ${svgs.size} SVG plots`;
+}
+
 async function main(): Promise<void> {
   let args: BenchArgs;
   try {
@@ -163,7 +176,16 @@ async function main(): Promise<void> {
     process.stderr.write(`${(e as Error).message}\n`);
     process.exit(2);
   }
+  if (args.render !== undefined) {
+    // re-renders the report of an earlier run from its JSON, measuring nothing
+    const file = path.resolve(args.render);
+    const rec = JSON.parse(readFileSync(file, "utf8")) as RunRecord;
+    const dir = path.dirname(file);
+    progress.log(`wrote ${render(rec, dir, dir === path.join(BENCH, "results"))}`);
+    process.exit(0);
+  }
   const t0 = performance.now();
+  const loadStart = os.loadavg()[0]!;
   const info = backendInfo();
   const available = info.backends.filter((b) => b.unavailable === null).map((b) => b.name);
   for (const b of args.backends)
@@ -260,6 +282,8 @@ async function main(): Promise<void> {
       memoryGiB: Math.round(os.totalmem() / 2 ** 30),
       os: `${os.type()} ${os.release()} ${os.arch()}`,
       node: process.version,
+      load1Start: Number(loadStart.toFixed(2)),
+      load1End: Number(os.loadavg()[0]!.toFixed(2)),
     },
     backends: info.backends,
     budgetS: args.budgetS,
@@ -270,14 +294,11 @@ async function main(): Promise<void> {
     totalS: since(t0),
   };
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(path.join(outDir, `${date}.json`), JSON.stringify(rec, null, 1) + "\n");
-  const svgs = plots(rec);
-  for (const [name, svg] of svgs) writeFileSync(path.join(outDir, name), svg);
-  const mdPath = mode === "full" && args.out === undefined ? path.join(BENCH, "RESULTS.md") : path.join(outDir, "RESULTS.md");
-  const plotDir = path.relative(path.dirname(mdPath), outDir) || ".";
-  writeFileSync(mdPath, markdown(rec, plotDir, [...svgs.keys()]) + "\n");
+  const json = path.join(outDir, `${date}.json`);
+  writeFileSync(json, JSON.stringify(rec, null, 1) + "\n");
+  const written = render(rec, outDir, args.out === undefined);
   progress.log(`\nHeadline:\n${headline(rec).join("\n")}`);
-  progress.log(`\nwrote ${path.relative(ROOT, path.join(outDir, `${date}.json`))}, ${path.relative(ROOT, mdPath)} and ${svgs.size} SVG plots in ${Math.round(since(t0))} s`);
+  progress.log(`\nwrote ${path.relative(ROOT, json)}, ${written} in ${Math.round(since(t0))} s`);
   const failed = results.filter((r) => r.status === "failed").length;
   if (failed) progress.log(`${failed} figure(s) failed (see above): exit status 1`);
   process.exit(failed ? 1 : 0);
