@@ -141,6 +141,8 @@ export const CASES: Case[] = [
   ["TensorDot permuted", (v) => v.X.keopsTensordot(v.Y, [2, 3], [3, 4], [1], [0], [1, 0])],
   ["TensorDot two axes", (v) => v.X.keopsTensordot(v.Y.extract(0, 6), [2, 3], [3, 2], [0, 1], [1, 0])],
   ["TensorDot outer 3-way", (v) => v.X.keopsTensordot(v.a, [3, 2], [v.D], [], [], [2, 0, 1])],
+  ["TensorDot 3 kept axes permuted", (v) => v.Y.keopsTensordot(v.Y, [2, 3, 2], [3, 4], [1], [0], [2, 0, 1])],
+  ["TensorDot 2-axis contraction permuted", (v) => v.Y.keopsTensordot(v.Y.concat(v.Y), [2, 3, 2], [2, 4, 3], [2, 1], [0, 2], [1, 0])],
   ["Kron", (v) => v.X.keopsKron(v.Y, [2, 3], [3, 4])],
 ];
 
