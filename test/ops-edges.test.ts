@@ -34,6 +34,8 @@ const EDGES: [string, number[], (x: L) => L, number[]][] = [
   ["ArgMax with ties → lowest index", [3, 3, 1, 3], (x) => x.argmax(), [0]],
   ["ArgMin of a constant vector", [5, 5, 5], (x) => x.argmin(), [0]],
   ["Max with ties", [-1, 4, 4], (x) => x.max(), [4]],
+  ["Min/ArgMin/Max/ArgMax with NaN: the first NaN wins", [1, NaN, 0, NaN], (x) => LazyTensor.concatenate([x.min(), x.argmin(), x.max(), x.argmax()]), [NaN, 1, NaN, 1]],
+  ["Min/ArgMin with a leading NaN", [NaN, -1, 2], (x) => LazyTensor.concatenate([x.min(), x.argmin(), x.argmax()]), [NaN, 0, 0]],
   ["Normalize the zero vector", [0, 0, 0], (x) => x.normalize(), [0, 0, 0]],
   ["Norm2 of the zero vector", [0, 0], (x) => x.norm2(), [0]],
   ["OneHot of 2.5 (rounds to 3)", [2.5], (x) => x.oneHot(4), [0, 0, 0, 1]],

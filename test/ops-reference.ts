@@ -98,7 +98,10 @@ function weighted(s: Vec, x: Vec): number {
   return r;
 }
 
+/** Inner min/max and its index: first NaN wins, else the first extreme value. */
 function scan(x: Vec, better: (a: number, b: number) => boolean): [number, number] {
+  const nan = x.findIndex(Number.isNaN);
+  if (nan >= 0) return [NaN, nan];
   let best = x[0]!, at = 0;
   for (let k = 1; k < x.length; k++) if (better(x[k]!, best)) (best = x[k]!, (at = k));
   return [best, at];

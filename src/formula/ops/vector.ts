@@ -1,5 +1,6 @@
 /** Vector operations: inner sum, squared norm, scalar product, element and slice, and their adjoints. */
 import { apply, defineOp, type Formula } from "../node.js";
+import type { SsaBuilder } from "../../compile/ssa.js";
 import { intAttr, sameDims } from "./common.js";
 import { intCst, mul } from "./arith.js";
 import { KeOpsError } from "../../errors.js";
@@ -135,16 +136,17 @@ export const OneHotOp = defineOp({
 });
 
 /**
- * The inner minimum or maximum over the vector dimension and its index: a left-to-right scan with
- * a strict comparison, as KeOps (ties go to the lowest index; a NaN after the first component is
- * skipped, a NaN first component stays).
+ * The inner minimum or maximum over the vector dimension and its index: a left-to-right scan;
+ * ties go to the lowest index and NaN counts as the smallest value for min and the largest for
+ * max (the first NaN wins), as keops-ts's Min/Max reductions pin it.
  */
-function scanExtremum(b: { cmp(op: "lt" | "gt", x: number, y: number): number; select(c: number, x: number, y: number): number; c(v: number): number }, xs: readonly number[], op: "lt" | "gt"): [number, number] {
+function scanExtremum(b: SsaBuilder, xs: readonly number[], op: "lt" | "gt"): [number, number] {
   let best = xs[0]!;
   let at = b.c(0);
   for (let k = 1; k < xs.length; k++) {
-    const better = b.cmp(op, xs[k]!, best);
-    best = b.select(better, xs[k]!, best);
+    const x = xs[k]!;
+    const better = b.or(b.cmp(op, x, best), b.and(b.isnan(x), b.not(b.isnan(best))));
+    best = b.select(better, x, best);
     at = b.select(better, b.c(k), at);
   }
   return [best, at];
