@@ -8,9 +8,12 @@ import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/pr
 import { KeOpsError } from "../../errors.js";
 import { threadCount } from "../pool.js";
 import { renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
-import { buildLibrary, compiler, resetCompiler } from "./toolchain.js";
+import { buildLibrary, compiler, optFlag, resetCompiler } from "./toolchain.js";
 
 export { clearNativeCache, nativeCacheDir } from "./toolchain.js";
+
+/** Programs above this many SSA instructions (e.g. K-min with a huge K) are left to other backends. */
+const MAX_INSTRUCTIONS = 40000;
 
 /** Pairs (× body size) below which a call stays on one thread. */
 const PARALLEL_WORK = 2e5;
@@ -29,10 +32,6 @@ function load(file: string, proto: string): KoffiFn | null {
   }
 }
 
-function offsets(a: Int32Array | Float64Array): Float64Array {
-  return a instanceof Float64Array ? a : Float64Array.from(a);
-}
-
 class NativeKernel implements Kernel {
   constructor(
     private readonly fn: KoffiFn,
@@ -41,8 +40,10 @@ class NativeKernel implements Kernel {
 
   private args(job: KernelJob): unknown[] {
     const work = job.nBatch * job.nOuter * job.nInner * this.cost;
-    const threads = work < PARALLEL_WORK ? 1 : Math.min(threadCount(), Math.max(1, job.nBatch * job.nOuter));
-    return [job.nBatch, job.nOuter, job.nInner, threads, offsets(job.inOffsets), offsets(job.outOffsets), ...job.inputs, ...job.outputs];
+    const threads = work < PARALLEL_WORK ? 1 : Math.min(threadCount(), job.nBatch * job.nOuter);
+    const f64 = job.inOffsets instanceof Float64Array;
+    const outOff = (job.outOffsets instanceof Float64Array) === f64 ? job.outOffsets : f64 ? Float64Array.from(job.outOffsets) : Int32Array.from(job.outOffsets);
+    return [job.nBatch, job.nOuter, job.nInner, threads, f64 ? 1 : 0, job.inOffsets, outOff, ...job.inputs, ...job.outputs];
   }
 
   run(job: KernelJob): void {
@@ -61,15 +62,21 @@ class NativeKernel implements Kernel {
 
 const kernels = new Map<string, NativeKernel>();
 
+/** SSA instructions of the kernel's hot blocks. */
+function programSize(p: KernelProgram): number {
+  return p.body.code.length + p.red.update.code.length + p.red.merge.code.length;
+}
+
 /** Renders, compiles (or fetches from the disk cache) and loads the kernel of a program. */
 function compileProgram(p: KernelProgram): NativeKernel {
   const { source, proto } = renderNative(p);
   const valid = (file: string): boolean => load(file, proto) !== null;
-  let { file } = buildLibrary(source, valid);
+  const opt = optFlag(programSize(p));
+  let { file } = buildLibrary(source, opt, valid);
   let fn = load(file, proto);
   if (!fn) {
     // replaced or corrupted between the check and the load: build once more
-    file = buildLibrary(source, valid).file;
+    file = buildLibrary(source, opt, valid).file;
     fn = load(file, proto);
   }
   if (!fn) throw new KeOpsError(`backend "native": the compiled kernel ${file} cannot be loaded`);
@@ -83,7 +90,10 @@ let failure: string | null = null;
 export const nativeBackend: Backend = {
   name: "native",
   unavailable: () => compiler().why ?? failure,
-  declines: () => null,
+  declines: (p) => {
+    const size = programSize(p);
+    return size > MAX_INSTRUCTIONS ? `the program has ${size} instructions (a C++ compile would be slow; the limit is ${MAX_INSTRUCTIONS})` : null;
+  },
   compile(p: KernelProgram): Kernel {
     let k = kernels.get(p.key);
     if (!k) {

@@ -1,6 +1,7 @@
 /**
  * Renders a kernel program as one C++ translation unit exporting
- * `keops_kernel(nBatch, nOuter, nInner, nThreads, inOff, outOff, in0…, out0…)`.
+ * `keops_kernel(nBatch, nOuter, nInner, nThreads, offF64, inOff, outOff, in0…, out0…)` (offsets
+ * are float64 when offF64, else int32).
  *
  * Design (see PERFORMANCE.md): per batch, every inner (j) slot is transposed once into one padded
  * array per coordinate; OpenMP threads take blocks of IB outer rows; for each tile of JT inner
@@ -95,16 +96,17 @@ export function renderNative(p: KernelProgram): NativeSource {
   L.push(`enum { V = ${V}, IB = ${IB}, JT = ${JT} };`);
   L.push(`extern "C" int ${SIG_SYMBOL}(void) { return ${SIG_VALUE}; }`);
   const params = [
-    "int nBatch", "int nOuter", "int nInner", "int nThreads", "const double* inOff", "const double* outOff",
+    "int nBatch", "int nOuter", "int nInner", "int nThreads", "int offF64", "const void* inOff", "const void* outOff",
     ...p.slots.map((_, s) => `const ${T}* a${s}`),
     ...red.outputs.map((o, k) => `${o.t === "i" ? "int32_t" : T}* r${k}`),
   ];
   L.push(`extern "C" void keops_kernel(${params.join(", ")}) {`);
+  L.push("  auto OFF = [&](const void* o, int64_t k) -> int64_t { return offF64 ? (int64_t)((const double*)o)[k] : (int64_t)((const int32_t*)o)[k]; };");
   L.push("  const int64_t NP = ((int64_t)nInner + V - 1) / V * V;");
   L.push(`  ${T}* ybuf = (${T}*)__builtin_malloc(sizeof(${T}) * (size_t)(NP * ${innerComps} + V));`);
   L.push("  for (int bt = 0; bt < nBatch; bt++) {");
-  p.slots.forEach((_, s) => L.push(`    const ${T}* P${s} = a${s} + (int64_t)inOff[(int64_t)bt * ${p.slots.length} + ${s}];`));
-  red.outputs.forEach((o, k) => L.push(`    ${o.t === "i" ? "int32_t" : T}* Q${k} = r${k} + (int64_t)outOff[(int64_t)bt * ${red.outputs.length} + ${k}];`));
+  p.slots.forEach((_, s) => L.push(`    const ${T}* P${s} = a${s} + OFF(inOff, (int64_t)bt * ${p.slots.length} + ${s});`));
+  red.outputs.forEach((o, k) => L.push(`    ${o.t === "i" ? "int32_t" : T}* Q${k} = r${k} + OFF(outOff, (int64_t)bt * ${red.outputs.length} + ${k});`));
   // transposed inner slots
   let yk = 0;
   const yName = new Map<string, string>();
@@ -117,12 +119,16 @@ export function renderNative(p: KernelProgram): NativeSource {
       names.push(nm);
       L.push(`    ${T}* ${nm} = ybuf + (int64_t)${yk} * NP;`);
     }
-    L.push(`    for (int64_t j = 0; j < nInner; j++) { const ${T}* src = P${si} + j * ${s.dim}; ${names.map((n, c) => `${n}[j] = src[${c}];`).join(" ")} }`);
-    L.push(`    for (int64_t j = nInner; j < NP; j++) { ${names.map((n) => `${n}[j] = 0;`).join(" ")} }`);
+    // one loop per coordinate (unrolled stores into many arrays would make GCC emit pairwise alias checks)
+    L.push(`    for (int c = 0; c < ${s.dim}; c++) {`);
+    L.push(`      ${T}* __restrict dst = ybuf + (int64_t)(${yk - s.dim} + c) * NP; const ${T}* __restrict src = P${si} + c;`);
+    L.push(`      for (int64_t j = 0; j < nInner; j++) dst[j] = src[j * ${s.dim}];`);
+    L.push("      for (int64_t j = nInner; j < NP; j++) dst[j] = 0;");
+    L.push("    }");
   });
   L.push("    const int nBlk = (nOuter + IB - 1) / IB;");
-  L.push("    #pragma omp parallel for schedule(dynamic, 1) num_threads(nThreads) if (nThreads > 1)");
-  L.push("    for (int blk = 0; blk < nBlk; blk++) {");
+  // one block of rows (a lambda: the single-thread path skips OpenMP's per-call team set-up)
+  L.push("    auto runBlock = [&](int blk) {");
   L.push("      const int i0 = blk * IB, i1 = i0 + IB < nOuter ? i0 + IB : nOuter;");
 
   // ---- the body (vector code over T) ----
@@ -187,7 +193,7 @@ export function renderNative(p: KernelProgram): NativeSource {
   const laneMergeFinalize = (): void => {
     L.push("      for (int i = i0; i < i1; i++) {");
     for (let k = 0; k < nS; k++) L.push(`        ${sty(k)} s${k} = (${sty(k)})tot${k}[i - i0][0];`);
-    L.push("        for (int l = 1; l < V; l++) {");
+    L.push("        _Pragma(\"GCC unroll 1\") for (int l = 1; l < V; l++) {");
     for (let k = 0; k < nS; k++) L.push(`          const ${sty(k)} o${k} = (${sty(k)})tot${k}[i - i0][l];`);
     scalarMerge((k) => `s${k}`, (k) => `o${k}`, "          ");
     L.push("        }");
@@ -306,7 +312,7 @@ export function renderNative(p: KernelProgram): NativeSource {
       L.push(`${ind}auto gm = ${gw.asM(guard!)};`);
       if (tail) L.push(`${ind}gm = gm & (jv < (${AI})je);`);
       L.push(`${ind}if (k_any(gm)) {`);
-      L.push(`${ind}  for (int l = 0; l < V; l++) {`);
+      L.push(`${ind}  _Pragma("GCC unroll 1") for (int l = 0; l < V; l++) {`);
       L.push(`${ind}    if (!gm[l]) continue;`);
       sw.emit((n) => pre.has(n), L, ind + "    ");
       L.push(`${ind}    if (${sw.asM(guard!)}) {`);
@@ -333,10 +339,14 @@ export function renderNative(p: KernelProgram): NativeSource {
     finalRows((k) => `rs${k}[i - i0]`, "        ");
     L.push("      }");
   }
-  L.push("    }");
+  L.push("    };");
+  L.push("    if (nThreads > 1) {");
+  L.push("      #pragma omp parallel for schedule(dynamic, 1) num_threads(nThreads)");
+  L.push("      for (int blk = 0; blk < nBlk; blk++) runBlock(blk);");
+  L.push("    } else for (int blk = 0; blk < nBlk; blk++) runBlock(blk);");
   L.push("  }");
   L.push("  __builtin_free(ybuf);");
   L.push("}");
-  const proto = `void keops_kernel(int, int, int, int, void*, void*, ${[...p.slots, ...red.outputs].map(() => "void*").join(", ")})`;
+  const proto = `void keops_kernel(int, int, int, int, int, void*, void*, ${[...p.slots, ...red.outputs].map(() => "void*").join(", ")})`;
   return { source: L.join("\n") + "\n", proto, scheme: scan ? "scan" : sx ? "shiftexp" : "lanes" };
 }

@@ -23,7 +23,7 @@ export interface Compiler {
  * Flags: optimisation for this machine, no errno (lets sqrt/floor vectorise), no trapping math.
  * Nothing that changes NaN/∞ semantics (no -ffast-math, no -ffinite-math-only).
  */
-export const CXX_FLAGS = ["-O3", "-march=native", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-shared", "-fPIC", "-w", "-lm"];
+export const CXX_FLAGS = ["-march=native", "-fno-math-errno", "-fno-trapping-math", "-std=c++17", "-shared", "-fPIC", "-w"];
 const OPENMP = "-fopenmp";
 
 const INSTALL_HINT = "install a C++ compiler (Debian/Ubuntu: apt-get install g++; macOS: xcode-select --install) or set CXX";
@@ -116,9 +116,19 @@ function writableDir(dir: string): boolean {
   }
 }
 
+/**
+ * Optimisation level by program size (SSA instructions): -O3 for ordinary formulas; large
+ * straight-line kernels (e.g. D = 200) compile superlinearly, so they get -O2, then -O1.
+ */
+export function optFlag(size: number): string {
+  return size <= 300 ? "-O3" : size <= 800 ? "-O2" : "-O1";
+}
+
 /** Cache key of a source compiled by a compiler with the current flags. */
-export function cacheKey(source: string, c: Compiler): string {
-  return createHash("sha256").update([c.cmd, ...c.args, c.version, ...CXX_FLAGS, openmp ? OPENMP : ""].join("\0")).update("\0").update(source).digest("hex").slice(0, 40);
+export function cacheKey(source: string, c: Compiler, opt: string): string {
+  // -march=native: the CPU is part of the key (a cache folder shared between machines stays safe)
+  const cpu = `${os.arch()} ${os.cpus()[0]?.model ?? ""}`;
+  return createHash("sha256").update([c.cmd, ...c.args, c.version, cpu, opt, ...CXX_FLAGS, openmp ? OPENMP : ""].join("\0")).update("\0").update(source).digest("hex").slice(0, 40);
 }
 
 /**
@@ -126,11 +136,11 @@ export function cacheKey(source: string, c: Compiler): string {
  * `valid(path)` checks a cached file (a failed check → recompiled). Throws a KeOpsError with the
  * compiler's messages when compilation fails.
  */
-export function buildLibrary(source: string, valid: (file: string) => boolean): { file: string; compiled: boolean } {
+export function buildLibrary(source: string, opt: string, valid: (file: string) => boolean): { file: string; compiled: boolean } {
   const { compiler: c, why } = compiler();
   if (!c) throw new KeOpsError(`backend "native": ${why}`);
   const ext = process.platform === "win32" ? ".dll" : process.platform === "darwin" ? ".dylib" : ".so";
-  const key = cacheKey(source, c);
+  const key = cacheKey(source, c, opt);
   const cacheDir = nativeCacheDir();
   const useCache = writableDir(cacheDir);
   const dir = useCache ? cacheDir : privateTemp();
@@ -149,17 +159,17 @@ export function buildLibrary(source: string, valid: (file: string) => boolean): 
   fs.writeFileSync(src, source);
   try {
     const run = (flags: string[]): void => {
-      execFileSync(c.cmd, [...c.args, ...flags, src, "-o", tmp], { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+      execFileSync(c.cmd, [...c.args, ...flags, src, "-o", tmp, "-lm"], { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
     };
     try {
-      run(openmp ? [...CXX_FLAGS, OPENMP] : CXX_FLAGS);
+      run(openmp ? [opt, ...CXX_FLAGS, OPENMP] : [opt, ...CXX_FLAGS]);
     } catch (e) {
       if (!openmp) throw e;
       // a compiler without OpenMP (e.g. Apple clang): single-threaded kernels
-      run(CXX_FLAGS);
+      run([opt, ...CXX_FLAGS]);
       openmp = false;
     }
-    fs.renameSync(tmp, openmp ? file : path.join(dir, cacheKey(source, c) + ext));
+    fs.renameSync(tmp, openmp ? file : path.join(dir, cacheKey(source, c, opt) + ext));
   } catch (e) {
     const err = e as { stderr?: string; message: string };
     throw new KeOpsError(`backend "native": compiling the kernel with ${[c.cmd, ...c.args].join(" ")} failed: ${(err.stderr ?? "").trim() || err.message}`);
@@ -167,7 +177,7 @@ export function buildLibrary(source: string, valid: (file: string) => boolean): 
     fs.rmSync(src, { force: true });
     fs.rmSync(tmp, { force: true });
   }
-  return { file: openmp ? file : path.join(dir, cacheKey(source, c) + ext), compiled: true };
+  return { file: openmp ? file : path.join(dir, cacheKey(source, c, opt) + ext), compiled: true };
 }
 
 /** Removes every cached native kernel; returns how many files were removed. */
