@@ -2,7 +2,7 @@
  * Instruction emission on a function body: core opcodes, and 128-bit SIMD opcodes (prefix 0xFD,
  * LEB128 sub-opcode) as the SIMD proposal (now WebAssembly 2.0) numbers them.
  */
-import type { FuncBody } from "./encoder.js";
+import { Bytes, type FuncBody } from "./encoder.js";
 
 /** Core opcodes used by the kernels. */
 export const OP = {
@@ -44,7 +44,45 @@ const EMPTY = 0x40;
 /** Emits instructions into a function body. */
 export class Asm {
   private readonly consts = new Map<string, number>();
+  /** Open loops: the code outside, and the locals the loop assigns. */
+  private readonly loops: { outer: Bytes; assigned: Set<number> }[] = [];
+  /** Locals whose values live across loops (reduction states …): never reset. */
+  readonly persistent = new Set<number>();
   constructor(readonly f: FuncBody) {}
+
+  /**
+   * Opens `block loop`. The loop is emitted aside, then preceded by a reset (to a constant) of
+   * every vector temporary it assigns: otherwise the value a temporary holds at a loop's exit
+   * flows, through the phis of enclosing loops, back into the loop's entry, and V8 keeps every
+   * temporary alive across iterations (spilling each one, every iteration).
+   */
+  openLoop(): this {
+    this.loops.push({ outer: this.f.code, assigned: new Set() });
+    this.f.code = new Bytes();
+    return this.block().loop();
+  }
+
+  /** Closes the loop opened by {@link openLoop} (`br 0 end end`). */
+  closeLoop(): this {
+    this.br(0).end().end();
+    const { outer, assigned } = this.loops.pop()!;
+    const body = this.f.code;
+    this.f.code = outer;
+    const zero = new Uint8Array(16);
+    for (const l of assigned) {
+      if (this.persistent.has(l) || this.f.typeOf(l) !== 0x7b) continue;
+      this.b.u8(0xfd).uleb(SIMD.const).raw(zero);
+      this.set(l);
+    }
+    for (const l of assigned) this.note(l);
+    this.b.raw(body.bytes());
+    return this;
+  }
+
+  private note(local: number): void {
+    const top = this.loops[this.loops.length - 1];
+    if (top) top.assigned.add(local);
+  }
 
   private get b() {
     return this.f.code;
@@ -59,10 +97,12 @@ export class Asm {
     return this;
   }
   set(local: number): this {
+    this.note(local);
     this.b.u8(OP.localSet).uleb(local);
     return this;
   }
   tee(local: number): this {
+    this.note(local);
     this.b.u8(OP.localTee).uleb(local);
     return this;
   }

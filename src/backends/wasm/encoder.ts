@@ -96,7 +96,7 @@ export interface FuncType {
 
 /** A function body under construction: its locals (after the params) and code. */
 export class FuncBody {
-  readonly code = new Bytes();
+  code = new Bytes();
   /** Code that runs before `code` (hoisted constants). */
   readonly prologue = new Bytes();
   private readonly locals: ValType[] = [];
@@ -107,6 +107,12 @@ export class FuncBody {
   local(t: ValType): number {
     this.locals.push(t);
     return this.type.params.length + this.locals.length - 1;
+  }
+
+  /** The type of a local (or param). */
+  typeOf(local: number): ValType {
+    const np = this.type.params.length;
+    return local < np ? this.type.params[local]! : this.locals[local - np]!;
   }
 
   /** The body as the code section stores it (locals run-length encoded, then code, then `end`). */

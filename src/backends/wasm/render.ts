@@ -41,7 +41,19 @@ function replicatedState(p: KernelProgram): boolean {
 }
 
 /** A value as the generator holds it: a vector local (a lane mask when `mask`) or a constant. */
-type Repr = { readonly local: number; readonly mask: boolean } | { readonly c: number };
+type Repr =
+  | { readonly local: number; readonly mask: boolean }
+  | { readonly c: number }
+  | { readonly inline: () => void; readonly mask: boolean };
+
+/**
+ * Ops whose code uses no scratch local: a single-use value of one is not stored but computed at
+ * its use (an expression tree on the operand stack), which keeps V8's register allocation tight.
+ */
+const STACKABLE = new Set<string>([
+  "load", "idx", "select", "add", "sub", "mul", "div", "min", "max", "neg", "abs", "sqrt", "rsqrt", "floor",
+  "lt", "le", "gt", "ge", "eq", "ne",
+]);
 
 const FCMP: Record<string, LaneOp> = { lt: "lt", le: "le", gt: "gt", ge: "ge", eq: "eq", ne: "ne" };
 const ICMP: Record<string, LaneOp> = { lt: "ilt", le: "ile", gt: "igt", ge: "ige", eq: "ieq", ne: "ine" };
@@ -162,7 +174,8 @@ class Gen {
       else L.f(r.c);
       return;
     }
-    a.get(r.local);
+    if ("inline" in r) r.inline();
+    else a.get(r.local);
     if (r.mask && want !== "mask") {
       L.f(1);
       a.v(SIMD.and);
@@ -177,6 +190,11 @@ class Gen {
    */
   emitBlock(tag: string, block: Block, u: number, ctx: Ctx, vals: Map<number, Repr>, pick: (n: number, ins: Instr) => boolean): void {
     const isB = this.boolsOf(block);
+    const total = this.usesOf(block);
+    const here = new Map<number, number>();
+    block.code.forEach((ins, n) => {
+      if (pick(n, ins) && !vals.has(n)) for (const v of ins.a) here.set(v, (here.get(v) ?? 0) + 1);
+    });
     block.code.forEach((ins, n) => {
       if (!pick(n, ins) || vals.has(n)) return;
       if (ins.op === "const") {
@@ -186,15 +204,35 @@ class Gen {
       if (ins.op === "state") return void vals.set(n, ctx.state!(ins.k[0]!));
       if (ins.op === "other") return void vals.set(n, ctx.other!(ins.k[0]!));
       if (ins.op === "fval") return void vals.set(n, ctx.fval!(ins.k[0]!));
-      const out = this.valueLocal(tag, n, u);
       const args = ins.a.map((v) => vals.get(v)!);
-      this.instr(ins, args, isB[n]!, ins.a.map((v) => block.code[v]!.t), out, ctx);
+      const types = ins.a.map((v) => block.code[v]!.t);
+      if (STACKABLE.has(ins.op) && total[n] === 1 && here.get(n) === 1) {
+        vals.set(n, { inline: () => this.instr(ins, args, isB[n]!, types, null, ctx), mask: isB[n]! });
+        return;
+      }
+      const out = this.valueLocal(tag, n, u);
+      this.instr(ins, args, isB[n]!, types, out, ctx);
       vals.set(n, { local: out, mask: isB[n]! });
     });
   }
 
-  /** Emits one instruction into local `out`. */
-  private instr(ins: Instr, args: Repr[], asMask: boolean, types: string[], out: number, ctx: Ctx): void {
+  private readonly uses = new Map<Block, number[]>();
+  /** Uses of each value of a block: by its instructions, its outputs and its guard. */
+  usesOf(b: Block): number[] {
+    let u = this.uses.get(b);
+    if (!u) {
+      u = new Array<number>(b.code.length).fill(0);
+      for (const ins of b.code) for (const v of ins.a) u[v]!++;
+      for (const v of b.out) u[v]! += 2;
+      const g = (b as { guard?: number }).guard;
+      if (g !== undefined) u[g]! += 2;
+      this.uses.set(b, u);
+    }
+    return u;
+  }
+
+  /** Emits one instruction into local `out`, or leaves its value on the stack (`out` null). */
+  private instr(ins: Instr, args: Repr[], asMask: boolean, types: string[], out: number | null, ctx: Ctx): void {
     const { a, L } = this;
     const op = ins.op;
     const pf = (k: number): void => this.push(args[k]!, types[k] === "i" ? "i" : "f");
@@ -215,12 +253,11 @@ class Gen {
       const off = ctx.jOff ?? 0;
       L.iLanes(ctx.idxSplat ? [off] : Array.from({ length: L.W }, (_, l) => off + l)).op("iadd");
     } else if (op === "select") {
-      this.push(args[0]!, "mask");
-      a.set(this.t(0));
       const want = asMask ? "mask" : ins.t === "i" ? "i" : "f";
       this.push(args[1]!, want);
       this.push(args[2]!, want);
-      a.get(this.t(0)).v(SIMD.bitselect);
+      this.push(args[0]!, "mask");
+      a.v(SIMD.bitselect);
     } else if (FCMP[op]) {
       if (types[0] === "i") {
         pf(0);
@@ -261,7 +298,7 @@ class Gen {
     } else if (op === "exp" || op === "log") {
       pf(0);
       a.set(this.t(10));
-      (op === "exp" ? emitExp : emitLog)(L, this.t(10), out, this.t);
+      (op === "exp" ? emitExp : emitLog)(L, this.t(10), out!, this.t);
       return;
     } else if (op === "round") {
       // half away from zero: t = trunc(x); t + copysign(1, x) where |x − t| ≥ 0.5
@@ -295,7 +332,7 @@ class Gen {
     } else {
       throw new Error(`wasm renderer: unknown op ${op}`);
     }
-    a.set(out);
+    if (out !== null) a.set(out);
   }
 
   /** Calls an imported float64 function once per lane; leaves the vector of results on the stack. */
@@ -377,6 +414,8 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
   const T = replicated ? Array.from({ length: U }, () => T0) : [T0, ...Array.from({ length: U - 1 }, vecState)];
   const S = red.tiled ? Array.from({ length: U }, vecState) : T;
   const O = vecState();
+  for (const st of [...T, ...S]) for (const l of st) a.persistent.add(l);
+  for (let u = 0; u < U; u++) for (const h of hoisted) a.persistent.add(g.valueLocal("u", h, hu(u)));
   const stateT = (k: number): "f" | "i" => red.state[k]!.t;
 
   // bases from the table; inner coordinate arrays
@@ -392,7 +431,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
 
   // rows
   a.get(g.i0).set(g.i);
-  a.block().loop();
+  a.openLoop();
   a.get(g.i).get(g.i1).op(OP.i32GeS).brIf(1);
   p.slots.forEach((s, k) => {
     if (s.role === "outer") a.get(g.base[k]!).get(g.i).i32(s.dim * L.bytes).op(OP.i32Mul).op(OP.i32Add).set(g.rowBase[k]!);
@@ -484,7 +523,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     });
     // each passing candidate in index order (a candidate failing the test against a state fails
     // it against every later one: selection states only improve), q = lowest set bit
-    a.block().loop();
+    a.openLoop();
     a.get(g.qn).op(OP.i32Eqz).brIf(1);
     a.get(g.qn).op(OP.i32Ctz).set(g.q);
     a.get(g.qn).get(g.qn).i32(1).op(OP.i32Sub).op(OP.i32And).set(g.qn);
@@ -498,7 +537,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
       return { local: loc, mask: false };
     });
     update(0, st[0]!, { jLocal: g.jq, jOff: 0, idxSplat: true, fval: (k) => lane[k]! }, false);
-    a.br(0).end().end();
+    a.closeLoop();
     a.end();
   };
 
@@ -519,14 +558,14 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     // jfull = jt + ((je − jt) & −(W·U))
     a.get(g.jt).get(g.je).get(g.jt).op(OP.i32Sub).i32(-(W * U)).op(OP.i32And).op(OP.i32Add).set(g.jfull);
     a.get(g.jt).set(g.j);
-    a.block().loop();
+    a.openLoop();
     a.get(g.j).get(g.jfull).op(OP.i32GeS).brIf(1);
     a.get(g.j).i32(L.shift).op(OP.i32Shl).set(g.jb);
     step(Array.from({ length: U }, (_, u) => u), st, false);
     a.get(g.j).i32(W * U).op(OP.i32Add).set(g.j);
-    a.br(0).end().end();
+    a.closeLoop();
     // the rest, one masked vector at a time
-    a.block().loop();
+    a.openLoop();
     a.get(g.j).get(g.je).op(OP.i32GeS).brIf(1);
     a.get(g.j).i32(L.shift).op(OP.i32Shl).set(g.jb);
     a.get(g.j);
@@ -539,12 +578,12 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     L.op("ilt").set(g.mask);
     step([0], st, true);
     a.get(g.j).i32(W).op(OP.i32Add).set(g.j);
-    a.br(0).end().end();
+    a.closeLoop();
   };
 
   if (red.tiled) {
     a.i32(0).set(g.jt);
-    a.block().loop();
+    a.openLoop();
     a.get(g.jt).get(g.nI).op(OP.i32GeS).brIf(1);
     // je = min(nI, jt + TILE)
     a.get(g.jt).i32(WASM_TILE).op(OP.i32Add).tee(g.je).get(g.nI).get(g.je).get(g.nI).op(OP.i32LtS).op(OP.selectOp).set(g.je);
@@ -552,7 +591,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     jLoop(S);
     for (let u = 0; u < U; u++) merge(T[u]!, (k) => ({ local: S[u]![k]!, mask: false }));
     a.get(g.jt).i32(WASM_TILE).op(OP.i32Add).set(g.jt);
-    a.br(0).end().end();
+    a.closeLoop();
   } else {
     a.i32(0).set(g.jt);
     a.get(g.nI).set(g.je);
@@ -586,6 +625,6 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     }
   });
   a.get(g.i).i32(1).op(OP.i32Add).set(g.i);
-  a.br(0).end().end();
+  a.closeLoop();
   return { bytes: g.m.encode(), mode: L.mode, pad: W * U, scratchBytes: Math.max(16, body.out.length * W * U * L.bytes) };
 }
