@@ -8,13 +8,20 @@
  * array per coordinate, coordinate c at `base + c·stride`, padded to whole vectors; outer and
  * parameter slots are row-major as given; outputs row-major.
  *
- * Design (as the native backend): tiles of j in the SIMD lanes (f32x4 / f64x2), `UNROLL` vectors
- * per step each with its own partial state; instructions hoisted by loop level (0: once per call,
- * 1: once per row, 2+: per j vector); a reduction's guard becomes a skip test (`v128.any_true`);
- * the last partial vector of a row runs with a lane mask; block_sum tiles fold into the total
- * with the reduction's merge block; the partial states of unrolled vectors, then of lanes
- * (by shuffles), are combined with the merge block too, and the finalize block runs on lane 0.
- * Comparison results and their logic (mul = and, max = or, 1 − x = not, select) stay lane masks.
+ * Design (as the native backend): tiles of j in the SIMD lanes (f32x4 / f64x2), U vectors per
+ * step (2; 4 for selections); instructions hoisted by loop level (0: once per call, 1: once per
+ * row, 2+: per j vector); the last partial vector of a row runs with a lane mask.
+ * - Accumulating reductions (sums, log-sum-exp): each unrolled vector and lane holds a partial
+ *   state; block_sum tiles fold into the total with the reduction's merge block; the unrolled
+ *   vectors, then the lanes (by shuffles), are combined with the merge block, and the finalize
+ *   block runs on lane 0.
+ * - Selection reductions (a guarded update: min, argmin, K-min …): one state replicated in every
+ *   lane; the guard tests whole vectors of candidates against it (its state-only parts, such as
+ *   "is the K-th slot empty", are recomputed only when the state changes); where some lane
+ *   passes, the candidates go to scratch memory and the passing ones are folded in one at a time
+ *   in index order (lowest set bit of the test's bitmask first), so each is newer than the state.
+ * Comparison results and their logic (mul = and, max = or, 1 − x = not, select) stay lane masks;
+ * single-use pure values are operand-stack expressions; constants live in locals.
  */
 import { dependencies, type Block, type Instr } from "../../compile/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
