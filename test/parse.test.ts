@@ -12,6 +12,7 @@ import { add, div, intCst, minus, mul, sub } from "../src/formula/ops/arith.js";
 import { exp, pow, square } from "../src/formula/ops/math.js";
 import { elem, extract, scalprod, sqnorm2, sum } from "../src/formula/ops/vector.js";
 import { parseAlias, parseFormula } from "../src/formula/parse.js";
+import { kron, tensordot } from "../src/formula/ops/tensor.js";
 import { numberVariables } from "../src/lazy/bindings.js";
 
 const x = Var(0, 3, 0), y = Var(1, 3, 1), p = Var(2, 1, 2);
@@ -221,4 +222,17 @@ test("deep nesting is an error, not a stack overflow; long formulas parse in lin
   assert.equal(P("- - 2"), minus(intCst(-2)));
   const long = Array.from({ length: 20000 }, () => "x").join(" + ");
   assert.equal(P(long).dim, 3);
+});
+
+test("TensorDot and Kron with their integer lists round-trip through the parser", () => {
+  const a = Var(0, 6, 0), b = Var(1, 12, 1);
+  for (const f of [
+    tensordot(a, b, { dimsfa: [2, 3], dimsfb: [3, 4], contfa: [1], contfb: [0] }),
+    tensordot(a, b, { dimsfa: [2, 3], dimsfb: [3, 4], contfa: [1], contfb: [0], permute: [1, 0] }),
+    tensordot(a, b, { dimsfa: [6], dimsfb: [12], contfa: [], contfb: [] }),
+    kron(Var(0, 4, 0), Var(1, 6, 1), [2, 2], [2, 3]),
+  ])
+    assert.equal(parseFormula(String(f)), f, String(f));
+  assert.throws(() => parseFormula("TensorDot(Var(0,6,0),Var(1,12,1),[2,3],[3,4],[1])"), /4 or 5 lists[\s\S]*\n    \^/);
+  assert.throws(() => parseFormula("Kron(Var(0,4,0),Var(1,6,1),[2,2],[2,3.5])"), /expected an integer in a list, got 3.5 at position 36/);
 });

@@ -42,6 +42,11 @@ export interface OpDef {
    */
   vjp?(args: readonly Formula[], attrs: readonly number[], self: Formula, g: Formula): readonly (Formula | undefined)[];
   /**
+   * For ops whose KeOps attributes are integer lists (`TensorDot(a,b,[2,3],[3],[1],[0])`): builds
+   * the node from the operands and the lists, as the string parser reads them.
+   */
+  fromLists?(args: readonly Formula[], lists: readonly (readonly number[])[]): Formula;
+  /**
    * A macro op (`Grad`, `Diff`): the equivalent formula of ordinary ops the node stands for,
    * substituted for it before lowering (its `lower` is then never called).
    */

@@ -39,7 +39,7 @@ export interface ParseOptions {
   readonly what?: string;
 }
 
-type TokKind = "num" | "name" | "op" | "(" | ")" | "," | "=" | "end";
+type TokKind = "num" | "name" | "op" | "(" | ")" | "," | "[" | "]" | "=" | "end";
 interface Token {
   readonly kind: TokKind;
   readonly text: string;
@@ -92,7 +92,7 @@ function tokenize(text: string, symbols: readonly string[], what: string): Token
       p += name.length;
       continue;
     }
-    if (ch === "(" || ch === ")" || ch === ",") {
+    if (ch === "(" || ch === ")" || ch === "," || ch === "[" || ch === "]") {
       out.push({ kind: ch, text: ch, pos: p++ });
       continue;
     }
@@ -208,6 +208,24 @@ class Parser {
       while (this.peek().kind === ",") (this.next(), out.push(this.signedNumber()));
     }
     this.expect(")", `"," or ")"`);
+    return out;
+  }
+
+  /** `[n, m, …]`: a list of integers (TensorDot's and Kron's attributes). */
+  private intList(): number[] {
+    this.expect("[", `"["`);
+    const out: number[] = [];
+    if (this.peek().kind !== "]") {
+      for (;;) {
+        const pos = this.peek().pos;
+        const v = this.signedNumber();
+        if (!Number.isSafeInteger(v)) throw this.error(pos, `expected an integer in a list, got ${v}`);
+        out.push(v);
+        if (this.peek().kind !== ",") break;
+        this.next();
+      }
+    }
+    this.expect("]", `"," or "]"`);
     return out;
   }
 
@@ -327,15 +345,27 @@ class Parser {
     const args: Formula[] = [];
     const attrs: number[] = [];
     const total = op.arity + op.nattrs;
+    const lists: number[][] = [];
     for (let n = 0; ; n++) {
       if (n === 0 && this.peek().kind === ")") break;
-      if (n >= total) throw this.error(this.peek().pos, `${op.name} takes ${signature(op)}, got more arguments`);
-      if (n < op.arity) args.push(this.infixLevel());
+      if (n >= op.arity && op.fromLists && this.peek().kind === "[") lists.push(this.intList());
+      else if (n >= total) throw this.error(this.peek().pos, `${op.name} takes ${signature(op)}, got more arguments`);
+      else if (n < op.arity) args.push(this.infixLevel());
       else attrs.push(this.signedNumber());
       if (this.peek().kind !== ",") break;
       this.next();
     }
     const close = this.peek();
+    if (lists.length) {
+      if (close.kind !== ")") throw this.error(close.pos, `expected "," or ")", got ${this.describe(close)}`);
+      this.next();
+      try {
+        return op.fromLists!(args, lists);
+      } catch (e) {
+        if (e instanceof KeOpsError) throw this.error(t.pos, e.message);
+        throw e;
+      }
+    }
     if (close.kind !== ")") throw this.error(close.pos, `expected "," or ")", got ${this.describe(close)}`);
     if (args.length + attrs.length !== total)
       throw this.error(close.pos, `${op.name} takes ${signature(op)}, got ${args.length + attrs.length} argument(s)`);

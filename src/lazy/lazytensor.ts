@@ -486,8 +486,8 @@ export class LazyTensor<S extends boolean = false> {
   static sub(a: Operand, b: Operand): LazyTensor<boolean> { return a === 0 ? toLazy(b, "b").neg() : toLazy(a, "a").sub(b as never); }
   /** `a * b`. */
   static mul(a: Operand, b: Operand): LazyTensor<boolean> { return a === 1 ? toLazy(b, "b") : toLazy(a, "a").mul(b as never); }
-  /** `a / b` (e.g. `LazyTensor.div(1, x)`). */
-  static div(a: Operand, b: Operand): LazyTensor<boolean> { return toLazy(a, "a").div(b as never); }
+  /** `a / b` (`LazyTensor.div(1, x)` is `Inv(x)`, as pykeops's `1 / x`). */
+  static div(a: Operand, b: Operand): LazyTensor<boolean> { return a === 1 ? toLazy(b, "b").inv() : toLazy(a, "a").div(b as never); }
   /** `x.exp()`. */
   static exp<S extends boolean>(x: LazyTensor<S>): LazyTensor<S> { return x.exp(); }
   /** `x.log()`. */
