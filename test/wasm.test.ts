@@ -6,7 +6,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { LazyTensor, Vi, Vj, backendInfo, type Tensor } from "../src/index.js";
+import { LazyTensor, Vi, Vj, backendInfo, zeros, type Tensor } from "../src/index.js";
 import { BINARY, COMPARE, SsaBuilder, UNARY, evalOp, type Opcode } from "../src/compile/ssa.js";
 import type { KernelJob, KernelProgram } from "../src/compile/program.js";
 import { SumReduction } from "../src/reductions/sum.js";
@@ -304,3 +304,10 @@ test("without shared memory (no cross-origin isolation): one thread, sync and as
       resetWasmBackend(true);
     }
   }));
+
+test("a program too large for one wasm function is declined with its reason", { skip }, () => {
+  const D = 2000;
+  const t = (shape: number[]): Tensor => zeros(shape, { dtype: "float32" });
+  const y = new LazyTensor(t([3, 1, D])).sub(new LazyTensor(t([1, 3, D])));
+  assert.throws(() => y.sqnorm2().neg().exp().sum({ axis: 1, backend: "wasm" }), (e: Error) => e.name === "KeOpsError" && /too large for one WebAssembly function/.test(e.message));
+});

@@ -3,13 +3,16 @@
  * nothing to install), run on one shared linear memory, on worker threads when large.
  */
 import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
+import { KeOpsError } from "../../errors.js";
 import { threadCount } from "../pool.js";
-import { renderWasm, type RenderedKernel } from "./render.js";
+import { renderWasm, replicatedState, type RenderedKernel } from "./render.js";
 import { stage } from "./stage.js";
 import { resetWasmMemory, wasmMemory } from "./memory.js";
 import { WA, wa, type WasmMemory, type WasmModule } from "./api.js";
 import { MATH_IMPORTS, runHere, runParallel, runParallelAsync, type WasmKernelFn, type WasmRun } from "./pool.js";
 
+/** Largest program (a weighted count of SSA instructions, ~ locals of the function) compiled. */
+const MAX_SIZE = 40000;
 /** Pairs below which a call stays on the calling thread. */
 export const PARALLEL_PAIRS = 1 << 21;
 /**
@@ -135,11 +138,23 @@ export const wasmBackend: Backend = {
     if (why === undefined) why = probe();
     return why;
   },
-  declines: () => null,
+  declines(p: KernelProgram): string | null {
+    // one function holds the whole kernel: stay well inside V8's limits (50,000 locals, 7.6 MB body)
+    const { body, red } = p;
+    const merges = replicatedState(p) ? 0 : 3; // selections never merge
+    const size = 5 * body.code.length + 4 * red.update.code.length + merges * red.merge.code.length + red.finalize.code.length + 4 * red.state.length;
+    return size > MAX_SIZE ? `the program is too large for one WebAssembly function (size ${size} > ${MAX_SIZE})` : null;
+  },
   compile(p: KernelProgram): Kernel {
     let k = compiled.get(p.key);
     if (!k) {
-      k = compileWasm(p);
+      const why = wasmBackend.declines(p);
+      if (why !== null) throw new KeOpsError(`backend "wasm": ${why}`);
+      try {
+        k = compileWasm(p);
+      } catch (e) {
+        throw new KeOpsError(`backend "wasm": the kernel did not compile: ${e instanceof Error ? e.message : String(e)}`);
+      }
       compiled.set(p.key, k);
     }
     return k;

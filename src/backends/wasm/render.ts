@@ -42,7 +42,7 @@ export function modeOf(p: KernelProgram): Mode {
  * Whether the program's reduction is a selection (a guarded update, not tiled): its state is kept
  * replicated in every lane, candidates folded in one at a time where the vector guard passes.
  */
-function replicatedState(p: KernelProgram): boolean {
+export function replicatedState(p: KernelProgram): boolean {
   const g = p.red.update.guard;
   return g !== undefined && p.red.update.code[g]!.op !== "const" && !p.red.tiled;
 }
