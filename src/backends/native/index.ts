@@ -71,7 +71,9 @@ function programSize(p: KernelProgram): number {
 function compileProgram(p: KernelProgram): NativeKernel {
   const { source, proto } = renderNative(p);
   const valid = (file: string): boolean => load(file, proto) !== null;
-  const opt = optFlag(programSize(p));
+  // float64 programs: no multiply-add contraction, so that their arithmetic rounds as the JS
+  // backend's does (float32 programs keep FMA: it is where their speed comes from)
+  const opt = [optFlag(programSize(p)), ...(p.dtype === "float64" ? ["-ffp-contract=off"] : [])];
   let { file } = buildLibrary(source, opt, valid);
   let fn = load(file, proto);
   if (!fn) {

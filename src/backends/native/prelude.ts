@@ -45,6 +45,16 @@ template<class M> KI bool k_any(M m) {
   for (int k = 0; k < (int)(sizeof(M) / 8); k++) r |= w[k];
   return r != 0;
 }
+/* The set lanes of a mask as bits (lane l → bit l). */
+template<class M> KI uint64_t k_bits(M m) {
+#ifdef K_AVX512
+  if constexpr (sizeof(M) == 64 && sizeof(m[0]) == 4) return __builtin_ia32_ptestmd512((k_v16si)m, (k_v16si)m, (unsigned short)-1);
+  if constexpr (sizeof(M) == 64 && sizeof(m[0]) == 8) return __builtin_ia32_ptestmq512((k_v8di)m, (k_v8di)m, (unsigned char)-1);
+#endif
+  uint64_t b = 0;
+  for (int l = 0; l < (int)(sizeof(M) / sizeof(m[0])); l++) b |= (uint64_t)(m[l] != 0) << l;
+  return b;
+}
 template<class X> KI X k_load(const typename kt<X>::E* p) { X v; __builtin_memcpy(&v, p, sizeof v); return v; }
 
 /* The error function of the SSA definition (Numerical Recipes' erfc fit). */

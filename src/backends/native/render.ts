@@ -68,6 +68,16 @@ export function shiftExpLayout(p: KernelProgram): ShiftExpGroup[] | null {
   return groups;
 }
 
+/** K of the K-min family's state layout (as built by src/reductions/kmin.ts), or null. */
+export function kminLayout(p: KernelProgram): number | null {
+  const { red } = p;
+  if (red.name !== "KMin" && red.name !== "ArgKMin" && red.name !== "KMinArgKMin") return null;
+  const D = p.body.out.length, n = red.state.length / 2, K = n / D;
+  if (!Number.isInteger(K) || K < 1) return null;
+  const ok = red.state.every((st, k) => (k < n ? st.t === "f" && st.init === Infinity : st.t === "i" && st.init === -1));
+  return ok ? K : null;
+}
+
 /** Renders the program. */
 export function renderNative(p: KernelProgram): NativeSource {
   const { body, red } = p;
@@ -306,19 +316,48 @@ export function renderNative(p: KernelProgram): NativeSource {
       fval: (k) => `(${A})fv${k}[l]`,
       idx: "(int32_t)(j + l)",
     });
+    const km = kminLayout(p);
+    /**
+     * The K-min family's update, written out: the new pair (f, j) of component c walks down the
+     * sorted list from its end while it beats the slot above (NaN first, ties to the older index).
+     */
+    const kminInsert = (K: number, ind: string): void => {
+      const n = nS / 2;
+      const beats = (v: string, i: string): string => `(${i} == -1 || f < ${v} || (f != f && ${v} == ${v}))`;
+      body.out.forEach((_, c) => {
+        L.push(`${ind}{`);
+        L.push(`${ind}  const ${A} f = (${A})fv${c}[l]; const int32_t jj = (int32_t)(j + l);`);
+        const v = (k: number): string => `s${c * K + k}`, ix = (k: number): string => `s${n + c * K + k}`;
+        let close = "";
+        let d = ind + "  ";
+        L.push(`${d}if ${beats(v(K - 1), ix(K - 1))} {`);
+        for (let k = K - 1; k > 0; k--) {
+          d += "  ";
+          L.push(`${d}if ${beats(v(k - 1), ix(k - 1))} { ${v(k)} = ${v(k - 1)}; ${ix(k)} = ${ix(k - 1)};`);
+          close = `${d}} else { ${v(k)} = f; ${ix(k)} = jj; }\n` + close;
+        }
+        L.push(`${d}  ${v(0)} = f; ${ix(0)} = jj;`);
+        L.push(...close.trimEnd().split("\n"));
+        L.push(`${ind}  }`);
+        L.push(`${ind}}`);
+      });
+    };
     const step = (tail: boolean, ind: string): void => {
       L.push(...jHead(ind));
       gw.emit((n) => pre.has(n), L, ind);
       L.push(`${ind}auto gm = ${gw.asM(guard!)};`);
       if (tail) L.push(`${ind}gm = gm & (jv < (${AI})je);`);
       L.push(`${ind}if (k_any(gm)) {`);
-      L.push(`${ind}  _Pragma("GCC unroll 1") for (int l = 0; l < V; l++) {`);
-      L.push(`${ind}    if (!gm[l]) continue;`);
-      sw.emit((n) => pre.has(n), L, ind + "    ");
-      L.push(`${ind}    if (${sw.asM(guard!)}) {`);
-      sw.emit((n) => !pre.has(n), L, ind + "      ");
-      red.update.out.forEach((v, k) => L.push(`${ind}      s${k} = ${sw.asState(v)};`));
-      L.push(`${ind}    }`);
+      L.push(`${ind}  for (uint64_t bits = k_bits(gm); bits; bits &= bits - 1) {`);
+      L.push(`${ind}    const int l = __builtin_ctzll(bits);`);
+      if (km) kminInsert(km, ind + "    ");
+      else {
+        sw.emit((n) => pre.has(n), L, ind + "    ");
+        L.push(`${ind}    if (${sw.asM(guard!)}) {`);
+        sw.emit((n) => !pre.has(n), L, ind + "      ");
+        red.update.out.forEach((v, k) => L.push(`${ind}      s${k} = ${sw.asState(v)};`));
+        L.push(`${ind}    }`);
+      }
       L.push(`${ind}  }`);
       for (const k of usedState) L.push(`${ind}  ss${k} = (${red.state[k]!.t === "i" ? AI : A})s${k} - ${vty(k)}{};`);
       L.push(`${ind}}`);

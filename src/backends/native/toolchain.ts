@@ -125,18 +125,19 @@ export function optFlag(size: number): string {
 }
 
 /** Cache key of a source compiled by a compiler with the current flags. */
-export function cacheKey(source: string, c: Compiler, opt: string): string {
+export function cacheKey(source: string, c: Compiler, opt: readonly string[]): string {
   // -march=native: the CPU is part of the key (a cache folder shared between machines stays safe)
   const cpu = `${os.arch()} ${os.cpus()[0]?.model ?? ""}`;
-  return createHash("sha256").update([c.cmd, ...c.args, c.version, cpu, opt, ...CXX_FLAGS, openmp ? OPENMP : ""].join("\0")).update("\0").update(source).digest("hex").slice(0, 40);
+  return createHash("sha256").update([c.cmd, ...c.args, c.version, cpu, ...opt, ...CXX_FLAGS, openmp ? OPENMP : ""].join("\0")).update("\0").update(source).digest("hex").slice(0, 40);
 }
 
 /**
- * Returns the path of the shared library for `source`, compiling it unless the cache has it.
+ * Returns the path of the shared library for `source`, compiling it unless the cache has it;
+ * `opt` are the program's own flags (optimisation level, contraction).
  * `valid(path)` checks a cached file (a failed check → recompiled). Throws a KeOpsError with the
  * compiler's messages when compilation fails.
  */
-export function buildLibrary(source: string, opt: string, valid: (file: string) => boolean): { file: string; compiled: boolean } {
+export function buildLibrary(source: string, opt: readonly string[], valid: (file: string) => boolean): { file: string; compiled: boolean } {
   const { compiler: c, why } = compiler();
   if (!c) throw new KeOpsError(`backend "native": ${why}`);
   const ext = process.platform === "win32" ? ".dll" : process.platform === "darwin" ? ".dylib" : ".so";
@@ -162,11 +163,11 @@ export function buildLibrary(source: string, opt: string, valid: (file: string) 
       execFileSync(c.cmd, [...c.args, ...flags, src, "-o", tmp, "-lm"], { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
     };
     try {
-      run(openmp ? [opt, ...CXX_FLAGS, OPENMP] : [opt, ...CXX_FLAGS]);
+      run(openmp ? [...opt, ...CXX_FLAGS, OPENMP] : [...opt, ...CXX_FLAGS]);
     } catch (e) {
       if (!openmp) throw e;
       // a compiler without OpenMP (e.g. Apple clang): single-threaded kernels
-      run([opt, ...CXX_FLAGS]);
+      run([...opt, ...CXX_FLAGS]);
       openmp = false;
     }
     fs.renameSync(tmp, openmp ? file : path.join(dir, cacheKey(source, c, opt) + ext));
