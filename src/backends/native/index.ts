@@ -3,7 +3,7 @@
  * the system's compiler into a shared library (cached on disk, ./toolchain.ts) and called through
  * koffi with the typed arrays passed as pointers (no copy). Threads: OpenMP inside the kernel.
  */
-import koffi from "koffi";
+import { createRequire } from "node:module";
 import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { KeOpsError } from "../../errors.js";
 import { threadCount } from "../pool.js";
@@ -20,10 +20,30 @@ const PARALLEL_WORK = 2e5;
 
 type KoffiFn = ((...args: unknown[]) => void) & { async: (...args: unknown[]) => void };
 
+interface Koffi {
+  load(file: string): { func(proto: string): unknown };
+}
+
+let koffiModule: Koffi | string | undefined;
+
+/** koffi, loaded at first use (its prebuilt binary may be missing on an unusual platform): the module or why not. */
+function koffi(): Koffi | string {
+  if (koffiModule === undefined) {
+    try {
+      koffiModule = createRequire(import.meta.url)("koffi") as Koffi;
+    } catch (e) {
+      koffiModule = `the FFI module koffi cannot be loaded (${(e as Error).message}); reinstall keops-ts's dependencies (npm install koffi)`;
+    }
+  }
+  return koffiModule;
+}
+
 /** Loads a library and checks its signature symbol; null when the file is unusable. */
 function load(file: string, proto: string): KoffiFn | null {
+  const k = koffi();
+  if (typeof k === "string") return null;
   try {
-    const lib = koffi.load(file);
+    const lib = k.load(file);
     const sig = lib.func(`int ${SIG_SYMBOL}(void)`) as () => number;
     if (sig() !== SIG_VALUE) return null;
     return lib.func(proto) as unknown as KoffiFn;
@@ -91,7 +111,10 @@ let failure: string | null = null;
 /** The native backend. */
 export const nativeBackend: Backend = {
   name: "native",
-  unavailable: () => compiler().why ?? failure,
+  unavailable: () => {
+    const k = koffi();
+    return typeof k === "string" ? k : compiler().why ?? failure;
+  },
   declines: (p) => {
     const size = programSize(p);
     return size > MAX_INSTRUCTIONS ? `the program has ${size} instructions (a C++ compile would be slow; the limit is ${MAX_INSTRUCTIONS})` : null;
