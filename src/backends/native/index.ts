@@ -8,7 +8,7 @@ import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/pr
 import { KeOpsError } from "../../errors.js";
 import { threadCount } from "../pool.js";
 import { renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
-import { buildLibrary, compiler, optFlag, resetCompiler } from "./toolchain.js";
+import { buildLibrary, compiler, optFlag } from "./toolchain.js";
 
 export { clearNativeCache, nativeCacheDir } from "./toolchain.js";
 
@@ -16,7 +16,7 @@ export { clearNativeCache, nativeCacheDir } from "./toolchain.js";
 const MAX_INSTRUCTIONS = 40000;
 
 /** Pairs (× body size) below which a call stays on one thread. */
-const PARALLEL_WORK = 2e5;
+const PARALLEL_WORK = 2e6;
 
 type KoffiFn = ((...args: unknown[]) => void) & { async: (...args: unknown[]) => void };
 
@@ -134,8 +134,3 @@ export const nativeBackend: Backend = {
   },
 };
 
-/** Forgets the compiler and any failure (tests that change `CXX`). */
-export function resetNativeBackend(): void {
-  failure = null;
-  resetCompiler();
-}

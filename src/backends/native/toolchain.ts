@@ -52,7 +52,7 @@ function probe(cmd: string, args: string[]): { version: string } | { error: stri
   return { version: (r.stdout || r.stderr).split("\n")[0]!.trim() };
 }
 
-/** The compiler to use, or null with the reason (once per process; `resetCompiler` re-detects). */
+/** The compiler to use, or null with the reason (detected once per process). */
 export function compiler(): { compiler: Compiler | null; why: string | null } {
   if (detected) return detected;
   const env = process.env.CXX?.trim();
@@ -72,12 +72,6 @@ export function compiler(): { compiler: Compiler | null; why: string | null } {
     if ("version" in r) return (detected = { compiler: { cmd: f, args: [], version: r.version }, why: null });
   }
   return (detected = { compiler: null, why: `no C++ compiler found (CXX unset, no g++ or clang++ on PATH); ${INSTALL_HINT}` });
-}
-
-/** Forgets the detected compiler (tests change `CXX`). */
-export function resetCompiler(): void {
-  detected = undefined;
-  openmp = true;
 }
 
 /** The cache root: `KEOPS_TS_CACHE`, else the user's cache directory. */
