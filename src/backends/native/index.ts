@@ -42,6 +42,10 @@ function koffi(): Koffi | string {
 function load(file: string, proto: string): KoffiFn | null {
   const k = koffi();
   if (typeof k === "string") return null;
+  // OpenMP's idle threads sleep instead of spinning (read when libgomp loads with the first
+  // kernel): spinning threads steal the cores from the event loop and from other processes, and
+  // on a loaded 2-core machine made every parallel call wait ~8 ms for its team
+  process.env.OMP_WAIT_POLICY ??= "passive";
   try {
     const lib = k.load(file);
     const sig = lib.func(`int ${SIG_SYMBOL}(void)`) as () => number;
