@@ -219,3 +219,16 @@ test("threads (KEOPS_TS_THREADS = 1, 2, 3), batches and async runs give identica
     const ks = reference(f.argKmin({ K: 5, axis: 2, call: false }) as never);
     assertExact(runs[0]![1]!.data, ks.indices!);
   }));
+
+test("a kernel over more arrays than koffi can pass is declined: auto falls back, native says why", { skip }, () => {
+  let f: LazyTensor<boolean> = Vi(new Tensor(new Float32Array([1, 2, 3]), [3, 1]));
+  const ys: number[] = [];
+  for (let k = 0; k < 60; k++) {
+    ys.push(k);
+    f = f.add(Vj(new Tensor(new Float32Array([k, 2 * k]), [2, 1])) as never);
+  }
+  const s = f.sum({ axis: 1 }) as Tensor; // auto: wasm or js
+  const tot = ys.reduce((a, k) => a + 3 * k, 0);
+  assert.deepEqual([...s.data], [1, 2, 3].map((x) => 2 * x + tot));
+  assert.throws(() => f.sum({ axis: 1, backend: "native" }), /reads and writes 62 arrays \(koffi passes at most 64 arguments, so at most 57\)/);
+});

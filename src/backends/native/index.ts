@@ -109,6 +109,9 @@ function compileProgram(p: KernelProgram): NativeKernel {
   return new NativeKernel(fn, Math.max(1, p.body.code.length));
 }
 
+/** Input and output arrays a kernel may take: koffi's 64 arguments less the 7 fixed ones. */
+const MAX_ARRAYS = 57;
+
 /** The first compile failure of this process (a broken toolchain): the backend stays off after it. */
 let failure: string | null = null;
 
@@ -121,7 +124,10 @@ export const nativeBackend: Backend = {
   },
   declines: (p) => {
     const size = programSize(p);
-    return size > MAX_INSTRUCTIONS ? `the program has ${size} instructions (a C++ compile would be slow; the limit is ${MAX_INSTRUCTIONS})` : null;
+    if (size > MAX_INSTRUCTIONS) return `the program has ${size} instructions (a C++ compile would be slow; the limit is ${MAX_INSTRUCTIONS})`;
+    const arrays = p.slots.length + p.red.outputs.length;
+    if (arrays > MAX_ARRAYS) return `the program reads and writes ${arrays} arrays (koffi passes at most 64 arguments, so at most ${MAX_ARRAYS})`;
+    return null;
   },
   compile(p: KernelProgram): Kernel {
     let k = kernels.get(p.key);
