@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { JS_PRELUDE } from "../src/backends/js/fastmath.js";
+import { runPooledAsync } from "../src/backends/js/pool.js";
 import { LazyTensor, Vi, Vj, type Tensor } from "../src/index.js";
 import { reference } from "./reference.js";
 import { assertClose, assertExact, withSeed } from "./util.js";
@@ -55,3 +56,8 @@ test("worker threads (sync and async) give the single-thread results, with batch
     const small = reference(f.sum({ axis: 2, call: false }) as never);
     assertClose(one.data, small.values!, { rtol: 1e-5 });
   }));
+
+test("a kernel failing on a worker thread surfaces as a KeOpsError with the worker's message", async () => {
+  const job = { inputs: [new Float32Array(4)], outputs: [new Float32Array(4)], nOuter: 4, nInner: 1, nBatch: 1, inOffsets: new Float64Array(1), outOffsets: new Float64Array(1) };
+  await assert.rejects(runPooledAsync(job, "failing-kernel", "return function () { throw new Error('boom in worker'); };", 2), /a JS worker thread failed: Error: boom in worker/);
+});

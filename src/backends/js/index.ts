@@ -1,7 +1,8 @@
 /** The JS backend: generated JavaScript compiled with `new Function`, run on worker threads when large. */
 import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { renderJs } from "./render.js";
-import { runPooled, runPooledAsync, threadCount, type RowKernel } from "../pool.js";
+import { runPooled, runPooledAsync, type RowKernel } from "./pool.js";
+import { threadCount } from "../workers.js";
 
 /** Work (pairs × instructions) below which a call stays on the calling thread. */
 const PARALLEL_WORK = 4e6;

@@ -6,7 +6,7 @@
 import { createRequire } from "node:module";
 import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { KeOpsError } from "../../errors.js";
-import { threadCount } from "../pool.js";
+import { threadCount } from "../workers.js";
 import { renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
 import { buildLibrary, compiler, optFlag } from "./toolchain.js";
 

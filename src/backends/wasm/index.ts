@@ -4,7 +4,7 @@
  */
 import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { KeOpsError } from "../../errors.js";
-import { threadCount } from "../pool.js";
+import { threadCount } from "../workers.js";
 import { renderWasm, replicatedState, type RenderedKernel } from "./render.js";
 import { stage } from "./stage.js";
 import { resetWasmMemory, wasmMemory } from "./memory.js";
