@@ -5,7 +5,7 @@ import { JS_PRELUDE } from "../src/backends/js/fastmath.js";
 import { runPooledAsync } from "../src/backends/js/pool.js";
 import { LazyTensor, Vi, Vj, type Tensor } from "../src/index.js";
 import { reference } from "./reference.js";
-import { assertClose, assertExact, withSeed } from "./util.js";
+import { assertClose, assertExact, withSeed, withThreads } from "./util.js";
 
 test("the inline exp of float32 kernels: relative error < 1e-8 over the whole float32 range, exact specials", () => {
   const fexp = new Function(`${JS_PRELUDE}\nreturn fexp;`)() as (x: number) => number;
@@ -24,17 +24,6 @@ test("the inline exp of float32 kernels: relative error < 1e-8 over the whole fl
   assert.equal(fexp(-1e5), 0);
   assert.equal(fexp(1e5), Infinity);
 });
-
-function withThreads<T>(n: string, f: () => T): T {
-  const old = process.env.KEOPS_TS_THREADS;
-  process.env.KEOPS_TS_THREADS = n;
-  try {
-    return f();
-  } finally {
-    if (old === undefined) delete process.env.KEOPS_TS_THREADS;
-    else process.env.KEOPS_TS_THREADS = old;
-  }
-}
 
 test("worker threads (sync and async) give the single-thread results, with batches", () =>
   withSeed(async (d) => {

@@ -21,7 +21,7 @@ import { reductionByName } from "../src/reductions/index.js";
 import type { ReductionName } from "../src/reductions/types.js";
 import { allocate, type FloatDType } from "../src/tensor.js";
 import { reference } from "./reference.js";
-import { assertClose, assertExact, withSeed } from "./util.js";
+import { assertClose, assertExact, withSeed, withThreads } from "./util.js";
 
 const skip = nativeBackend.unavailable() ?? false;
 
@@ -197,16 +197,6 @@ test("threads (KEOPS_TS_THREADS = 1, 2, 3), batches and async runs give identica
     const x = d.randn([B, M, 1, 3]), y = d.randn([1, 1, N, 3]), b = d.randn([B, 1, N, 2]);
     const f = new LazyTensor(x).sub(new LazyTensor(y)).sqnorm2();
     const g = f.neg().exp().mul(new LazyTensor(b));
-    const withThreads = <T,>(n: string, fn: () => T): T => {
-      const old = process.env.KEOPS_TS_THREADS;
-      process.env.KEOPS_TS_THREADS = n;
-      try {
-        return fn();
-      } finally {
-        if (old === undefined) delete process.env.KEOPS_TS_THREADS;
-        else process.env.KEOPS_TS_THREADS = old;
-      }
-    };
     const runs = ["1", "2", "3"].map((n) => withThreads(n, () => [g.sum({ axis: 2, backend: "native" }) as Tensor, f.argKmin({ K: 5, axis: 2, backend: "native" }) as Tensor]));
     const asy = await Promise.all([g.sum({ axis: 2, backend: "native", async: true }), f.argKmin({ K: 5, axis: 2, backend: "native", async: true })]);
     for (const r of [...runs.slice(1), asy]) {

@@ -96,3 +96,15 @@ export function assertExact(actual: ArrayLike<number>, expected: ArrayLike<numbe
 export function rtolFor(dtype: FloatDType): number {
   return dtype === "float32" ? 1e-5 : 1e-12;
 }
+
+/** Runs `f` with `KEOPS_TS_THREADS` set to `n`, restoring it afterwards (for thread-count tests). */
+export function withThreads<T>(n: string, f: () => T): T {
+  const old = process.env.KEOPS_TS_THREADS;
+  process.env.KEOPS_TS_THREADS = n;
+  try {
+    return f();
+  } finally {
+    if (old === undefined) delete process.env.KEOPS_TS_THREADS;
+    else process.env.KEOPS_TS_THREADS = old;
+  }
+}

@@ -17,21 +17,10 @@ import { emitExp, emitLog } from "../src/backends/wasm/mathlib.js";
 import { PARALLEL_PAIRS, resetWasmBackend, wasmBackend } from "../src/backends/wasm/index.js";
 import { wa } from "../src/backends/wasm/api.js";
 import { reference } from "./reference.js";
-import { assertClose, assertExact, withSeed } from "./util.js";
+import { assertClose, assertExact, withSeed, withThreads } from "./util.js";
 
 const available = wasmBackend.unavailable() === null;
 const skip = available ? false : `wasm unavailable: ${wasmBackend.unavailable()}`;
-
-function withThreads<T>(n: string, f: () => T): T {
-  const old = process.env.KEOPS_TS_THREADS;
-  process.env.KEOPS_TS_THREADS = n;
-  try {
-    return f();
-  } finally {
-    if (old === undefined) delete process.env.KEOPS_TS_THREADS;
-    else process.env.KEOPS_TS_THREADS = old;
-  }
-}
 
 test("encoder: LEB128 and a module that runs", { skip }, () => {
   const hex = (b: Bytes): string => [...b.bytes()].map((x) => x.toString(16).padStart(2, "0")).join("");
