@@ -77,7 +77,8 @@ export function plots(rec: RunRecord): Map<string, string> {
       const points = mine.filter((r) => r.status === "ok").map((r) => [r.spec.size, r.medianS!] as const);
       const firstBad = mine.find((r) => r.status !== "ok");
       if (!points.length && !firstBad) continue;
-      const note = firstBad ? `${firstBad.status === "skipped" ? "skipped (time budget)" : firstBad.status} from ${fmtSize(firstBad.spec.size)}` : undefined;
+      const why = firstBad?.status === "skipped" ? "skipped (time budget)" : firstBad?.status;
+      const note = firstBad ? (points.length ? `${why} from ${fmtSize(firstBad.spec.size)}` : why) : undefined;
       series.push({ name: impl, points, note });
     }
     files.set(`${w.key}.svg`, lineplot(`${w.key}: ${w.title}`, w.sizeLabel, series, names, [...new Set(rs.map((r) => r.spec.size))]));
