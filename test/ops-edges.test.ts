@@ -65,8 +65,7 @@ for (const backend of testBackends())
       EDGES.forEach(([name, , , want], k) => {
         const got = Array.from(out.data.subarray(col, col + parts[k]!.ndim));
         col += parts[k]!.ndim;
-        // Erf is the SSA's erf: an approximation with |error| < 1.2e-7 (erf(0) ≈ −3e-8)
-        const rtol = name.startsWith("Erf") ? 2e-7 : dtype === "float32" ? 1e-6 : 1e-14;
+        const rtol = dtype === "float32" ? 1e-6 : 1e-14;
         assertClose(got, want, { rtol, atol: rtol, what: `[${backend} ${dtype}] ${name}` });
       });
     });

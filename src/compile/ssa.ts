@@ -113,18 +113,45 @@ export function sign(x: number): number {
   return x > 0 ? 1 : x < 0 ? -1 : x === 0 ? 0 : NaN;
 }
 
-/** The error function, via the Chebyshev-fitted erfc of Numerical Recipes (|relative error| < 1.2e-7). */
+/**
+ * The error function to double precision, as the regularised incomplete gamma function
+ * erf(z) = P(1/2, z²): its power series (all terms positive) for z² < 1.5, Lentz's continued
+ * fraction of Q(1/2, z²) = erfc(z) beyond. Self-contained: embedded as text in JS kernels and workers.
+ */
 export function erf(x: number): number {
-  const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z - 1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 +
-        t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? 1 - r : r - 1;
+  if (x !== x) return x;
+  const z = x < 0 ? -x : x;
+  if (z > 6) return x < 0 ? -1 : 1; // erfc(6) < 3e-17
+  const t = z * z;
+  const scale = (Math.exp(-t) * z) / 1.7724538509055159; // e^(−t)·t^(1/2)/Γ(1/2)
+  let r: number;
+  if (t < 1.5) {
+    let ap = 0.5, del = 2, sum = 2;
+    for (let n = 0; n < 200; n++) {
+      ap += 1;
+      del *= t / ap;
+      sum += del;
+      if (del < sum * 1e-17) break;
+    }
+    r = sum * scale;
+  } else {
+    const tiny = 1e-300;
+    let b = t + 0.5, c = 1 / tiny, d = 1 / b, h = d;
+    for (let i = 1; i < 300; i++) {
+      const an = -i * (i - 0.5);
+      b += 2;
+      d = an * d + b;
+      if (Math.abs(d) < tiny) d = tiny;
+      c = b + an / c;
+      if (Math.abs(c) < tiny) c = tiny;
+      d = 1 / d;
+      const del = d * c;
+      h *= del;
+      if (Math.abs(del - 1) < 1e-16) break;
+    }
+    r = 1 - scale * h;
+  }
+  return x < 0 ? -r : r;
 }
 
 /**
