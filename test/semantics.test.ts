@@ -46,6 +46,29 @@ for (const backend of testBackends()) {
       }
     }));
 
+  test(`[${backend}] ±Infinity in an input row reaches that output row only`, () =>
+    withSeed((d) => {
+      for (const dtype of ["float32", "float64"] as const) {
+        const x = d.randn([6, 2], dtype), y = d.randn([9, 2], dtype);
+        x.data[2 * 2] = Infinity;
+        x.data[4 * 2 + 1] = -Infinity;
+        const F = Vi(x).sub(Vj(y)).sqnorm2();
+        const s = F.sum({ axis: 1, ...opt }) as Tensor;
+        const m = F.min({ axis: 1, ...opt }) as Tensor;
+        const l = F.neg().logsumexp({ axis: 1, ...opt }) as Tensor;
+        const g = F.neg().exp().sum({ axis: 1, ...opt }) as Tensor;
+        for (let i = 0; i < 6; i++) {
+          const inf = i === 2 || i === 4;
+          assert.equal(s.data[i], inf ? Infinity : s.data[i], `sum row ${i}`);
+          assert.ok(inf || Number.isFinite(s.data[i]!), `sum row ${i} finite`);
+          assert.equal(m.data[i], inf ? Infinity : m.data[i], `min row ${i}`);
+          assert.equal(l.data[i], inf ? -Infinity : l.data[i], `logsumexp row ${i}`);
+          assert.ok(inf ? g.data[i] === 0 : g.data[i]! > 0, `Gaussian sum row ${i}: ${g.data[i]}`);
+          assert.ok(inf || (Number.isFinite(m.data[i]!) && Number.isFinite(l.data[i]!)), `row ${i} finite`);
+        }
+      }
+    }));
+
   test(`[${backend}] min/argmin with NaN: NaN wins and reports its first index (as NumPy/PyTorch)`, () => {
     const v = Vj(tensor([[3], [NaN], [1], [NaN]], { dtype: "float64" }));
     const w = Vj(tensor([[2], [1], [1], [5]], { dtype: "float64" }));
