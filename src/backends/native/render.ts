@@ -129,6 +129,21 @@ export function renderNative(p: KernelProgram): NativeSource {
     const x = bw.asF(body.out[k]!);
     return A === T ? x : `__builtin_convertvector(${x}, VA)`;
   };
+  /**
+   * The loop over a tile's j in vectors of V lanes, then the masked tail (`step(tail, indent)`
+   * emits one vector's work; the tail also needs the lane indices when the update does not).
+   */
+  const jVectors = (L: string[], step: (tail: boolean, ind: string) => void, afterTail: string[] = []): void => {
+    L.push("          int j = jt;");
+    L.push("          for (; j + V <= je; j += V) {");
+    step(false, "            ");
+    L.push("          }");
+    L.push("          if (j < je) {");
+    if (!usesIdx) L.push(`            const VAI jv = (${AI})j + (VAI){${iota}};`);
+    step(true, "            ");
+    L.push(...afterTail);
+    L.push("          }");
+  };
   // the j loop's head: index vectors, the body's level-2 code, the formula values as VA
   const jHead = (ind: string): string[] => {
     const out: string[] = [];
@@ -193,15 +208,7 @@ export function renderNative(p: KernelProgram): NativeSource {
       }
       sx.forEach((grp, g) => L.push(`${ind}mx${g} = fm${grp.f} > mx${g} ? fm${grp.f} : mx${g};`));
     };
-    L.push("          int j = jt;");
-    L.push("          for (; j + V <= je; j += V) {");
-    pass1(false, "            ");
-    L.push("          }");
-    L.push("          if (j < je) {");
-    if (!usesIdx) L.push(`            const VAI jv = (${AI})j + (VAI){${iota}};`);
-    pass1(true, "            ");
-    L.push("            j += V;");
-    L.push("          }");
+    jVectors(L, pass1, ["            j += V;"]);
     sx.forEach((grp, g) => {
       L.push(`          const VA ms${g} = (mx${g} == (${A})(-INFINITY)) | (mx${g} == (${A})INFINITY) ? VA{} : mx${g};`);
       grp.s.forEach((k) => L.push(`          VA v${k} = VA{};`));
@@ -239,14 +246,7 @@ export function renderNative(p: KernelProgram): NativeSource {
       if (tail) L.push(`${ind}const auto valid = jv < (${AI})je;`);
       red.update.out.forEach((v, k) => L.push(`${ind}v${k} = ${tail ? `valid ? ${uw.asState(v)} : v${k}` : uw.asState(v)};`));
     };
-    L.push("          int j = jt;");
-    L.push("          for (; j + V <= je; j += V) {");
-    step(false, "            ");
-    L.push("          }");
-    L.push("          if (j < je) {");
-    if (!usesIdx) L.push(`            const VAI jv = (${AI})j + (VAI){${iota}};`);
-    step(true, "            ");
-    L.push("          }");
+    jVectors(L, step);
     if (red.tiled) {
       const mw = new BlockWriter(red.merge, "m", vecMode, { state: (k) => `tot${k}[i - i0]`, other: (k) => `v${k}` });
       L.push("          {");
@@ -321,14 +321,7 @@ export function renderNative(p: KernelProgram): NativeSource {
       for (const k of usedState) L.push(`${ind}  ss${k} = (${red.state[k]!.t === "i" ? AI : A})s${k} - ${vty(k)}{};`);
       L.push(`${ind}}`);
     };
-    L.push("          int j = jt;");
-    L.push("          for (; j + V <= je; j += V) {");
-    step(false, "            ");
-    L.push("          }");
-    L.push("          if (j < je) {");
-    if (!usesIdx) L.push(`            const VAI jv = (${AI})j + (VAI){${iota}};`);
-    step(true, "            ");
-    L.push("          }");
+    jVectors(L, step);
     if (red.tiled) scalarMerge((k) => `rs${k}[i - i0]`, (k) => `s${k}`, "          ");
     else for (let k = 0; k < nS; k++) L.push(`          rs${k}[i - i0] = s${k};`);
     L.push("        }");
