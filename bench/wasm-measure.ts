@@ -1,7 +1,7 @@
 /**
  * Not a test: compile time and pairs/s of the wasm backend against the js backend, same run.
  * W1 = Gaussian convolution (D = 3, b of dim 1), W3 = argKmin (K = 10, D = 3).
- * Run: `node --import tsx test/wasm-measure.ts [sizes…]` (KEOPS_TS_THREADS sets the threads; the js
+ * Run: `node --import tsx bench/wasm-measure.ts [sizes…]` (KEOPS_TS_THREADS sets the threads; the js
  * backend is skipped above JS_MAX = 3e4 points, its runs there take minutes).
  */
 import { Vi, Vj, Tensor } from "../src/index.js";
