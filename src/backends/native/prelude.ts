@@ -60,6 +60,15 @@ template<class X> KI X k_load(const typename kt<X>::E* p) { X v; __builtin_memcp
 /* The error function: libm's, to double precision like the SSA definition's. */
 KI double k_erf_d(double x) { return __builtin_erf(x); }
 
+/* e^z / 2^nf for nf = round(z / ln2): Cody-Waite reduction r = z − nf·ln2, Cephes' polynomial. */
+template<class X> KI X k_exp32_poly(X z, X nf) {
+  X r = z - nf * 0.693359375f;
+  r = r - nf * -2.12194440e-4f;
+  X p = 1.9875691500e-4f - X{};
+  p = p * r + 1.3981999507e-3f; p = p * r + 8.3334519073e-3f; p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f; p = p * r + 5.0000001201e-1f;
+  return p * (r * r) + r + 1.0f;
+}
 /* float32 exp: x = n ln2 + r (Cody-Waite), Cephes' degree-7 polynomial, then y·2^n. With
    AVX-512: min/max clamps (NaN passes through), vrndscale, vscalef (gradual underflow built in).
    Elsewhere: magic-number rounding and 2^n applied in two steps so subnormal results round once. */
@@ -70,12 +79,7 @@ template<class X> KI X k_exp32v(X x) {
     X z = (X)__builtin_ia32_maxps512_mask((k_v16sf)(-104.0f - X{}), (k_v16sf)x, (k_v16sf)x, (unsigned short)-1, 4);
     z = (X)__builtin_ia32_minps512_mask((k_v16sf)(89.0f - X{}), (k_v16sf)z, (k_v16sf)z, (unsigned short)-1, 4);
     X nf = (X)__builtin_ia32_rndscaleps_mask((k_v16sf)(z * 1.44269504088896341f), 0, (k_v16sf)z, (unsigned short)-1, 4);
-    X r = z - nf * 0.693359375f;
-    r = r - nf * -2.12194440e-4f;
-    X p = 1.9875691500e-4f - X{};
-    p = p * r + 1.3981999507e-3f; p = p * r + 8.3334519073e-3f; p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f; p = p * r + 5.0000001201e-1f;
-    X y = p * (r * r) + r + 1.0f;
+    X y = k_exp32_poly(z, nf);
     return (X)__builtin_ia32_scalefps512_mask((k_v16sf)y, (k_v16sf)nf, (k_v16sf)y, (unsigned short)-1, 4);
   }
 #endif
@@ -84,12 +88,7 @@ template<class X> KI X k_exp32v(X x) {
   X k = z * 1.44269504088896341f + 12582912.0f;
   M n = (M)k - 0x4B400000;
   X nf = k - 12582912.0f;
-  X r = z - nf * 0.693359375f;
-  r = r - nf * -2.12194440e-4f;
-  X p = 1.9875691500e-4f - X{};
-  p = p * r + 1.3981999507e-3f; p = p * r + 8.3334519073e-3f; p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f; p = p * r + 5.0000001201e-1f;
-  X y = p * (r * r) + r + 1.0f;
+  X y = k_exp32_poly(z, nf);
   M n1 = n >> 1, n2 = n - n1;
   y = y * (X)((n1 + 127) << 23);
   y = y * (X)((n2 + 127) << 23);
