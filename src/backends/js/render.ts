@@ -75,9 +75,16 @@ function emit(block: Block, prefix: string, nm: Names, fastExp: boolean, pick: (
   });
 }
 
-function namer(block: Block, prefix: string, rest: Omit<Names, "value">): Names {
+/** Names of a block's values and inputs; a block reading an input it has no business with is a bug. */
+function namer(block: Block, prefix: string, given: Partial<Omit<Names, "value">>): Names {
+  const refuse = (what: string) => (): never => {
+    throw new Error(`js renderer: block "${prefix}" reads no ${what}`);
+  };
   return {
-    ...rest,
+    load: given.load ?? refuse("inputs"),
+    state: given.state ?? refuse("state"),
+    other: given.other ?? refuse("other state"),
+    fval: given.fval ?? refuse("formula values"),
     value: (n) => (block.code[n]!.op === "const" ? lit(block.code[n]!.k[0]!) : `${prefix}${n}`),
   };
 }
@@ -95,12 +102,7 @@ export function renderJs(p: KernelProgram): string {
     if (s.role === "param") return `a${slot}[o${slot} + ${comp}]`;
     return `a${slot}[o${slot} + ${s.role === "outer" ? "i" : "j"} * ${s.dim} + ${comp}]`;
   };
-  const bodyNames = namer(body, "b", {
-    load: slotLoad,
-    state: () => { throw new Error("body reads no state"); },
-    other: () => { throw new Error("body reads no state"); },
-    fval: () => { throw new Error("body reads no fval"); },
-  });
+  const bodyNames = namer(body, "b", { load: slotLoad });
   L.push("return function kernel(IN, OFF, nI, i0, i1, OUT, OOFF) {");
   p.slots.forEach((_, s) => L.push(`  const a${s} = IN[${s}], o${s} = OFF[${s}];`));
   rows.forEach((_, o) => L.push(`  const r${o} = OUT[${o}], q${o} = OOFF[${o}];`));
@@ -113,9 +115,7 @@ export function renderJs(p: KernelProgram): string {
   // the j loop: updates `s` (a fresh tile partial when tiled, else the total itself)
   const S = red.tiled ? "s" : "t";
   const upNames = namer(red.update, "u", {
-    load: () => { throw new Error("update reads no inputs"); },
     state: (k) => `${S}${k}`,
-    other: () => { throw new Error("update reads no other"); },
     // float32 programs round the formula's values to float32 (the body itself runs in double)
     fval: (k) => (p.dtype === "float32" ? `f${k}` : bodyNames.value(body.out[k]!)),
   });
@@ -145,10 +145,8 @@ export function renderJs(p: KernelProgram): string {
     L.push(...inner.map((l) => "  " + l));
     L.push("      }");
     const mgNames = namer(red.merge, "m", {
-      load: () => { throw new Error("merge reads no inputs"); },
       state: (k) => `t${k}`,
       other: (k) => `s${k}`,
-      fval: () => { throw new Error("merge reads no fval"); },
     });
     emit(red.merge, "m", mgNames, fastExp, () => true, L, "      ", r32);
     red.merge.out.forEach((v, k) => L.push(`      t${k} = ${red.state[k]!.t === "i" ? mgNames.value(v) : acc(mgNames.value(v))};`));
@@ -158,12 +156,7 @@ export function renderJs(p: KernelProgram): string {
     L.push(...inner);
     L.push("    }");
   }
-  const finNames = namer(red.finalize, "z", {
-    load: () => { throw new Error("finalize reads no inputs"); },
-    state: (k) => `t${k}`,
-    other: () => { throw new Error("finalize reads no other"); },
-    fval: () => { throw new Error("finalize reads no fval"); },
-  });
+  const finNames = namer(red.finalize, "z", { state: (k) => `t${k}` });
   emit(red.finalize, "z", finNames, fastExp, () => true, L, "    ");
   let pos = 0;
   rows.forEach((size, o) => {
