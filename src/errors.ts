@@ -26,13 +26,17 @@ export function describe(v: unknown): string {
   return typeof v;
 }
 
-/** Throws a KeOpsError "`arg`: expected `expected`, got `given`". */
-export function argError(arg: string, expected: string, given: unknown): never {
-  const g = typeof given === "string" && given.startsWith("@") ? given.slice(1) : describe(given);
-  throw new KeOpsError(`${arg}: expected ${expected}, got ${g}`);
+/** A "given" already worded for a message (see {@link said}). */
+export class Said {
+  constructor(readonly text: string) {}
 }
 
-/** Builds an already-described "given" for {@link argError} (prefix marker avoids re-describing). */
-export function said(text: string): string {
-  return "@" + text;
+/** Throws a KeOpsError "`arg`: expected `expected`, got `given`" (`given` described, unless {@link said}). */
+export function argError(arg: string, expected: string, given: unknown): never {
+  throw new KeOpsError(`${arg}: expected ${expected}, got ${given instanceof Said ? given.text : describe(given)}`);
+}
+
+/** Wraps text that {@link argError} prints as it is, instead of describing a value. */
+export function said(text: string): Said {
+  return new Said(text);
 }

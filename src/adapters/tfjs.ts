@@ -18,7 +18,7 @@
  * LazyTensor is built. `@tensorflow/tfjs-core` is a peer dependency of this entry point only.
  */
 import * as tf from "@tensorflow/tfjs-core";
-import { KeOpsError, argError } from "../errors.js";
+import { KeOpsError, argError, said } from "../errors.js";
 import { LazyTensor as CoreLazyTensor, Pm as corePm, Tensor, Vi as coreVi, Vj as coreVj, type TensorLike } from "../index.js";
 import type { KeOpsFunction } from "../lazy/keopsfunction.js";
 import { specOf } from "../lazy/keopsfunction.js";
@@ -37,7 +37,7 @@ const tfSource = new WeakMap<Tensor, tf.Tensor>();
 
 /** A keops-ts tensor holding a copy of a tf.Tensor's values (float32 stays float32, int32 stays int32). */
 export function fromTf(x: tf.Tensor): Tensor {
-  if (x.dtype !== "float32" && x.dtype !== "int32") argError("x", "a float32 (or int32) tf.Tensor", `@a ${x.dtype} tf.Tensor`);
+  if (x.dtype !== "float32" && x.dtype !== "int32") argError("x", "a float32 (or int32) tf.Tensor", said(`a ${x.dtype} tf.Tensor`));
   const v = x.dataSync();
   const t = new Tensor(x.dtype === "int32" ? Int32Array.from(v as Int32Array) : Float32Array.from(v as Float32Array), x.shape);
   tfSource.set(t, x);

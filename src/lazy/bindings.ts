@@ -2,7 +2,7 @@
  * Bindings of fixed data to formula variables, and numbering of variables as pykeops numbers
  * them: symbolic variables keep their index; fixed ones follow, in order of first appearance.
  */
-import { KeOpsError, argError } from "../errors.js";
+import { KeOpsError, argError, said } from "../errors.js";
 import { Var, substitute, type Cat, type Formula } from "../formula/node.js";
 import type { FloatDType, Tensor } from "../tensor.js";
 
@@ -80,7 +80,7 @@ export function broadcastBatch(a: readonly number[], b: readonly number[], what:
   return pa.map((x, k) => {
     const y = pb[k]!;
     if (x !== y && x !== 1 && y !== 1)
-      argError(what, `batch dimensions that broadcast`, `@(${a.join(", ")}) and (${b.join(", ")})`);
+      argError(what, `batch dimensions that broadcast`, said(`(${a.join(", ")}) and (${b.join(", ")})`));
     return x === 1 ? y : x;
   });
 }

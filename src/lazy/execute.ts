@@ -6,7 +6,7 @@
  * kernel hang off the (hash-consed) formula node, and a KeOpsFunction keeps its own
  * {@link Prepared} per dtype with the slot → argument binding precomputed.
  */
-import { KeOpsError, argError } from "../errors.js";
+import { KeOpsError, argError, said } from "../errors.js";
 import type { Cat, Formula } from "../formula/node.js";
 import { plan, type Plan } from "../compile/plan.js";
 import { outputRowSizes, type Kernel, type KernelJob } from "../compile/program.js";
@@ -133,12 +133,12 @@ export function sizesOf(call: ReductionCall, vars: Iterable<VarData>): CallSizes
   for (const v of vars) {
     if (v.cat === 0) {
       if (M !== undefined && M !== v.rows)
-        argError(v.name, `${M} rows (as ${fromM}: all i-variables share one M)`, `@${v.rows} rows`);
+        argError(v.name, `${M} rows (as ${fromM}: all i-variables share one M)`, said(`${v.rows} rows`));
       M = v.rows;
       fromM = v.name;
     } else if (v.cat === 1) {
       if (N !== undefined && N !== v.rows)
-        argError(v.name, `${N} rows (as ${fromN}: all j-variables share one N)`, `@${v.rows} rows`);
+        argError(v.name, `${N} rows (as ${fromN}: all j-variables share one N)`, said(`${v.rows} rows`));
       N = v.rows;
       fromN = v.name;
     }
@@ -146,7 +146,7 @@ export function sizesOf(call: ReductionCall, vars: Iterable<VarData>): CallSizes
   }
   M ??= 1;
   N ??= 1;
-  if (M > MAX_INDEX || N > MAX_INDEX) argError("data", `at most ${MAX_INDEX} rows (int32 indices)`, `@${Math.max(M, N)} rows`);
+  if (M > MAX_INDEX || N > MAX_INDEX) argError("data", `at most ${MAX_INDEX} rows (int32 indices)`, said(`${Math.max(M, N)} rows`));
   const nInner = call.axis === 1 ? N : M;
   const nOuter = call.axis === 1 ? M : N;
   if (call.reduction.usesK && call.K > nInner)

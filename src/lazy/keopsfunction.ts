@@ -2,7 +2,7 @@
  * KeOpsFunction: a compiled reduction, callable with its symbolic variables in index order.
  * Returned by reductions with `call: false` or over symbolic variables, and by `genred`.
  */
-import { KeOpsError, argError } from "../errors.js";
+import { KeOpsError, argError, said } from "../errors.js";
 import type { Cat } from "../formula/node.js";
 import { Tensor, asTensor, type FloatDType, type TensorLike } from "../tensor.js";
 import type { Binding } from "./bindings.js";
@@ -79,7 +79,7 @@ export function argumentData(x: TensorLike, ind: number, dim: number, cat: Cat, 
     return { data: x as number[], cat, dim, rows: 1, batch: [], name };
   }
   const t = x instanceof Tensor ? x : asTensor(x, name);
-  if (t.dtype === "int32") argError(name, "float32 or float64 data", `@int32 data`);
+  if (t.dtype === "int32") argError(name, "float32 or float64 data", said(`int32 data`));
   const sh = t.shape;
   const n = sh.length;
   if (cat === 2) {
@@ -153,7 +153,7 @@ class Binder {
     }
     const order = this.order;
     if (n !== order.length)
-      argError("arguments", `${order.length} tensor(s), for ${order.length ? order.map(([i, d, c]) => `Var(${i},${d},${c})`).join(", ") : "no symbolic variable"}`, `@${n}`);
+      argError("arguments", `${order.length} tensor(s), for ${order.length ? order.map(([i, d, c]) => `Var(${i},${d},${c})`).join(", ") : "no symbolic variable"}`, said(`${n}`));
     const given: VarData[] = new Array(n);
     for (let k = 0; k < n; k++) {
       const [ind, dim, cat] = order[k]!;

@@ -3,7 +3,7 @@
  * Returned by `kernelSolve` and by `K.solve(b, { call: false })` (or when K has symbolic
  * variables); its `vjp` gives the gradients with respect to every argument.
  */
-import { KeOpsError, argError } from "../errors.js";
+import { KeOpsError, argError, said } from "../errors.js";
 import type { Cat } from "../formula/node.js";
 import type { ReductionCall, VarData } from "../lazy/execute.js";
 import { argumentData, tuple } from "../lazy/keopsfunction.js";
@@ -91,7 +91,7 @@ interface Prepared {
 function prepare(spec: SolveSpec, args: readonly TensorLike[], opts: SolveOptions | undefined): Prepared {
   const params = solveParams({ ...spec.options, ...opts });
   if (args.length !== spec.args.length)
-    argError("arguments", `${spec.args.length} tensor(s), for ${spec.args.map(([i, d, c]) => `Var(${i},${d},${c})`).join(", ") || "no variable"}`, `@${args.length}`);
+    argError("arguments", `${spec.args.length} tensor(s), for ${spec.args.map(([i, d, c]) => `Var(${i},${d},${c})`).join(", ") || "no variable"}`, said(`${args.length}`));
   const vars = new Map(spec.fixed);
   let bGiven = spec.b;
   spec.args.forEach(([ind, dim, cat], k) => {

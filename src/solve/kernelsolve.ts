@@ -8,7 +8,7 @@
  * const a = Kinv(x, x, b, { alpha: 0.1 }); // b in the place of the alias "b"
  * ```
  */
-import { KeOpsError, argError } from "../errors.js";
+import { KeOpsError, argError, said } from "../errors.js";
 import { parseAlias } from "../formula/parse.js";
 import type { VarData } from "../lazy/execute.js";
 import { genred, type GenredOptions } from "../lazy/genred.js";
@@ -41,7 +41,7 @@ export function kernelSolve(formula: string, aliases: readonly string[], varInvA
   const decls = aliases.map((a, k) => ({ ...parseAlias(a, `aliases[${k}]`), k }));
   const inv = decls.find((d) => d.name === varInvAlias);
   if (!inv) argError("varInvAlias", `one of the alias names ${decls.map((d) => JSON.stringify(d.name)).join(", ")}`, varInvAlias);
-  if (inv.cat === 2) argError("varInvAlias", "an alias indexed by i or j (Vi or Vj)", `@${JSON.stringify(varInvAlias)}, a parameter`);
+  if (inv.cat === 2) argError("varInvAlias", "an alias indexed by i or j (Vi or Vj)", said(`${JSON.stringify(varInvAlias)}, a parameter`));
   const axis = axisOpt ?? inv.cat;
   if (axis !== inv.cat)
     argError("axis", `${inv.cat}: the unknown ${varInvAlias} is indexed by ${inv.cat === 0 ? "i" : "j"}, the reduced index`, axis);
