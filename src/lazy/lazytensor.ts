@@ -92,7 +92,6 @@ function stateOf(x: unknown, axis: number | undefined): State {
   const list = numberList(x);
   if (list) {
     if (axis !== undefined && axis !== 2) argError("axis", "2 or nothing for a list of numbers", axis);
-    if (list.some((e) => !Number.isFinite(e) && !Number.isNaN(e) && Math.abs(e) !== Infinity)) argError("x", "numbers", x);
     return fromData([...list], 2, list.length, 1, [], undefined);
   }
   if (!(x instanceof Tensor) && !ArrayBuffer.isView(x) && !Array.isArray(x))
@@ -117,7 +116,7 @@ function stateOf(x: unknown, axis: number | undefined): State {
     if (axis !== undefined && axis !== 2) argError("axis", "2 or nothing for a 1-D tensor", axis);
     const D = sh.length === 0 ? 1 : sh[sh.length - 1]!;
     if (D === 0) argError("x", "a non-empty parameter", t);
-    return fromData(t, 2, D, 1, sh.slice(0, -1).length > 0 && sh.length > 1 ? sh.slice(0, -1) : [], dtype);
+    return fromData(t, 2, D, 1, sh.slice(0, -1), dtype);
   }
   return argError("x", "a tensor of 0 to 3+ dimensions", t);
 }
@@ -519,10 +518,7 @@ export class LazyTensor<S extends boolean = false> {
 /** Converts an operand to a LazyTensor state. */
 function operandState(o: Operand, what: string): State {
   if (o instanceof LazyTensor) return o.st;
-  if (typeof o === "number") {
-    if (!Number.isFinite(o) && !Number.isNaN(o) && Math.abs(o) !== Infinity) argError(what, "a number", o);
-    return stateOf(o, undefined);
-  }
+  if (typeof o === "number") return stateOf(o, undefined);
   const list = numberList(o);
   if (list) return fromData([...list], 2, list.length, 1, [], undefined);
   if (o instanceof Tensor || o instanceof Float32Array || o instanceof Float64Array) {
