@@ -2,7 +2,7 @@
  * A reduction is written once, in SSA terms: accumulator state, `init`, `update` (fold one pair),
  * `merge` (combine two partial states: tiles, lanes, threads) and `finalize`.
  */
-import type { Block, SsaBuilder, VT } from "../compile/ssa.js";
+import type { Block, VT } from "../compile/ssa.js";
 
 /** KeOps reduction names. */
 export type ReductionName =
@@ -43,12 +43,6 @@ export interface ReductionParams {
   /** K of the K-min family. */
   readonly K: number;
   readonly scheme: SumScheme;
-}
-
-/** Helpers handed to reduction definitions for building their blocks. */
-export interface BlockKit {
-  /** A fresh builder for one block. */
-  builder(): SsaBuilder;
 }
 
 /** Declaration of one reduction. */
