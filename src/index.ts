@@ -1,23 +1,19 @@
 /**
  * keops-ts: KeOps for TypeScript. Symbolic M×N matrices written as formulas, reduced by
  * generated kernels in O(M + N) memory.
+ *
+ * This is the Node entry point: worker threads, and the native backend (C++ compiled at first
+ * use) ahead of wasm and js. Browsers (and bundlers, through the "browser" export condition) get
+ * `keops-ts/browser`, which has the same API without the native backend.
  * @packageDocumentation
  */
-export { KeOpsError } from "./errors.js";
-export {
-  Tensor, tensor, zeros, ones, rand, randn, lastSeed,
-  type DType, type FloatDType, type TensorData, type TensorLike, type NestedArray, type TensorOptions, type RandomOptions,
-} from "./tensor.js";
-export { LazyTensor, type Operand, type Reduced } from "./lazy/lazytensor.js";
-export { Vi, Vj, Pm } from "./lazy/helpers.js";
-export type { KeOpsFunction } from "./lazy/keopsfunction.js";
-export { genred, type GenredOptions, type GenredReductionOp, type GenredResult } from "./lazy/genred.js";
-export type { ReduceOptions, KReduceOptions, LogSumExpOptions, CallOptions } from "./lazy/options.js";
-export { backendInfo, type BackendInfo, type BackendName } from "./backends/registry.js";
+import { setPlatform } from "./platform/index.js";
+import { nodePlatform } from "./platform/node.js";
+import { registerBackend } from "./backends/registry.js";
+import { nativeBackend } from "./backends/native/index.js";
+
+setPlatform(nodePlatform);
+registerBackend(nativeBackend, 0);
+
+export * from "./api.js";
 export { clearNativeCache, nativeCacheDir } from "./backends/native/index.js";
-export { SolveConvergenceError, kernelSolve, type KernelSolveOptions, type SolveFunction, type SolveOptions } from "./solve/index.js";
-export type { SumScheme, ReductionName } from "./reductions/types.js";
-import "./formula/index.js";
-import "./lazy/math-methods.js";
-import "./autodiff/index.js";
-import "./lazy/grad-methods.js";

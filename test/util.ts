@@ -40,12 +40,16 @@ export class Data {
   }
 }
 
+/** A seed for test data: `KEOPS_TEST_SEED`, else a fresh one. */
+export function testSeed(): number {
+  return process.env.KEOPS_TEST_SEED ? Number(process.env.KEOPS_TEST_SEED) : freshSeed();
+}
+
 /**
- * Runs `body` with seeded data; the seed (from `KEOPS_TEST_SEED` or fresh) is printed in the
+ * Runs `body` with seeded data (`seed`: one several tests share); the seed (from `KEOPS_TEST_SEED` or fresh) is printed in the
  * error message on failure so the failure can be replayed.
  */
-export async function withSeed(body: (d: Data) => void | Promise<void>): Promise<void> {
-  const seed = process.env.KEOPS_TEST_SEED ? Number(process.env.KEOPS_TEST_SEED) : freshSeed();
+export async function withSeed(body: (d: Data) => void | Promise<void>, seed = testSeed()): Promise<void> {
   try {
     await body(new Data(seed));
   } catch (e) {

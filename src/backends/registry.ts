@@ -3,7 +3,7 @@ import { KeOpsError } from "../errors.js";
 import type { Backend, KernelProgram } from "../compile/program.js";
 import { jsBackend } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
-import { nativeBackend } from "./native/index.js";
+import { singleThreadReason, threadCount } from "./workers.js";
 
 /** Backend names. */
 export type BackendName = "auto" | "js" | "native" | "wasm" | "webgpu";
@@ -26,7 +26,6 @@ export function registerBackend(b: Backend, rank: number): void {
 }
 
 registerBackend(wasmBackend, 1);
-registerBackend(nativeBackend, 0);
 
 /** What `backendInfo()` reports. */
 export interface BackendInfo {
@@ -36,6 +35,18 @@ export interface BackendInfo {
   readonly backends: readonly { readonly name: string; readonly unavailable: string | null }[];
   /** Why `auto` picks that backend, in words. */
   readonly reason: string;
+  /** Threads of the CPU backends here. */
+  readonly threads: {
+    /** Threads a large call uses: `setThreads`, else `KEOPS_TS_THREADS` (Node), else every core. */
+    readonly count: number;
+    /**
+     * Why blocking calls of the js and wasm backends run on the calling thread alone (a page
+     * without cross-origin isolation; a browser's main thread), or null when they use `count`.
+     */
+    readonly sync: string | null;
+    /** Why `async: true` calls of the js and wasm backends run on the calling thread, or null. */
+    readonly async: string | null;
+  };
 }
 
 /** Which backend `auto` picks and why the others are not used. */
@@ -45,7 +56,7 @@ export function backendInfo(): BackendInfo {
   const skipped = list.filter((b) => b.unavailable !== null).map((b) => `${b.name}: ${b.unavailable}`);
   const reason = `"${auto}" is the first available backend in the order ${list.map((b) => b.name).join(" > ")}` +
     (skipped.length ? `; unavailable: ${skipped.join("; ")}` : "");
-  return { auto, backends: list, reason };
+  return { auto, backends: list, reason, threads: { count: threadCount(), sync: singleThreadReason(false), async: singleThreadReason(true) } };
 }
 
 const warned = new Set<string>();

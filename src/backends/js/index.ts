@@ -2,7 +2,7 @@
 import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { renderJs } from "./render.js";
 import { runPooled, runPooledAsync, type RowKernel } from "./pool.js";
-import { threadCount } from "../workers.js";
+import { singleThreadReason, threadCount, usableThreads } from "../workers.js";
 
 /** Work (pairs × instructions) below which a call stays on the calling thread. */
 const PARALLEL_WORK = 4e6;
@@ -23,7 +23,7 @@ class JsKernel implements Kernel {
   ) {}
 
   run(job: KernelJob): void {
-    const threads = threadCount();
+    const threads = usableThreads(false);
     const work = job.nBatch * job.nOuter * job.nInner * this.cost;
     if (threads > 1 && work >= PARALLEL_WORK && job.nBatch * job.nOuter > 1) {
       runPooled(job, this.key, this.src, this.fn, threads);
@@ -37,6 +37,8 @@ class JsKernel implements Kernel {
 
   runAsync(job: KernelJob): Promise<void> {
     if (job.nBatch * job.nOuter === 0) return Promise.resolve();
+    // no workers here (a page without cross-origin isolation): the calling thread computes
+    if (singleThreadReason(true) !== null) return Promise.resolve().then(() => this.run(job));
     return runPooledAsync(job, this.key, this.src, threadCount());
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { KernelJob } from "../../compile/program.js";
 import { dtypeOfArray, type TensorData } from "../../tensor.js";
-import { WorkerSet, joinWorkers, joinWorkersAsync, newControl, runChunks, workerSource, type Control, type PoolWorker } from "../workers.js";
+import { WorkerSet, abandon, joinWorkers, joinWorkersAsync, newControl, runChunks, workerSource, type Control, type PoolWorker } from "../workers.js";
 
 /** A JS kernel function as rendered: one batch, rows i0..i1. */
 export type RowKernel = (IN: readonly TensorData[], OFF: ArrayLike<number>, nI: number, i0: number, i1: number, OUT: readonly TensorData[], OOFF: ArrayLike<number>) => void;
@@ -17,7 +17,7 @@ const workers = new WorkerSet(
     if (!k) { k = new Function(m.src)(); kernels.set(m.key, k); }
     const { inputs, outputs, inOffsets, outOffsets, nOuter, nInner, nSlots, nOut } = m;
     runChunks(m.sync, m.total, nOuter, m.chunk, (b, i0, i1) =>
-      k(inputs, inOffsets.subarray(b * nSlots, (b + 1) * nSlots), nInner, i0, i1, outputs, outOffsets.subarray(b * nOut, (b + 1) * nOut)));`,
+      k(inputs, inOffsets.subarray(b * nSlots, (b + 1) * nSlots), nInner, i0, i1, outputs, outOffsets.subarray(b * nOut, (b + 1) * nOut)), true);`,
   ),
 );
 
@@ -77,9 +77,11 @@ export function runPooled(job: KernelJob, key: string, src: string, kernel: RowK
   try {
     runChunks(m.sync, m.total, m.nOuter, m.chunk, (b, i0, i1) =>
       kernel(m.inputs, m.inOffsets.subarray(b * m.nSlots, (b + 1) * m.nSlots), m.nInner, i0, i1, m.outputs, m.outOffsets.subarray(b * m.nOut, (b + 1) * m.nOut)));
-  } finally {
-    joinWorkers(t.control, pw.length, "JS");
+  } catch (e) {
+    abandon(t.control);
+    throw e;
   }
+  joinWorkers(t.control, m.total, "JS");
   copyOut(t, job);
 }
 
@@ -88,6 +90,6 @@ export async function runPooledAsync(job: KernelJob, key: string, src: string, t
   const t = task(job, key, threads);
   const pw = workers.take(Math.max(1, threads));
   post(pw, src, t);
-  await joinWorkersAsync(t.control, pw, "JS");
+  await joinWorkersAsync(t.control, t.message.total, pw, "JS");
   copyOut(t, job);
 }

@@ -4,7 +4,7 @@
  */
 import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { KeOpsError } from "../../errors.js";
-import { threadCount } from "../workers.js";
+import { singleThreadReason, threadCount, usableThreads } from "../workers.js";
 import { renderWasm, replicatedState, type RenderedKernel } from "./render.js";
 import { stage } from "./stage.js";
 import { resetWasmMemory, wasmMemory } from "./memory.js";
@@ -89,7 +89,7 @@ export class WasmKernel implements Kernel {
   run(job: KernelJob): void {
     if (job.nBatch * job.nOuter === 0) return;
     const pairs = job.nBatch * job.nOuter * job.nInner;
-    const threads = wasmMemory().shared && pairs >= PARALLEL_PAIRS && job.nBatch * job.nOuter > 1 ? threadCount() : 1;
+    const threads = wasmMemory().shared && pairs >= PARALLEL_PAIRS && job.nBatch * job.nOuter > 1 ? usableThreads(false) : 1;
     const r = this.plan(job, threads);
     try {
       if (threads > 1) runParallel(r, r.fn, threads);
@@ -103,7 +103,8 @@ export class WasmKernel implements Kernel {
 
   async runAsync(job: KernelJob): Promise<void> {
     if (job.nBatch * job.nOuter === 0) return;
-    if (!wasmMemory().shared) return this.run(job);
+    // no workers here (a page without cross-origin isolation): the calling thread computes
+    if (!wasmMemory().shared || singleThreadReason(true) !== null) return this.run(job);
     const threads = threadCount();
     const r = this.plan(job, threads);
     try {

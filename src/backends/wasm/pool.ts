@@ -1,11 +1,11 @@
 /**
- * Worker threads for wasm kernels: each worker receives the shared `WebAssembly.Memory` once and
+ * Worker threads for wasm kernels (Node worker threads or Web Workers, src/platform): each worker receives the shared `WebAssembly.Memory` once and
  * each compiled `WebAssembly.Module` once (postMessage), instantiates it on that memory, and takes
  * chunks of rows from an atomic counter. Sync runs compute a share on the calling thread and block
  * on `Atomics.wait`; async runs leave the calling thread free and await `Atomics.waitAsync`.
  */
 import { erf } from "../../compile/ssa.js";
-import { WorkerSet, joinWorkers, joinWorkersAsync, newControl, runChunks, workerSource, type Control, type PoolWorker } from "../workers.js";
+import { WorkerSet, abandon, joinWorkers, joinWorkersAsync, newControl, runChunks, workerSource, type Control, type PoolWorker } from "../workers.js";
 import type { WasmMemory, WasmModule } from "./api.js";
 
 /** One parallel run: `total` work rows (batch-major) in chunks; row r is batch ⌊r/nOuter⌋. */
@@ -33,8 +33,9 @@ function runWasmChunks(
   sync: Int32Array,
   r: { total: number; chunk: number; nOuter: number; nInner: number; table: number; tableStride: number; stride: number; scratch: number },
   k: (t: number, i0: number, i1: number, nI: number, s: number, scratch: number) => void,
+  worker = false,
 ): void {
-  runChunks(sync, r.total, r.nOuter, r.chunk, (b, i0, i1) => k(r.table + b * r.tableStride, i0, i1, r.nInner, r.stride, r.scratch));
+  runChunks(sync, r.total, r.nOuter, r.chunk, (b, i0, i1) => k(r.table + b * r.tableStride, i0, i1, r.nInner, r.stride, r.scratch), worker);
 }
 
 /** Functions the kernels may import (scalar fallbacks), as source for the workers. */
@@ -60,7 +61,7 @@ const kernels = new Map();`,
       k = new WebAssembly.Instance(m.module, { env: { mem: memory }, m: M }).exports.k;
       kernels.set(m.key, k);
     }
-    runWasmChunks(m.sync, m, k);`,
+    runWasmChunks(m.sync, m, k, true);`,
   ),
   (worker) => ({ worker, known: new Set<string>() }),
 );
@@ -97,18 +98,20 @@ export function runParallel(run: WasmRun, kernel: WasmKernelFn, threads: number)
   const s = start(run, threads - 1);
   try {
     runWasmChunks(s.control.sync, run, kernel);
-  } finally {
-    joinWorkers(s.control, s.pw.length, "wasm");
+  } catch (e) {
+    abandon(s.control);
+    throw e;
   }
+  joinWorkers(s.control, run.total, "wasm");
 }
 
 /** Runs on `threads` worker threads; settles when they are done. */
 export async function runParallelAsync(run: WasmRun, threads: number): Promise<void> {
   const s = start(run, Math.max(1, threads));
-  await joinWorkersAsync(s.control, s.pw, "wasm");
+  await joinWorkersAsync(s.control, run.total, s.pw, "wasm");
 }
 
 /** Runs chunks on the calling thread only. */
 export function runHere(run: WasmRun, kernel: WasmKernelFn): void {
-  runWasmChunks(new Int32Array(4), run, kernel);
+  runWasmChunks(new Int32Array(8), run, kernel);
 }

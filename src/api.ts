@@ -1,0 +1,22 @@
+/**
+ * The public API that every host shares; the entry points (index.ts for Node, browser.ts) add
+ * their host and its backends to it. Nothing here imports a `node:` module.
+ */
+export { KeOpsError } from "./errors.js";
+export {
+  Tensor, tensor, zeros, ones, rand, randn, lastSeed,
+  type DType, type FloatDType, type TensorData, type TensorLike, type NestedArray, type TensorOptions, type RandomOptions,
+} from "./tensor.js";
+export { LazyTensor, type Operand, type Reduced } from "./lazy/lazytensor.js";
+export { Vi, Vj, Pm } from "./lazy/helpers.js";
+export type { KeOpsFunction } from "./lazy/keopsfunction.js";
+export { genred, type GenredOptions, type GenredReductionOp, type GenredResult } from "./lazy/genred.js";
+export type { ReduceOptions, KReduceOptions, LogSumExpOptions, CallOptions } from "./lazy/options.js";
+export { backendInfo, type BackendInfo, type BackendName } from "./backends/registry.js";
+export { setThreads } from "./backends/workers.js";
+export { SolveConvergenceError, kernelSolve, type KernelSolveOptions, type SolveFunction, type SolveOptions } from "./solve/index.js";
+export type { SumScheme, ReductionName } from "./reductions/types.js";
+import "./formula/index.js";
+import "./lazy/math-methods.js";
+import "./autodiff/index.js";
+import "./lazy/grad-methods.js";

@@ -1,0 +1,203 @@
+/**
+ * keops-ts/browser in headless Chromium (Debian's `chromium`, driven by playwright-core): the
+ * wasm and js backends, blocking and async calls, in three settings — a cross-origin isolated
+ * page (shared memory: async calls run on Web Workers, blocking ones on the main thread alone),
+ * a module Web Worker inside it (blocking calls use nested workers too), and a page without
+ * isolation (no SharedArrayBuffer: everything on the calling thread). Results are compared with
+ * the dense float64 reference in Node, at sizes 0, 1, ragged and above the parallel threshold.
+ *
+ * Needs Chromium: `KEOPS_TS_CHROMIUM` or /usr/bin/chromium (`apt-get install chromium`, which
+ * scripts/test-deps.sh runs). Without it this test fails, unless KEOPS_TEST_BROWSER=0.
+ */
+import { test, after, before } from "node:test";
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { existsSync, readFileSync } from "node:fs";
+import { extname, join, normalize, resolve } from "node:path";
+import type { AddressInfo } from "node:net";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { genred, type Tensor } from "../src/index.js";
+import { reference, type RefResult } from "./reference.js";
+import { Data, assertClose, assertExact, rtolFor, testSeed, withSeed } from "./util.js";
+
+const root = resolve(import.meta.dirname, "..");
+const executable = process.env.KEOPS_TS_CHROMIUM ?? "/usr/bin/chromium";
+const skip = process.env.KEOPS_TEST_BROWSER === "0" ? "KEOPS_TEST_BROWSER=0" : false;
+
+/** Pages under /isolated/ are served cross-origin isolated, under /plain/ not; both map to the repository. */
+function serve(): Promise<Server> {
+  const types: Record<string, string> = { ".js": "text/javascript", ".html": "text/html", ".map": "application/json" };
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const m = /^\/(isolated|plain)(\/.*)$/.exec(url.pathname);
+    const file = m ? normalize(join(root, m[2]!)) : "";
+    if (!m || !file.startsWith(root + "/") || !existsSync(file)) {
+      res.writeHead(404).end();
+      return;
+    }
+    const headers: Record<string, string> = { "Content-Type": types[extname(file)] ?? "application/octet-stream", "Cache-Control": "no-store" };
+    if (m[1] === "isolated") Object.assign(headers, { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" });
+    res.writeHead(200, headers).end(readFileSync(file));
+  });
+  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
+}
+
+let server: Server | undefined;
+let browser: Browser | undefined;
+let base = "";
+
+before(async () => {
+  if (skip) return;
+  assert.ok(existsSync(executable), `Chromium not found at ${executable}: install it (apt-get install chromium, or sh scripts/test-deps.sh), set KEOPS_TS_CHROMIUM to its path, or set KEOPS_TEST_BROWSER=0 to leave the browser tests out`);
+  assert.ok(existsSync(join(root, "dist", "browser.js")), "dist/ is missing: run `npm run build` first");
+  server = await serve();
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  browser = await chromium.launch({
+    executablePath: executable,
+    args: ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+/** An argument as sent to the page. */
+interface ArgSpec { data: number[]; shape: number[]; dtype: string }
+/** A case as sent to the page. */
+interface CaseSpec { formula: string; aliases: string[]; opts: Record<string, unknown>; args: ArgSpec[]; backend: string; async: boolean }
+/** A result as sent back. */
+interface Outcome { data?: number[]; shape?: number[]; dtype?: string; workerRows?: number; error?: string }
+interface Report { results: Outcome[]; lazy: number[]; info: { auto: string; threads: { count: number; sync: string | null; async: string | null }; backends: { name: string }[] }; isolated: boolean; shared: boolean; error?: string }
+
+/** M × N sizes: empty, single, ragged, and above both backends' parallel thresholds (2²¹ pairs). */
+const SIZES: [number, number][] = [[0, 5], [1, 1], [37, 101], [1500, 1500]];
+const BIG = 3;
+
+interface Problem { formula: string; aliases: string[]; opts: Record<string, unknown>; args: Tensor[]; ref: RefResult; what: string; M: number; N: number }
+
+/** The problems of one seed: a Gaussian convolution, arg-K-min with ties (integer coordinates), a float64 log-sum-exp over i. */
+function problems(d: Data): Problem[] {
+  const out: Problem[] = [];
+  for (const [M, N] of SIZES) {
+    const add = (formula: string, aliases: string[], opts: Record<string, unknown>, args: Tensor[], what: string): void => {
+      const f = genred(formula, aliases, opts as never);
+      out.push({ formula, aliases, opts, args, ref: reference(f, ...args), what: `${what} M=${M} N=${N}`, M, N });
+    };
+    add("Exp(-SqDist(x,y)) * b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], { reductionOp: "Sum", axis: 1 },
+      [d.randn([M, 3], "float32", 0.7), d.randn([N, 3], "float32", 0.7), d.randn([N, 1])], "Gaussian convolution");
+    add("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], { reductionOp: "ArgKMin", axis: 1, optArg: Math.min(10, N) },
+      [d.randint([M, 3], 0, 4), d.randint([N, 3], 0, 4)], "ArgKMin");
+    add("-SqDist(x,y)", ["x = Vi(2)", "y = Vj(2)"], { reductionOp: "LogSumExp", axis: 0 },
+      [d.randn([M, 2], "float64"), d.randn([N, 2], "float64")], "float64 LogSumExp over i");
+  }
+  return out;
+}
+
+/** The three settings share one seed's problems (the dense references of the big ones take seconds). */
+const SEED = testSeed();
+let shared: Problem[] | undefined;
+const sharedProblems = (): Problem[] => (shared ??= problems(new Data(SEED)));
+
+function specs(ps: Problem[], backend: string, async: boolean): CaseSpec[] {
+  return ps.map((p) => ({
+    formula: p.formula, aliases: p.aliases, opts: p.opts, backend, async,
+    args: p.args.map((t) => ({ data: Array.from(t.data), shape: [...t.shape], dtype: t.dtype })),
+  }));
+}
+
+function check(p: Problem, o: Outcome, where: string): void {
+  const what = `${where}: ${p.what}`;
+  assert.equal(o.error, undefined, `${what}: ${o.error}`);
+  assert.deepEqual(o.shape, p.ref.shape, `${what}: shape`);
+  if (p.ref.indices) assertExact(o.data!, p.ref.indices, `${what}: indices`);
+  else assertClose(o.data!, p.ref.values!, { rtol: rtolFor(o.dtype as "float32" | "float64"), what });
+}
+
+const BACKENDS = ["wasm", "js"];
+const MODES = [false, true];
+
+/** Runs every (backend, mode) over the problems in one setting; returns the reports by "backend sync|async". */
+async function runAll(page: Page, ps: Problem[], inWorker: boolean, threads?: number): Promise<Map<string, Report>> {
+  const reports = new Map<string, Report>();
+  for (const backend of BACKENDS) {
+    for (const async of MODES) {
+      const cases = specs(ps, backend, async);
+      const r = (await page.evaluate(
+        ([cases, inWorker, threads]) => {
+          const h = (window as unknown as { harness: { runCases: Function; runInWorker: Function } }).harness;
+          return inWorker ? h.runInWorker(cases, threads, true) : h.runCases(cases, threads, false);
+        },
+        [cases, inWorker, threads] as const,
+      )) as Report;
+      assert.equal(r.error, undefined, r.error);
+      const where = `${inWorker ? "worker" : "page"} ${backend} ${async ? "async" : "sync"}`;
+      ps.forEach((p, k) => check(p, r.results[k]!, where));
+      assert.deepEqual(r.lazy, [26, 23], `${where}: LazyTensor`);
+      assert.equal(r.info.auto, "wasm");
+      assert.deepEqual(r.info.backends.map((b) => b.name), ["wasm", "js"]);
+      reports.set(`${backend} ${async ? "async" : "sync"}`, r);
+    }
+  }
+  return reports;
+}
+
+async function open(path: string): Promise<Page> {
+  const page = await browser!.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${base}${path}`);
+  await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true, null, { timeout: 20_000 }).catch((e: Error) => {
+    throw new Error(`the test page did not load: ${errors.join("; ") || e.message}`);
+  });
+  return page;
+}
+
+/** Rows that worker threads computed in the big cases of a report. */
+function workerRows(r: Report, ps: Problem[]): number[] {
+  return ps.map((p, k) => (p.M * p.N >= SIZES[BIG]![0] * SIZES[BIG]![1] ? r.results[k]!.workerRows! : -1)).filter((x) => x >= 0);
+}
+
+test("cross-origin isolated page: async calls on Web Workers, blocking calls on the main thread", { skip, timeout: 180_000 }, () =>
+  withSeed(async () => {
+    const ps = sharedProblems();
+    const page = await open("/isolated/test/browser/page.html");
+    const reports = await runAll(page, ps, false);
+    for (const [mode, r] of reports) {
+      assert.ok(r.isolated && r.shared, `${mode}: the page should be cross-origin isolated`);
+      assert.equal(r.info.threads.async, null);
+      assert.match(r.info.threads.sync ?? "", /main thread may not block/);
+      if (mode.endsWith("async")) assert.ok(workerRows(r, ps).every((n) => n === 1500), `${mode}: every row on workers (${workerRows(r, ps)})`);
+      else assert.ok(workerRows(r, ps).every((n) => n === 0), `${mode}: no worker rows on the main thread (${workerRows(r, ps)})`);
+    }
+    await page.close();
+  }, SEED));
+
+test("a Web Worker in an isolated page: blocking calls run on nested workers too, once started (3 threads)", { skip, timeout: 180_000 }, () =>
+  withSeed(async () => {
+    const ps = sharedProblems();
+    const page = await open("/isolated/test/browser/page.html");
+    const reports = await runAll(page, ps, true, 3);
+    for (const [mode, r] of reports) {
+      assert.equal(r.info.threads.count, 3);
+      assert.equal(r.info.threads.sync, null);
+      assert.equal(r.info.threads.async, null);
+      assert.ok(workerRows(r, ps).every((n) => n > 0 && n <= 1500), `${mode}: worker rows ${workerRows(r, ps)}`);
+    }
+    await page.close();
+  }, SEED));
+
+test("a page without cross-origin isolation: no SharedArrayBuffer, every call on the calling thread", { skip, timeout: 180_000 }, () =>
+  withSeed(async () => {
+    const ps = sharedProblems();
+    const page = await open("/plain/test/browser/page.html");
+    const reports = await runAll(page, ps, false);
+    for (const [mode, r] of reports) {
+      assert.ok(!r.isolated && !r.shared, `${mode}: the page should not be isolated`);
+      assert.match(r.info.threads.sync ?? "", /not cross-origin isolated/);
+      assert.match(r.info.threads.async ?? "", /not cross-origin isolated/);
+      assert.ok(workerRows(r, ps).every((n) => n === 0), `${mode}: worker rows ${workerRows(r, ps)}`);
+    }
+    await page.close();
+  }, SEED));
