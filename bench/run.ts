@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { backendInfo } from "../src/index.js";
+import { main as browserBench } from "./browser.js";
 import { parseArgs, type BenchArgs } from "./args.js";
 import { fmtSci, fmtSize, fmtTime } from "./format.js";
 import { loadFaiss } from "./impl/faiss.js";
@@ -269,6 +270,14 @@ async function main(): Promise<void> {
         if (r.status === "ok") lastOk = r;
       }
     }
+
+  // the wasm backend in headless Chromium, against Node (bench/browser.ts), on whole runs only
+  if (mode !== "partial") {
+    progress.log("browser bench (bench/browser.ts):");
+    if (await browserBench(args.quick ? ["--quick", "--out", outDir] : ["--out", outDir]))
+      notes.push(`keops-ts's wasm backend in headless Chromium (Web Workers, main thread, no isolation) against Node, same run: [browser.md](${args.out === undefined && mode === "full" ? "results/" : ""}browser.md), plot browser.svg.`);
+    else notes.push(`The browser figures were not measured: Chromium is missing (\`sh scripts/test-deps.sh\` installs it).`);
+  }
 
   const date = new Date().toISOString().slice(0, 10);
   const rec: RunRecord = {

@@ -89,8 +89,9 @@ export interface Bar {
 
 /** Horizontal bars on a log scale, grouped (one group per workload). */
 export function barchart(title: string, bars: readonly Bar[], names: readonly string[]): string {
-  const W = 760, L = 260, R = 150, T = 40, row = 20, gap = 12;
   const groups = [...new Set(bars.map((b) => b.group))];
+  // the left margin holds the longest "group · name" label (~6.5 px a character at 12 px)
+  const L = Math.max(260, Math.ceil(6.5 * Math.max(...bars.map((b) => b.group.length + b.name.length + 3)))), W = L + 500, R = 150, T = 40, row = 20, gap = 12;
   const H = T + bars.length * row + groups.length * gap + 40;
   const vals = bars.flatMap((b) => (b.value === null ? [] : [b.value]));
   const v0 = Math.floor(Math.log10(Math.min(...vals, 1e-3))), v1 = Math.ceil(Math.log10(Math.max(...vals, 1)));

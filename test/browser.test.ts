@@ -11,56 +11,30 @@
  */
 import { test, after, before } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import { existsSync, readFileSync } from "node:fs";
-import { extname, join, normalize, resolve } from "node:path";
-import type { AddressInfo } from "node:net";
-import { chromium, type Browser, type Page } from "playwright-core";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Browser, Page } from "playwright-core";
 import { genred, type Tensor } from "../src/index.js";
 import { reference, type RefResult } from "./reference.js";
 import { Data, assertClose, assertExact, rtolFor, testSeed, withSeed } from "./util.js";
+import { CHROMIUM, ROOT, launch, openPage, serve, type Served } from "./browser/serve.js";
 
-const root = resolve(import.meta.dirname, "..");
-const executable = process.env.KEOPS_TS_CHROMIUM ?? "/usr/bin/chromium";
 const skip = process.env.KEOPS_TEST_BROWSER === "0" ? "KEOPS_TEST_BROWSER=0" : false;
 
-/** Pages under /isolated/ are served cross-origin isolated, under /plain/ not; both map to the repository. */
-function serve(): Promise<Server> {
-  const types: Record<string, string> = { ".js": "text/javascript", ".html": "text/html", ".map": "application/json" };
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const m = /^\/(isolated|plain)(\/.*)$/.exec(url.pathname);
-    const file = m ? normalize(join(root, m[2]!)) : "";
-    if (!m || !file.startsWith(root + "/") || !existsSync(file)) {
-      res.writeHead(404).end();
-      return;
-    }
-    const headers: Record<string, string> = { "Content-Type": types[extname(file)] ?? "application/octet-stream", "Cache-Control": "no-store" };
-    if (m[1] === "isolated") Object.assign(headers, { "Cross-Origin-Opener-Policy": "same-origin", "Cross-Origin-Embedder-Policy": "require-corp" });
-    res.writeHead(200, headers).end(readFileSync(file));
-  });
-  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
-}
-
-let server: Server | undefined;
+let served: Served | undefined;
 let browser: Browser | undefined;
-let base = "";
 
 before(async () => {
   if (skip) return;
-  assert.ok(existsSync(executable), `Chromium not found at ${executable}: install it (apt-get install chromium, or sh scripts/test-deps.sh), set KEOPS_TS_CHROMIUM to its path, or set KEOPS_TEST_BROWSER=0 to leave the browser tests out`);
-  assert.ok(existsSync(join(root, "dist", "browser.js")), "dist/ is missing: run `npm run build` first");
-  server = await serve();
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath: executable,
-    args: ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: install it (apt-get install chromium, or sh scripts/test-deps.sh), set KEOPS_TS_CHROMIUM to its path, or set KEOPS_TEST_BROWSER=0 to leave the browser tests out`);
+  assert.ok(existsSync(join(ROOT, "dist", "browser.js")), "dist/ is missing: run `npm run build` first");
+  served = await serve();
+  browser = await launch();
 });
 
 after(async () => {
   await browser?.close();
-  server?.close();
+  served?.server.close();
 });
 
 /** An argument as sent to the page. */
@@ -126,7 +100,7 @@ async function runAll(page: Page, ps: Problem[], inWorker: boolean, threads?: nu
       const cases = specs(ps, backend, async);
       const r = (await page.evaluate(
         ([cases, inWorker, threads]) => {
-          const h = (window as unknown as { harness: { runCases: Function; runInWorker: Function } }).harness;
+          const h = (globalThis as unknown as { harness: { runCases: Function; runInWorker: Function } }).harness;
           return inWorker ? h.runInWorker(cases, threads, true) : h.runCases(cases, threads, false);
         },
         [cases, inWorker, threads] as const,
@@ -143,16 +117,7 @@ async function runAll(page: Page, ps: Problem[], inWorker: boolean, threads?: nu
   return reports;
 }
 
-async function open(path: string): Promise<Page> {
-  const page = await browser!.newPage();
-  const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(`${base}${path}`);
-  await page.waitForFunction(() => (window as unknown as { harnessReady?: boolean }).harnessReady === true, null, { timeout: 20_000 }).catch((e: Error) => {
-    throw new Error(`the test page did not load: ${errors.join("; ") || e.message}`);
-  });
-  return page;
-}
+const open = (path: string): Promise<Page> => openPage(browser!, `${served!.base}${path}`);
 
 /** Rows that worker threads computed in the big cases of a report. */
 function workerRows(r: Report, ps: Problem[]): number[] {
