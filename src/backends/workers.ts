@@ -206,11 +206,12 @@ export function abandon(c: Control): void {
 const pause = (): Promise<void> => new Promise((r) => setTimeout(r, 2));
 
 /**
- * Settles when the run's `total` rows are done by the workers (kept referenced meanwhile: a
- * pending waitAsync does not keep Node alive). Rejects when a worker failed, or could not start.
+ * Settles when the run's `total` rows are done by the workers. Rejects when a worker failed, or
+ * could not start. A timer keeps Node's event loop alive meanwhile (a pending waitAsync does
+ * not, and idle workers are unreferenced).
  */
-export async function joinWorkersAsync(c: Control, total: number, workers: readonly PoolWorker[], what: string): Promise<void> {
-  for (const w of workers) w.worker.hold(true);
+export async function joinWorkersAsync(c: Control, total: number, what: string): Promise<void> {
+  const alive = setInterval(() => {}, 1000);
   let failure: string | undefined;
   try {
     while (!finished(c, total)) {
@@ -232,7 +233,7 @@ export async function joinWorkersAsync(c: Control, total: number, workers: reado
       while (Atomics.load(c.sync, ACTIVE) > 0) await pause();
     }
   } finally {
-    for (const w of workers) w.worker.hold(false);
+    clearInterval(alive);
   }
   poolStats.workerRows += Atomics.load(c.sync, BY_WORKERS);
   if (failure !== undefined) throw new KeOpsError(`a ${what} worker thread failed: ${failure}`);

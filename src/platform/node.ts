@@ -18,6 +18,6 @@ ${body}`;
     const w = new Worker(source, { eval: true });
     w.unref();
     w.on("error", (e) => onError(e instanceof Error ? e.message : String(e)));
-    return { postMessage: (m) => w.postMessage(m), hold: (on) => void (on ? w.ref() : w.unref()) };
+    return { postMessage: (m) => w.postMessage(m) };
   },
 };

@@ -9,8 +9,6 @@
 export interface WorkerHandle {
   /** Sends a message (structured clone; SharedArrayBuffers and wasm modules are shared, not copied). */
   postMessage(message: unknown): void;
-  /** Whether the worker keeps the process alive (Node); a no-op where workers never do. */
-  hold(on: boolean): void;
 }
 
 /** A JavaScript host. */
@@ -26,7 +24,7 @@ export interface Platform {
   /** Why this thread may not block in `Atomics.wait` (a browser's main thread), or null when it may. */
   noBlocking(): string | null;
   /**
-   * Starts a worker running `body`, JavaScript source (a classic script) that calls
+   * Starts a worker (one that does not keep the process alive) running `body`, JavaScript source (a classic script) that calls
    * `onMessage(handler)` to receive each message's data. `onError` hears that the worker failed
    * to start or died.
    */

@@ -45,6 +45,6 @@ export const webPlatform: Platform = {
       e.preventDefault?.();
       onError(e.message ?? "the worker failed to start");
     };
-    return { postMessage: (m) => w.postMessage(m), hold: () => {} };
+    return { postMessage: (m) => w.postMessage(m) };
   },
 };

@@ -90,6 +90,6 @@ export async function runPooledAsync(job: KernelJob, key: string, src: string, t
   const t = task(job, key, threads);
   const pw = workers.take(Math.max(1, threads));
   post(pw, src, t);
-  await joinWorkersAsync(t.control, t.message.total, pw, "JS");
+  await joinWorkersAsync(t.control, t.message.total, "JS");
   copyOut(t, job);
 }

@@ -108,7 +108,7 @@ export function runParallel(run: WasmRun, kernel: WasmKernelFn, threads: number)
 /** Runs on `threads` worker threads; settles when they are done. */
 export async function runParallelAsync(run: WasmRun, threads: number): Promise<void> {
   const s = start(run, Math.max(1, threads));
-  await joinWorkersAsync(s.control, run.total, s.pw, "wasm");
+  await joinWorkersAsync(s.control, run.total, "wasm");
 }
 
 /** Runs chunks on the calling thread only. */
