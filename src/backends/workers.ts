@@ -12,6 +12,7 @@
  */
 import { KeOpsError, argError } from "../errors.js";
 import { platform, type WorkerHandle } from "../platform/index.js";
+import { cacheLimits } from "../compile/lru.js";
 
 let envSeen: string | undefined;
 let envThreads = 0;
@@ -112,7 +113,7 @@ function finishTask(sync: Int32Array, err: SharedArrayBuffer, failure: unknown):
 /**
  * Worker source around a task body: the body (JS statements) sees the message `m` and the
  * helpers above, and runs its chunks with `runChunks(..., true)`; `setup` is top-level code
- * (caches, imported functions).
+ * (imported functions, and `kernels`, the Map of compiled kernels that `m.forget` empties).
  */
 export function workerSource(setup: string, body: string): string {
   return `${runChunks.toString()}
@@ -123,6 +124,7 @@ onMessage((m) => {
   Atomics.add(m.sync, 4, 1);
   let failure;
   try {
+    if (m.forget) kernels.clear();
 ${body}
   } catch (e) {
     failure = e === undefined ? new Error("undefined thrown") : e;
@@ -136,6 +138,19 @@ ${body}
 export interface PoolWorker {
   readonly worker: WorkerHandle;
   readonly known: Set<string>;
+}
+
+/**
+ * Records that kernel `key` goes with the next message to `w`: `send` when the worker does not
+ * hold it yet; `forget` when the worker must first drop every kernel it holds (its cache is
+ * bounded like the others: see src/compile/lru.ts).
+ */
+export function toSend(w: PoolWorker, key: string): { send: boolean; forget: boolean } {
+  if (w.known.has(key)) return { send: false, forget: false };
+  const forget = w.known.size >= cacheLimits.kernels;
+  if (forget) w.known.clear();
+  w.known.add(key);
+  return { send: true, forget };
 }
 
 /** Workers that have started running (a word they increment first thing; shared where workers can run). */

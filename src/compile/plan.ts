@@ -1,12 +1,13 @@
 /**
  * Planning: a numbered formula + reduction → a kernel program (always reducing over the inner
- * index; axis 0 swaps the roles of i and j), with the program cache.
+ * index; axis 0 swaps the roles of i and j), with the program cache (bounded, src/compile/lru.ts).
  */
 import { KeOpsError } from "../errors.js";
 import type { Formula } from "../formula/node.js";
 import type { ReductionDef, SumScheme } from "../reductions/types.js";
 import type { FloatDType } from "../tensor.js";
 import { lowerFormulas } from "./lower.js";
+import { LruCache } from "./lru.js";
 import type { KernelProgram, SlotRole } from "./program.js";
 
 /** Everything that defines a kernel. */
@@ -29,7 +30,7 @@ export interface Plan {
   readonly slotVars: readonly Formula[];
 }
 
-const plans = new Map<string, Plan>();
+const plans = new LruCache<string, Plan>();
 
 /** Role of a variable of category `cat` when reducing over `axis`. */
 export function roleOf(cat: number, axis: 0 | 1): SlotRole {

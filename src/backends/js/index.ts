@@ -1,5 +1,6 @@
 /** The JS backend: generated JavaScript compiled with `new Function`, run on worker threads when large. */
 import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
+import { LruCache } from "../../compile/lru.js";
 import { renderJs } from "./render.js";
 import { runPooled, runPooledAsync, type RowKernel } from "./pool.js";
 import { singleThreadReason, threadCount, usableThreads } from "../workers.js";
@@ -43,7 +44,7 @@ class JsKernel implements Kernel {
   }
 }
 
-const compiled = new Map<string, JsKernel>();
+const compiled = new LruCache<string, JsKernel>();
 
 export const jsBackend: Backend = {
   name: "js",

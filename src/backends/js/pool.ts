@@ -5,7 +5,7 @@
  */
 import type { KernelJob } from "../../compile/program.js";
 import { dtypeOfArray, type TensorData } from "../../tensor.js";
-import { WorkerSet, abandon, joinWorkers, joinWorkersAsync, newControl, runChunks, workerSource, type Control, type PoolWorker } from "../workers.js";
+import { WorkerSet, abandon, joinWorkers, joinWorkersAsync, newControl, runChunks, toSend, workerSource, type Control, type PoolWorker } from "../workers.js";
 
 /** A JS kernel function as rendered: one batch, rows i0..i1. */
 export type RowKernel = (IN: readonly TensorData[], OFF: ArrayLike<number>, nI: number, i0: number, i1: number, OUT: readonly TensorData[], OOFF: ArrayLike<number>) => void;
@@ -58,9 +58,8 @@ function task(job: KernelJob, key: string, threads: number): Task {
 
 function post(pw: readonly PoolWorker[], src: string, t: Task): void {
   for (const w of pw) {
-    const first = !w.known.has(t.message.key);
-    w.known.add(t.message.key);
-    w.worker.postMessage(first ? { ...t.message, src } : t.message);
+    const { send, forget } = toSend(w, t.message.key);
+    w.worker.postMessage(send ? { ...t.message, src, forget } : t.message);
   }
 }
 

@@ -6,6 +6,7 @@
 import { createRequire } from "node:module";
 import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { KeOpsError } from "../../errors.js";
+import { LruCache } from "../../compile/lru.js";
 import { threadCount } from "../workers.js";
 import { renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
 import { buildLibrary, compiler, optFlag } from "./toolchain.js";
@@ -84,7 +85,7 @@ class NativeKernel implements Kernel {
   }
 }
 
-const kernels = new Map<string, NativeKernel>();
+const kernels = new LruCache<string, NativeKernel>();
 
 /** SSA instructions of the kernel's hot blocks. */
 function programSize(p: KernelProgram): number {

@@ -4,6 +4,7 @@
  */
 import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { KeOpsError } from "../../errors.js";
+import { LruCache } from "../../compile/lru.js";
 import { singleThreadReason, threadCount, usableThreads } from "../workers.js";
 import { renderWasm, replicatedState, type RenderedKernel } from "./render.js";
 import { stage } from "./stage.js";
@@ -117,7 +118,7 @@ export class WasmKernel implements Kernel {
   }
 }
 
-const compiled = new Map<string, WasmKernel>();
+const compiled = new LruCache<string, WasmKernel>();
 
 /**
  * @internal Starts over on a fresh memory, shared (threads) or not (the single-thread path of

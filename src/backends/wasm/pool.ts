@@ -5,7 +5,7 @@
  * on `Atomics.wait`; async runs leave the calling thread free and await `Atomics.waitAsync`.
  */
 import { erf } from "../../compile/ssa.js";
-import { WorkerSet, abandon, joinWorkers, joinWorkersAsync, newControl, runChunks, workerSource, type Control, type PoolWorker } from "../workers.js";
+import { WorkerSet, abandon, joinWorkers, joinWorkersAsync, newControl, runChunks, toSend, workerSource, type Control, type PoolWorker } from "../workers.js";
 import type { WasmMemory, WasmModule } from "./api.js";
 
 /** One parallel run: `total` work rows (batch-major) in chunks; row r is batch ⌊r/nOuter⌋. */
@@ -84,10 +84,8 @@ function start(run: WasmRun, nWorkers: number): Started {
       w.memory = memory;
       w.known.clear();
     }
-    if (!w.known.has(key)) {
-      msg.module = module;
-      w.known.add(key);
-    }
+    const { send, forget } = toSend(w, key);
+    if (send) Object.assign(msg, { module, forget });
     w.worker.postMessage(msg);
   });
   return { control, pw };
