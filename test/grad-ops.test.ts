@@ -81,18 +81,26 @@ function checkInstance(d: Data, op: OpDef, F: Formula, vars: Formula[]): void {
   for (const v of vars) {
     const G = grad(F, v, e);
     const got = evalRows(G, data, M);
-    const want = new Float64Array(M * v.dim);
-    const h = 1e-6;
-    for (let c = 0; c < v.dim; c++) {
-      const plus = new Map(data), minus = new Map(data);
-      const xp = Float64Array.from(data.get(v.ind)!), xm = Float64Array.from(data.get(v.ind)!);
-      for (let r = 0; r < M; r++) (xp[r * v.dim + c]! += h, xm[r * v.dim + c]! -= h);
-      plus.set(v.ind, xp);
-      minus.set(v.ind, xm);
-      const fp = dot(plus), fm = dot(minus);
-      for (let r = 0; r < M; r++) want[r * v.dim + c] = (fp[r]! - fm[r]!) / (2 * h);
-    }
-    assertClose(got, want, { rtol: 1e-6, atol: 1e-6 * Math.max(1, ...Array.from(want, Math.abs)), what: `${G} (expanded: ${G.op.expand!(G)})` });
+    const fd = (h: number): Float64Array => {
+      const want = new Float64Array(M * v.dim);
+      for (let c = 0; c < v.dim; c++) {
+        const plus = new Map(data), minus = new Map(data);
+        const xp = Float64Array.from(data.get(v.ind)!), xm = Float64Array.from(data.get(v.ind)!);
+        for (let r = 0; r < M; r++) (xp[r * v.dim + c]! += h, xm[r * v.dim + c]! -= h);
+        plus.set(v.ind, xp);
+        minus.set(v.ind, xm);
+        const fp = dot(plus), fm = dot(minus);
+        for (let r = 0; r < M; r++) want[r * v.dim + c] = (fp[r]! - fm[r]!) / (2 * h);
+      }
+      return want;
+    };
+    const want = fd(1e-6), half = fd(5e-7);
+    // a sample within h of a jump (Round, Floor, Step, Mod…) gives a huge difference quotient that
+    // changes with h: such entries are left out (both sides), at most a few
+    const jump = Array.from(want, (w, k) => Math.abs(w - half[k]!) > 1e-3 * Math.max(1, Math.abs(w)));
+    const kept = (a: Float64Array): Float64Array => a.filter((_, k) => !jump[k]);
+    assert.ok(jump.filter(Boolean).length <= Math.max(1, want.length / 10), `${G}: ${jump.filter(Boolean).length} of ${want.length} samples at a discontinuity`);
+    assertClose(kept(got as Float64Array), kept(want), { rtol: 1e-6, atol: 1e-6 * Math.max(1, ...Array.from(kept(want), Math.abs)), what: `${G} (expanded: ${G.op.expand!(G)})` });
   }
 }
 

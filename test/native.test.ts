@@ -222,3 +222,23 @@ test("a kernel over more arrays than koffi can pass is declined: auto falls back
   assert.deepEqual([...s.data], [1, 2, 3].map((x) => 2 * x + tot));
   assert.throws(() => f.sum({ axis: 1, backend: "native" }), /reads and writes 62 arrays \(koffi passes at most 64 arguments, so at most 57\)/);
 });
+
+test("async calls compile a new native kernel off the calling thread (the event loop keeps running); two concurrent calls are both right", { skip }, () =>
+  withSeed(async (d) => {
+    const M = 50, N = 70;
+    const x = d.randn([M, 3]), y = d.randn([N, 3]), b = d.randn([N, 1]);
+    // an integer constant no earlier run has compiled (it is part of the C++ source)
+    const c = 1000 + Math.floor(d.rng.uniform() * 1e9);
+    const K = Vi(x).sub(Vj(y)).sqnorm2().mul(c).neg().exp().mul(Vj(b)).add(Vj(b).mul(c));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const t0 = performance.now();
+    const [r1, r2] = await Promise.all([K.sum({ axis: 1, backend: "native", async: true }), K.sum({ axis: 1, backend: "native", async: true })]);
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    // g++ takes a few hundred ms: the 5 ms timer must have fired throughout, not once at the end
+    assert.ok(ticks >= Math.min(5, ms / 20), `the event loop was blocked: ${ticks} ticks in ${ms.toFixed(0)} ms`);
+    const want = K.sum({ axis: 1, backend: "js" }) as Tensor;
+    assertClose(r1.data, want.data, { rtol: 1e-5 });
+    assertClose(r2.data, want.data, { rtol: 1e-5 });
+  }));

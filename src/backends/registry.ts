@@ -1,6 +1,6 @@
 /** Backend registry and selection (`backend: "auto" | name`). */
 import { KeOpsError } from "../errors.js";
-import type { Backend, KernelProgram } from "../compile/program.js";
+import type { Backend, Kernel, KernelProgram } from "../compile/program.js";
 import { jsBackend } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
 import { singleThreadReason, threadCount } from "./workers.js";
@@ -59,6 +59,11 @@ export function backendInfo(): BackendInfo {
   return { auto, backends: list, reason, threads: { count: threadCount(), sync: singleThreadReason(false), async: singleThreadReason(true) } };
 }
 
+/** `b.compileAsync(p)` where the backend has one, else its `compile` (as a promise). */
+export async function compileAsync(b: Backend, p: KernelProgram): Promise<Kernel> {
+  return b.compileAsync ? b.compileAsync(p) : b.compile(p);
+}
+
 const warned = new Set<string>();
 
 /**
@@ -68,6 +73,13 @@ const warned = new Set<string>();
 function autoChain(list: readonly Backend[]): Backend {
   const [first, ...rest] = list as [Backend, ...Backend[]];
   if (rest.length === 0) return first;
+  const next = (e: unknown): Backend => {
+    if (!warned.has(first.name)) {
+      warned.add(first.name);
+      console.warn(`keops-ts: the ${first.name} backend failed, using ${rest[0]!.name} instead: ${(e as Error).message}`);
+    }
+    return autoChain(rest);
+  };
   return {
     name: first.name,
     unavailable: () => first.unavailable(),
@@ -76,11 +88,14 @@ function autoChain(list: readonly Backend[]): Backend {
       try {
         return first.compile(q);
       } catch (e) {
-        if (!warned.has(first.name)) {
-          warned.add(first.name);
-          console.warn(`keops-ts: the ${first.name} backend failed, using ${rest[0]!.name} instead: ${(e as Error).message}`);
-        }
-        return autoChain(rest).compile(q);
+        return next(e).compile(q);
+      }
+    },
+    async compileAsync(q) {
+      try {
+        return await compileAsync(first, q);
+      } catch (e) {
+        return compileAsync(next(e), q);
       }
     },
   };

@@ -58,6 +58,11 @@ export interface Backend {
   declines(p: KernelProgram): string | null;
   /** Compiles (or fetches from its cache) the program. */
   compile(p: KernelProgram): Kernel;
+  /**
+   * Compiles without keeping the calling thread busy where the backend can (native: the C++
+   * compiler runs as a child process). Used by `async: true` calls; absent: `compile`.
+   */
+  compileAsync?(p: KernelProgram): Promise<Kernel>;
 }
 
 /** Elements per output row of each output. */

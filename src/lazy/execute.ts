@@ -9,8 +9,8 @@
 import { KeOpsError, argError, said } from "../errors.js";
 import type { Cat, Formula } from "../formula/node.js";
 import { plan, type Plan } from "../compile/plan.js";
-import { outputRowSizes, type Kernel, type KernelJob } from "../compile/program.js";
-import { resolveBackend } from "../backends/registry.js";
+import { outputRowSizes, type Backend, type Kernel, type KernelJob } from "../compile/program.js";
+import { compileAsync, resolveBackend } from "../backends/registry.js";
 import type { ReductionDef } from "../reductions/types.js";
 import { Tensor, allocate, type FloatDType, type TensorData } from "../tensor.js";
 import { broadcastBatch } from "./bindings.js";
@@ -85,11 +85,21 @@ export function prepareCall(call: ReductionCall, dtype: FloatDType): Prepared {
   return p;
 }
 
-function kernelOf(p: Prepared, backend: string | undefined): Kernel {
-  const name = backend ?? "auto";
+/** The kernel of `p` for the backend option `name` (resolved as `b`), compiled at first use. */
+function kernelOf(p: Prepared, name: string, b: () => Backend): Kernel {
   let k = p.kernels.get(name);
   if (!k) {
-    k = resolveBackend(backend, p.plan.program).compile(p.plan.program);
+    k = b().compile(p.plan.program);
+    p.kernels.set(name, k);
+  }
+  return k;
+}
+
+/** {@link kernelOf} compiling without keeping the calling thread busy where the backend can. */
+async function kernelOfAsync(p: Prepared, name: string, b: () => Backend): Promise<Kernel> {
+  let k = p.kernels.get(name);
+  if (!k) {
+    k = await compileAsync(b(), p.plan.program);
     p.kernels.set(name, k);
   }
   return k;
@@ -184,7 +194,9 @@ function inputOffsets(slots: readonly VarData[], batch: readonly number[], nBatc
 /** A job ready to run, and the shapes of its outputs. */
 export interface ReadyJob {
   readonly job: KernelJob;
-  readonly kernel: Kernel;
+  /** The kernel, compiled at the first run (an async run compiles off the calling thread where it can). */
+  readonly kernel: () => Kernel;
+  readonly kernelAsync: () => Promise<Kernel>;
   readonly shapes: readonly (readonly number[])[];
 }
 
@@ -201,7 +213,10 @@ function resultOf(r: ReadyJob): ReductionResult {
  */
 export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes, backend: string | undefined): ReadyJob {
   const { batch, nOuter, nInner } = sizes;
-  const kernel = kernelOf(p, backend);
+  const name = backend ?? "auto";
+  // a new kernel's backend is chosen (and an unusable choice reported) now; it compiles at the run
+  const chosen = p.kernels.has(name) ? undefined : resolveBackend(backend, p.plan.program);
+  const b = (): Backend => chosen ?? resolveBackend(backend, p.plan.program);
   let nBatch = 1;
   for (const b of batch) nBatch *= b;
   const inputs = slots.map((d) => toData(d, p.dtype));
@@ -214,18 +229,18 @@ export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes
   if (nBatch > 1) for (let b = 0; b < nBatch; b++) for (let k = 0; k < nOut; k++) outOffsets[b * nOut + k] = b * nOuter * p.rowSizes[k]!;
   const job: KernelJob = { inputs, outputs, nOuter, nInner, nBatch, inOffsets, outOffsets };
   const shapes = reds.map((o) => [...batch, nOuter, ...o.shape]);
-  return { job, kernel, shapes };
+  return { job, kernel: () => kernelOf(p, name, b), kernelAsync: () => kernelOfAsync(p, name, b), shapes };
 }
 
 /** Runs a ready job synchronously. */
 export function runJob(r: ReadyJob): ReductionResult {
-  if (r.job.nBatch * r.job.nOuter > 0) r.kernel.run(r.job);
+  if (r.job.nBatch * r.job.nOuter > 0) r.kernel().run(r.job);
   return resultOf(r);
 }
 
 /** Runs a ready job off the calling thread. */
 export async function runJobAsync(r: ReadyJob): Promise<ReductionResult> {
-  if (r.job.nBatch * r.job.nOuter > 0) await r.kernel.runAsync(r.job);
+  if (r.job.nBatch * r.job.nOuter > 0) await (await r.kernelAsync()).runAsync(r.job);
   return resultOf(r);
 }
 

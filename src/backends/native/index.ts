@@ -9,7 +9,7 @@ import { KeOpsError } from "../../errors.js";
 import { LruCache } from "../../compile/lru.js";
 import { threadCount } from "../workers.js";
 import { renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
-import { buildLibrary, compiler, optFlag } from "./toolchain.js";
+import { buildLibrary, buildLibraryAsync, compiler, optFlag } from "./toolchain.js";
 
 export { clearNativeCache, nativeCacheDir } from "./toolchain.js";
 
@@ -92,22 +92,48 @@ function programSize(p: KernelProgram): number {
   return p.body.code.length + p.red.update.code.length + p.red.merge.code.length;
 }
 
-/** Renders, compiles (or fetches from the disk cache) and loads the kernel of a program. */
-function compileProgram(p: KernelProgram): NativeKernel {
+/** What building a program's library takes: its source, the kernel's signature, flags, a validity check. */
+interface Source {
+  readonly source: string;
+  readonly proto: string;
+  readonly opt: string[];
+  readonly valid: (file: string) => boolean;
+}
+
+function sourceOf(p: KernelProgram): Source {
   const { source, proto } = renderNative(p);
-  const valid = (file: string): boolean => load(file, proto) !== null;
   // float64 programs: no multiply-add contraction, so that their arithmetic rounds as the JS
   // backend's does (float32 programs keep FMA: it is where their speed comes from)
   const opt = [optFlag(programSize(p)), ...(p.dtype === "float64" ? ["-ffp-contract=off"] : [])];
-  let { file } = buildLibrary(source, opt, valid);
-  let fn = load(file, proto);
-  if (!fn) {
-    // replaced or corrupted between the check and the load: build once more
-    file = buildLibrary(source, opt, valid).file;
-    fn = load(file, proto);
-  }
-  if (!fn) throw new KeOpsError(`backend "native": the compiled kernel ${file} cannot be loaded`);
-  return new NativeKernel(fn, Math.max(1, p.body.code.length));
+  return { source, proto, opt, valid: (file) => load(file, proto) !== null };
+}
+
+/** The kernel in `file`, or null when it cannot be loaded (replaced or corrupted after the check). */
+function kernelIn(p: KernelProgram, s: Source, file: string): NativeKernel | null {
+  const fn = load(file, s.proto);
+  return fn ? new NativeKernel(fn, Math.max(1, p.body.code.length)) : null;
+}
+
+function unloadable(file: string): never {
+  throw new KeOpsError(`backend "native": the compiled kernel ${file} cannot be loaded`);
+}
+
+/** Renders, compiles (or fetches from the disk cache) and loads the kernel of a program; builds once more if the library cannot be loaded. */
+function compileProgram(p: KernelProgram): NativeKernel {
+  const s = sourceOf(p);
+  const k = kernelIn(p, s, buildLibrary(s.source, s.opt, s.valid).file);
+  if (k) return k;
+  const again = buildLibrary(s.source, s.opt, s.valid).file;
+  return kernelIn(p, s, again) ?? unloadable(again);
+}
+
+/** {@link compileProgram} with the compiler running as a child process, not on the calling thread. */
+async function compileProgramAsync(p: KernelProgram): Promise<NativeKernel> {
+  const s = sourceOf(p);
+  const k = kernelIn(p, s, (await buildLibraryAsync(s.source, s.opt, s.valid)).file);
+  if (k) return k;
+  const again = (await buildLibraryAsync(s.source, s.opt, s.valid)).file;
+  return kernelIn(p, s, again) ?? unloadable(again);
 }
 
 /** Input and output arrays a kernel may take: koffi's 64 arguments less the 7 fixed ones. */
@@ -143,5 +169,27 @@ export const nativeBackend: Backend = {
     }
     return k;
   },
+  compileAsync(p: KernelProgram): Promise<Kernel> {
+    const k = kernels.get(p.key);
+    if (k) return Promise.resolve(k);
+    let pending = building.get(p.key);
+    if (!pending) {
+      pending = compileProgramAsync(p).then(
+        (kernel) => {
+          kernels.set(p.key, kernel);
+          return kernel;
+        },
+        (e: unknown) => {
+          failure ??= (e as Error).message;
+          throw e;
+        },
+      ).finally(() => building.delete(p.key));
+      building.set(p.key, pending);
+    }
+    return pending;
+  },
 };
+
+/** Compilations in flight (async calls of one new formula share one). */
+const building = new Map<string, Promise<NativeKernel>>();
 

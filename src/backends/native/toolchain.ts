@@ -3,12 +3,15 @@
  * of compiled kernels (keyed by the source, the compiler and the flags; written by atomic rename,
  * so concurrent processes never see a partial file).
  */
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFile, execFileSync, spawnSync } from "node:child_process";
+import { promisify } from "node:util";
 import { createHash, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { KeOpsError } from "../../errors.js";
+
+const execFileAsync = promisify(execFile);
 
 /** A working compiler. */
 export interface Compiler {
@@ -125,23 +128,29 @@ export function cacheKey(source: string, c: Compiler, opt: readonly string[]): s
   return createHash("sha256").update([c.cmd, ...c.args, c.version, cpu, ...opt, ...CXX_FLAGS, openmp ? OPENMP : ""].join("\0")).update("\0").update(source).digest("hex").slice(0, 40);
 }
 
-/**
- * Returns the path of the shared library for `source`, compiling it unless the cache has it;
- * `opt` are the program's own flags (optimisation level, contraction).
- * `valid(path)` checks a cached file (a failed check → recompiled). Throws a KeOpsError with the
- * compiler's messages when compilation fails.
- */
-export function buildLibrary(source: string, opt: readonly string[], valid: (file: string) => boolean): { file: string; compiled: boolean } {
+/** A compilation to run: the compiler, its argument lists to try in turn (with OpenMP first), the files. */
+interface Build {
+  readonly c: Compiler;
+  readonly attempts: readonly string[][];
+  readonly source: string;
+  readonly opt: readonly string[];
+  readonly dir: string;
+  readonly ext: string;
+  readonly src: string;
+  readonly tmp: string;
+}
+
+/** The cached library when there is a valid one, else the compilation to run (its source written). */
+function begin(source: string, opt: readonly string[], valid: (file: string) => boolean): { file: string } | Build {
   const { compiler: c, why } = compiler();
   if (!c) throw new KeOpsError(`backend "native": ${why}`);
   const ext = process.platform === "win32" ? ".dll" : process.platform === "darwin" ? ".dylib" : ".so";
   const key = cacheKey(source, c, opt);
   const cacheDir = nativeCacheDir();
-  const useCache = writableDir(cacheDir);
-  const dir = useCache ? cacheDir : privateTemp();
+  const dir = writableDir(cacheDir) ? cacheDir : privateTemp();
   const file = path.join(dir, key + ext);
   if (fs.existsSync(file)) {
-    if (valid(file)) return { file, compiled: false };
+    if (valid(file)) return { file };
     try {
       fs.unlinkSync(file);
     } catch {
@@ -152,27 +161,69 @@ export function buildLibrary(source: string, opt: readonly string[], valid: (fil
   const src = path.join(dir, tag + ".cpp");
   const tmp = path.join(dir, tag + ext);
   fs.writeFileSync(src, source);
+  const argv = (flags: readonly string[]): string[] => [...c.args, ...flags, src, "-o", tmp, "-lm"];
+  // a compiler without OpenMP (e.g. Apple clang) gets a second try: single-threaded kernels
+  const attempts = openmp ? [argv([...opt, ...CXX_FLAGS, OPENMP]), argv([...opt, ...CXX_FLAGS])] : [argv([...opt, ...CXX_FLAGS])];
+  return { c, attempts, source, opt, dir, ext, src, tmp };
+}
+
+/** After attempt `k` succeeded: the library moved into the cache (atomically); its path. */
+function finish(b: Build, k: number): string {
+  if (k > 0) openmp = false;
+  const file = path.join(b.dir, cacheKey(b.source, b.c, b.opt) + b.ext);
+  fs.renameSync(b.tmp, file);
+  return file;
+}
+
+function failure(b: Build, e: unknown): KeOpsError {
+  const err = e as { stderr?: string; message: string };
+  return new KeOpsError(`backend "native": compiling the kernel with ${[b.c.cmd, ...b.c.args].join(" ")} failed: ${(err.stderr ?? "").trim() || err.message}`);
+}
+
+function cleanup(b: Build): void {
+  fs.rmSync(b.src, { force: true });
+  fs.rmSync(b.tmp, { force: true });
+}
+
+/**
+ * Returns the path of the shared library for `source`, compiling it unless the cache has it;
+ * `opt` are the program's own flags (optimisation level, contraction).
+ * `valid(path)` checks a cached file (a failed check → recompiled). Throws a KeOpsError with the
+ * compiler's messages when compilation fails.
+ */
+export function buildLibrary(source: string, opt: readonly string[], valid: (file: string) => boolean): { file: string; compiled: boolean } {
+  const b = begin(source, opt, valid);
+  if (!("attempts" in b)) return { file: b.file, compiled: false };
   try {
-    const run = (flags: string[]): void => {
-      execFileSync(c.cmd, [...c.args, ...flags, src, "-o", tmp, "-lm"], { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
-    };
-    try {
-      run(openmp ? [...opt, ...CXX_FLAGS, OPENMP] : [...opt, ...CXX_FLAGS]);
-    } catch (e) {
-      if (!openmp) throw e;
-      // a compiler without OpenMP (e.g. Apple clang): single-threaded kernels
-      run([...opt, ...CXX_FLAGS]);
-      openmp = false;
+    for (let k = 0; ; k++) {
+      try {
+        execFileSync(b.c.cmd, b.attempts[k]!, { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8" });
+        return { file: finish(b, k), compiled: true };
+      } catch (e) {
+        if (k + 1 >= b.attempts.length) throw failure(b, e);
+      }
     }
-    fs.renameSync(tmp, openmp ? file : path.join(dir, cacheKey(source, c, opt) + ext));
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw new KeOpsError(`backend "native": compiling the kernel with ${[c.cmd, ...c.args].join(" ")} failed: ${(err.stderr ?? "").trim() || err.message}`);
   } finally {
-    fs.rmSync(src, { force: true });
-    fs.rmSync(tmp, { force: true });
+    cleanup(b);
   }
-  return { file: openmp ? file : path.join(dir, cacheKey(source, c, opt) + ext), compiled: true };
+}
+
+/** {@link buildLibrary} with the compiler run as a child process the calling thread does not wait for. */
+export async function buildLibraryAsync(source: string, opt: readonly string[], valid: (file: string) => boolean): Promise<{ file: string; compiled: boolean }> {
+  const b = begin(source, opt, valid);
+  if (!("attempts" in b)) return { file: b.file, compiled: false };
+  try {
+    for (let k = 0; ; k++) {
+      try {
+        await execFileAsync(b.c.cmd, b.attempts[k]!, { encoding: "utf8" });
+        return { file: finish(b, k), compiled: true };
+      } catch (e) {
+        if (k + 1 >= b.attempts.length) throw failure(b, e);
+      }
+    }
+  } finally {
+    cleanup(b);
+  }
 }
 
 /** Removes every cached native kernel; returns how many files were removed. */
