@@ -1,11 +1,13 @@
 /**
  * Edge values of the math ops, on every backend in float32 and float64: 0 for SinXDivX and
  * XLogX, negatives into Sqrt and Log, the domain edges of Asin/Acos, ties in Min/Max/ArgMin/ArgMax
- * (lowest index), half-way rounding, NaN in comparisons, overflow in Sigmoid/Softplus.
+ * (lowest index), half-way rounding, NaN in comparisons, overflow in Sigmoid/Softplus; SinXDivX's
+ * derivatives near 0.
  * All the cases of one run share one kernel: a single row holding every input.
  */
 import { test } from "node:test";
-import { LazyTensor, tensor, type Tensor } from "../src/index.js";
+import { LazyTensor, Vi, Vj, tensor, type Tensor } from "../src/index.js";
+import { REF_OPS } from "./reference.js";
 import { assertClose, testBackends } from "./util.js";
 
 type L = LazyTensor<boolean>;
@@ -68,4 +70,27 @@ for (const backend of testBackends())
         const rtol = dtype === "float32" ? 1e-6 : 1e-14;
         assertClose(got, want, { rtol, atol: rtol, what: `[${backend} ${dtype}] ${name}` });
       });
+    });
+
+/** SinXDivX'(x), SinXDivX''(x) in float64 (the reference's series near 0). */
+function sincDerivatives(x: number): [number, number] {
+  const d1 = REF_OPS.DiffSinXDivX!([[x]], [], 1)[0]!;
+  const sinc = x === 0 ? 1 : Math.sin(x) / x;
+  return [d1, x === 0 ? -1 / 3 : -sinc - (2 * d1) / x];
+}
+
+for (const backend of testBackends())
+  for (const dtype of ["float32", "float64"] as const)
+    test(`[${backend}] ${dtype}: SinXDivX's first and second derivatives near 0 (no cancellation, finite at 0)`, () => {
+      const xs = [0, -0, 1e-6, -1e-4, 1e-2, 0.3, -0.49, 0.51, 2, -7];
+      const x = Vi(tensor(xs.map((v) => [v]), { dtype }));
+      const one = Vj(tensor([[1]], { dtype }));
+      const e = Vi(tensor(xs.map(() => [1]), { dtype }));
+      const d1 = x.sinxdivx().grad(x, e);
+      const d2 = d1.grad(x, e);
+      const out = LazyTensor.concatenate([d1, d2]).mul(one).sum({ axis: 1, backend: backend as never }) as Tensor;
+      const at = xs.map((v) => (dtype === "float32" ? Math.fround(v) : v));
+      const want = at.flatMap(sincDerivatives);
+      const rtol = dtype === "float32" ? 2e-6 : 1e-13;
+      assertClose(out.data, want, { rtol, atol: rtol, what: `[${backend} ${dtype}] SinXDivX', SinXDivX''` });
     });

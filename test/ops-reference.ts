@@ -135,7 +135,7 @@ export const MATH_REF_OPS: Record<string, RefOp> = {
   Cosh: map1(Math.cosh),
   Tanh: map1(Math.tanh),
   SinXDivX: map1((a) => (a === 0 ? 1 : Math.sin(a) / a)),
-  DiffSinXDivX: map1((a) => (a === 0 ? 0 : (Math.cos(a) - Math.sin(a) / a) / a)),
+  DiffSinXDivX: map1(diffSinc),
   Equal: mapN((a, b) => (a === b ? 1 : 0)),
   NotEqual: mapN((a, b) => (a !== b ? 1 : 0)),
   LessThan: mapN((a, b) => (a < b ? 1 : 0)),
@@ -174,3 +174,16 @@ export const MATH_REF_OPS: Record<string, RefOp> = {
   Kron: ([a, b], attrs, dim) => kron(a!, b!, attrs, dim),
 };
 
+/** SinXDivX'(x) in float64: the Taylor series summed until it stops changing for |x| < 1, the closed form beyond. */
+function diffSinc(x: number): number {
+  if (Math.abs(x) >= 1) return (Math.cos(x) - Math.sin(x) / x) / x;
+  // Σ_{n≥1} (−1)^n 2n x^{2n−1} / (2n+1)!
+  let sum = 0, term = x / 6; // x^{2n−1} / (2n+1)! at n = 1
+  for (let n = 1; n < 40; n++) {
+    const next = sum + (n % 2 ? -1 : 1) * 2 * n * term;
+    if (next === sum) break;
+    sum = next;
+    term *= (x * x) / ((2 * n + 2) * (2 * n + 3));
+  }
+  return sum;
+}
