@@ -43,7 +43,7 @@ interface ArgSpec { data: number[]; shape: number[]; dtype: string }
 interface CaseSpec { formula: string; aliases: string[]; opts: Record<string, unknown>; args: ArgSpec[]; backend: string; async: boolean }
 /** A result as sent back. */
 interface Outcome { data?: number[]; shape?: number[]; dtype?: string; workerRows?: number; error?: string }
-interface Report { results: Outcome[]; lazy: number[]; info: { auto: string; threads: { count: number; sync: string | null; async: string | null }; backends: { name: string }[] }; isolated: boolean; shared: boolean; error?: string }
+interface Report { results: Outcome[]; lazy: number[]; errors: string[]; info: { auto: string; threads: { count: number; sync: string | null; async: string | null }; backends: { name: string }[] }; isolated: boolean; shared: boolean; error?: string }
 
 /** M × N sizes: empty, single, ragged, and above both backends' parallel thresholds (2²¹ pairs). */
 const SIZES: [number, number][] = [[0, 5], [1, 1], [37, 101], [1500, 1500]];
@@ -109,6 +109,11 @@ async function runAll(page: Page, ps: Problem[], inWorker: boolean, threads?: nu
       const where = `${inWorker ? "worker" : "page"} ${backend} ${async ? "async" : "sync"}`;
       ps.forEach((p, k) => check(p, r.results[k]!, where));
       assert.deepEqual(r.lazy, [26, 23], `${where}: LazyTensor`);
+      const [parse, k, dir, cleared] = r.errors;
+      assert.match(parse!, /^KeOpsError: formula:/, `${where}: a parse error`);
+      assert.match(k!, /^KeOpsError: K: expected/, `${where}: K > N`);
+      assert.match(dir!, /^KeOpsError: nativeCacheDir: the native backend .* is not part of keops-ts\/browser/, where);
+      assert.equal(cleared, "0", where);
       assert.equal(r.info.auto, "wasm");
       assert.deepEqual(r.info.backends.map((b) => b.name), ["wasm", "js"]);
       reports.set(`${backend} ${async ? "async" : "sync"}`, r);

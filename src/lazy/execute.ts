@@ -85,7 +85,7 @@ export function prepareCall(call: ReductionCall, dtype: FloatDType): Prepared {
   return p;
 }
 
-/** The kernel of `p` for the backend option `name` (resolved as `b`), compiled at first use. */
+/** The kernel of `p` for the backend option `name` (resolved by `b`), compiled at first use. */
 function kernelOf(p: Prepared, name: string, b: () => Backend): Kernel {
   let k = p.kernels.get(name);
   if (!k) {
@@ -216,7 +216,7 @@ export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes
   const name = backend ?? "auto";
   // a new kernel's backend is chosen (and an unusable choice reported) now; it compiles at the run
   const chosen = p.kernels.has(name) ? undefined : resolveBackend(backend, p.plan.program);
-  const b = (): Backend => chosen ?? resolveBackend(backend, p.plan.program);
+  const backendOf = (): Backend => chosen ?? resolveBackend(backend, p.plan.program);
   let nBatch = 1;
   for (const b of batch) nBatch *= b;
   const inputs = slots.map((d) => toData(d, p.dtype));
@@ -229,7 +229,7 @@ export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes
   if (nBatch > 1) for (let b = 0; b < nBatch; b++) for (let k = 0; k < nOut; k++) outOffsets[b * nOut + k] = b * nOuter * p.rowSizes[k]!;
   const job: KernelJob = { inputs, outputs, nOuter, nInner, nBatch, inOffsets, outOffsets };
   const shapes = reds.map((o) => [...batch, nOuter, ...o.shape]);
-  return { job, kernel: () => kernelOf(p, name, b), kernelAsync: () => kernelOfAsync(p, name, b), shapes };
+  return { job, kernel: () => kernelOf(p, name, backendOf), kernelAsync: () => kernelOfAsync(p, name, backendOf), shapes };
 }
 
 /** Runs a ready job synchronously. */

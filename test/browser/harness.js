@@ -41,9 +41,25 @@ export async function runCases(cases, threads, warm) {
   // the LazyTensor front end too: a Gaussian convolution written as in the tutorials
   const x = keops.tensor([[0, 0], [1, 0]]), y = keops.tensor([[0, 0], [0, 1], [3, 4]]);
   const lazy = Array.from(keops.Vi(x).sub(keops.Vj(y)).sqnorm2().sum({ axis: 1 }).data);
+  // bad input is a KeOpsError here too; the native cache does not exist
+  const error = (f) => {
+    try {
+      f();
+      return "no error";
+    } catch (e) {
+      return `${e instanceof keops.KeOpsError ? "KeOpsError" : "other"}: ${e.message}`;
+    }
+  };
+  const errors = [
+    error(() => keops.genred("Exp(-SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"])),
+    error(() => keops.Vi(x).sub(keops.Vj(y)).sqnorm2().argKmin({ K: 5, axis: 1 })),
+    error(() => keops.nativeCacheDir()),
+    String(keops.clearNativeCache()),
+  ];
   return {
     results: out,
     lazy,
+    errors,
     info: { auto: info.auto, threads: info.threads, backends: info.backends },
     isolated: globalThis.crossOriginIsolated === true,
     shared: typeof SharedArrayBuffer !== "undefined",
