@@ -63,33 +63,51 @@ function expr(ins: Instr, nm: Names, fastExp: boolean): string {
 const EXACT = new Set(["const", "load", "idx", "state", "other", "fval", "select", "neg", "abs", "lt", "le", "gt", "ge", "eq", "ne", "min", "max"]);
 
 /**
- * Emits the picked instructions of a block. With `round32`, every rounding float operation is
- * wrapped in Math.fround, so float32 accumulators behave as in float32 (Kahan needs it).
+ * Emits the picked instructions of a block, each declared under its name in `nm`. With
+ * `round32`, every rounding float operation is wrapped in Math.fround, so float32 accumulators
+ * behave as in float32 (Kahan needs it).
  */
-function emit(block: Block, prefix: string, nm: Names, fastExp: boolean, pick: (n: number, ins: Instr) => boolean, lines: string[], indent: string, round32 = false): void {
+function emit(block: Block, nm: Names, fastExp: boolean, pick: (n: number, ins: Instr) => boolean, lines: string[], indent: string, round32 = false): void {
   block.code.forEach((ins, n) => {
     if (!pick(n, ins)) return;
     if (ins.op === "const") return; // constants are inlined
     const e = expr(ins, nm, fastExp);
-    lines.push(`${indent}const ${prefix}${n} = ${round32 && ins.t === "f" && !EXACT.has(ins.op) ? `fr(${e})` : e};`);
+    lines.push(`${indent}const ${nm.value(n)} = ${round32 && ins.t === "f" && !EXACT.has(ins.op) ? `fr(${e})` : e};`);
   });
 }
 
-/** Names of a block's values and inputs; a block reading an input it has no business with is a bug. */
-function namer(block: Block, prefix: string, given: Partial<Omit<Names, "value">>): Names {
+/** Names of a block's values (`name(n)`) and inputs; a block reading an input it has no business with is a bug. */
+function namer(block: Block, label: string, name: (n: number) => string, given: Partial<Omit<Names, "value">>): Names {
   const refuse = (what: string) => (): never => {
-    throw new Error(`js renderer: block "${prefix}" reads no ${what}`);
+    throw new Error(`js renderer: block "${label}" reads no ${what}`);
   };
   return {
     load: given.load ?? refuse("inputs"),
     state: given.state ?? refuse("state"),
     other: given.other ?? refuse("other state"),
     fval: given.fval ?? refuse("formula values"),
-    value: (n) => (block.code[n]!.op === "const" ? lit(block.code[n]!.k[0]!) : `${prefix}${n}`),
+    value: (n) => (block.code[n]!.op === "const" ? lit(block.code[n]!.k[0]!) : name(n)),
   };
 }
 
-/** The generated source (a function body returning the kernel). */
+/** Body instructions that depend on the outer row (level 1, or inner ones reading a level-1 value). */
+function perRow(body: Block): Set<number> {
+  const rowDependent = new Set<number>();
+  body.code.forEach((ins, n) => {
+    if (ins.level === 1 || (ins.level >= 2 && ins.a.some((v) => rowDependent.has(v)))) rowDependent.add(n);
+  });
+  return rowDependent;
+}
+
+/** Sum-like programs with a body up to this size compute two outer rows per pass of the inner loop. */
+const UNROLL_MAX_BODY = 64;
+
+/**
+ * The generated source (a function body returning the kernel). Sum-like (tiled) programs with a
+ * small body compute two outer rows per pass over j: the values that depend on j alone (loads of
+ * y_j, b_j…) are shared by the two rows, and the two exp chains run side by side (~20% faster
+ * in V8); an odd last row takes the one-row loop.
+ */
 export function renderJs(p: KernelProgram): string {
   const fastExp = p.dtype === "float32";
   const r32 = p.accDtype === "float32";
@@ -97,71 +115,93 @@ export function renderJs(p: KernelProgram): string {
   const { body, red } = p;
   const rows = outputRowSizes(p);
   const L: string[] = [];
-  const slotLoad = (slot: number, comp: number): string => {
+  const rowDependent = perRow(body);
+  const slotLoad = (row: string) => (slot: number, comp: number): string => {
     const s = p.slots[slot]!;
     if (s.role === "param") return `a${slot}[o${slot} + ${comp}]`;
-    return `a${slot}[o${slot} + ${s.role === "outer" ? "i" : "j"} * ${s.dim} + ${comp}]`;
+    return `a${slot}[o${slot} + ${s.role === "outer" ? row : "j"} * ${s.dim} + ${comp}]`;
   };
-  const bodyNames = namer(body, "b", { load: slotLoad });
+  /** Body names of copy c (the c-th row of a pass): row-dependent values get a suffix. */
+  const bodyNames = (row: string, c: number): Names =>
+    namer(body, "body", (n) => (rowDependent.has(n) ? `b${n}_${c}` : `b${n}`), { load: slotLoad(row) });
   L.push("return function kernel(IN, OFF, nI, i0, i1, OUT, OOFF) {");
   p.slots.forEach((_, s) => L.push(`  const a${s} = IN[${s}], o${s} = OFF[${s}];`));
   rows.forEach((_, o) => L.push(`  const r${o} = OUT[${o}], q${o} = OOFF[${o}];`));
-  emit(body, "b", bodyNames, fastExp, (_, ins) => ins.level === 0, L, "  ");
-  L.push("  for (let i = i0; i < i1; i++) {");
-  emit(body, "b", bodyNames, fastExp, (_, ins) => ins.level === 1, L, "    ");
+  emit(body, bodyNames("i", 0), fastExp, (_, ins) => ins.level === 0, L, "  ");
   const nS = red.state.length;
   const init = (k: number): string => (red.state[k]!.t === "i" ? String(red.state[k]!.init | 0) : lit(red.state[k]!.init));
-  for (let k = 0; k < nS; k++) L.push(`    let t${k} = ${init(k)};`);
-  // the j loop: updates `s` (a fresh tile partial when tiled, else the total itself)
   const S = red.tiled ? "s" : "t";
-  const upNames = namer(red.update, "u", {
-    state: (k) => `${S}${k}`,
-    // float32 programs round the formula's values to float32 (the body itself runs in double)
-    fval: (k) => (p.dtype === "float32" ? `f${k}` : bodyNames.value(body.out[k]!)),
-  });
-  const assign = (k: number, v: string): string =>
-    `${S}${k} = ${red.state[k]!.t === "i" ? v : acc(v)};`;
-  const inner: string[] = [];
-  emit(body, "b", bodyNames, fastExp, (_, ins) => ins.level >= 2, inner, "      ");
-  if (p.dtype === "float32") body.out.forEach((v, k) => inner.push(`      const f${k} = fr(${bodyNames.value(v)});`));
-  const guard = red.update.guard;
-  if (guard !== undefined && red.update.code[guard]!.op !== "const") {
-    const pre = dependencies(red.update, [guard]);
-    emit(red.update, "u", upNames, fastExp, (n) => pre.has(n), inner, "      ", r32);
-    inner.push(`      if (${upNames.value(guard)} !== 0) {`);
-    emit(red.update, "u", upNames, fastExp, (n) => !pre.has(n), inner, "        ", r32);
-    red.update.out.forEach((v, k) => inner.push(`        ${assign(k, upNames.value(v))}`));
-    inner.push("      }");
-  } else {
-    emit(red.update, "u", upNames, fastExp, () => true, inner, "      ", r32);
-    // compute all new values before assigning (SSA values are consts already)
-    red.update.out.forEach((v, k) => inner.push(`      ${assign(k, upNames.value(v))}`));
+
+  /** The statements of one pass over j for the rows `rowExprs` (one or two), at `indent`. */
+  const pass = (rowExprs: readonly string[]): string[] => {
+    const out: string[] = [];
+    const copies = rowExprs.map((row, c) => ({ row, c, names: bodyNames(row, c) }));
+    for (const { names } of copies) emit(body, names, fastExp, (_, ins) => ins.level === 1, out, "    ");
+    for (const { c } of copies) for (let k = 0; k < nS; k++) out.push(`    let t${k}_${c} = ${init(k)};`);
+    // the j loop: updates `s` (a fresh tile partial when tiled, else the total itself)
+    const inner: string[] = [];
+    emit(body, copies[0]!.names, fastExp, (n, ins) => ins.level >= 2 && !rowDependent.has(n), inner, "      ");
+    for (const { c, names } of copies) {
+      emit(body, names, fastExp, (n, ins) => ins.level >= 2 && rowDependent.has(n), inner, "      ");
+      if (p.dtype === "float32") body.out.forEach((v, k) => inner.push(`      const f${k}_${c} = fr(${names.value(v)});`));
+      const upNames = namer(red.update, "update", (n) => `u${n}_${c}`, {
+        state: (k) => `${S}${k}_${c}`,
+        // float32 programs round the formula's values to float32 (the body itself runs in double)
+        fval: (k) => (p.dtype === "float32" ? `f${k}_${c}` : names.value(body.out[k]!)),
+      });
+      const assign = (k: number, v: string): string => `${S}${k}_${c} = ${red.state[k]!.t === "i" ? v : acc(v)};`;
+      const guard = red.update.guard;
+      if (guard !== undefined && red.update.code[guard]!.op !== "const") {
+        const pre = dependencies(red.update, [guard]);
+        emit(red.update, upNames, fastExp, (n) => pre.has(n), inner, "      ", r32);
+        inner.push(`      if (${upNames.value(guard)} !== 0) {`);
+        emit(red.update, upNames, fastExp, (n) => !pre.has(n), inner, "        ", r32);
+        red.update.out.forEach((v, k) => inner.push(`        ${assign(k, upNames.value(v))}`));
+        inner.push("      }");
+      } else {
+        emit(red.update, upNames, fastExp, () => true, inner, "      ", r32);
+        // compute all new values before assigning (SSA values are consts already)
+        red.update.out.forEach((v, k) => inner.push(`      ${assign(k, upNames.value(v))}`));
+      }
+    }
+    if (red.tiled) {
+      out.push(`    for (let jt = 0; jt < nI; jt += ${JS_TILE}) {`);
+      out.push(`      const je = Math.min(nI, jt + ${JS_TILE});`);
+      for (const { c } of copies) for (let k = 0; k < nS; k++) out.push(`      let s${k}_${c} = ${init(k)};`);
+      out.push("      for (let j = jt; j < je; j++) {");
+      out.push(...inner.map((l) => "  " + l));
+      out.push("      }");
+      for (const { c } of copies) {
+        const mgNames = namer(red.merge, "merge", (n) => `m${n}_${c}`, { state: (k) => `t${k}_${c}`, other: (k) => `s${k}_${c}` });
+        emit(red.merge, mgNames, fastExp, () => true, out, "      ", r32);
+        red.merge.out.forEach((v, k) => out.push(`      t${k}_${c} = ${red.state[k]!.t === "i" ? mgNames.value(v) : acc(mgNames.value(v))};`));
+      }
+      out.push("    }");
+    } else {
+      out.push("    for (let j = 0; j < nI; j++) {");
+      out.push(...inner);
+      out.push("    }");
+    }
+    for (const { row, c } of copies) {
+      const finNames = namer(red.finalize, "finalize", (n) => `z${n}_${c}`, { state: (k) => `t${k}_${c}` });
+      emit(red.finalize, finNames, fastExp, () => true, out, "    ");
+      let pos = 0;
+      rows.forEach((size, o) => {
+        for (let r = 0; r < size; r++, pos++) out.push(`    r${o}[q${o} + ${row} * ${size} + ${r}] = ${finNames.value(red.finalize.out[pos]!)};`);
+      });
+    }
+    return out;
+  };
+
+  L.push("  let i = i0;");
+  if (red.tiled && body.code.length <= UNROLL_MAX_BODY) {
+    L.push("  for (; i + 1 < i1; i += 2) {");
+    L.push("    const ii = i + 1;");
+    L.push(...pass(["i", "ii"]));
+    L.push("  }");
   }
-  if (red.tiled) {
-    L.push(`    for (let jt = 0; jt < nI; jt += ${JS_TILE}) {`);
-    L.push(`      const je = Math.min(nI, jt + ${JS_TILE});`);
-    for (let k = 0; k < nS; k++) L.push(`      let s${k} = ${init(k)};`);
-    L.push("      for (let j = jt; j < je; j++) {");
-    L.push(...inner.map((l) => "  " + l));
-    L.push("      }");
-    const mgNames = namer(red.merge, "m", {
-      state: (k) => `t${k}`,
-      other: (k) => `s${k}`,
-    });
-    emit(red.merge, "m", mgNames, fastExp, () => true, L, "      ", r32);
-    red.merge.out.forEach((v, k) => L.push(`      t${k} = ${red.state[k]!.t === "i" ? mgNames.value(v) : acc(mgNames.value(v))};`));
-    L.push("    }");
-  } else {
-    L.push("    for (let j = 0; j < nI; j++) {");
-    L.push(...inner);
-    L.push("    }");
-  }
-  const finNames = namer(red.finalize, "z", { state: (k) => `t${k}` });
-  emit(red.finalize, "z", finNames, fastExp, () => true, L, "    ");
-  let pos = 0;
-  rows.forEach((size, o) => {
-    for (let r = 0; r < size; r++, pos++) L.push(`    r${o}[q${o} + i * ${size} + ${r}] = ${finNames.value(red.finalize.out[pos]!)};`);
-  });
+  L.push("  for (; i < i1; i++) {");
+  L.push(...pass(["i"]));
   L.push("  }");
   L.push("};");
   return JS_PRELUDE + "\n" + L.join("\n");
