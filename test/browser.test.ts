@@ -129,45 +129,44 @@ function workerRows(r: Report, ps: Problem[]): number[] {
   return ps.map((p, k) => (p.M * p.N >= SIZES[BIG]![0] * SIZES[BIG]![1] ? r.results[k]!.workerRows! : -1)).filter((x) => x >= 0);
 }
 
-test("cross-origin isolated page: async calls on Web Workers, blocking calls on the main thread", { skip, timeout: 180_000 }, () =>
-  withSeed(async () => {
-    const ps = sharedProblems();
-    const page = await open("/isolated/test/browser/page.html");
-    const reports = await runAll(page, ps, false);
-    for (const [mode, r] of reports) {
-      assert.ok(r.isolated && r.shared, `${mode}: the page should be cross-origin isolated`);
-      assert.equal(r.info.threads.async, null);
-      assert.match(r.info.threads.sync ?? "", /main thread may not block/);
-      if (mode.endsWith("async")) assert.ok(workerRows(r, ps).every((n) => n === 1500), `${mode}: every row on workers (${workerRows(r, ps)})`);
-      else assert.ok(workerRows(r, ps).every((n) => n === 0), `${mode}: no worker rows on the main thread (${workerRows(r, ps)})`);
-    }
-    await page.close();
-  }, SEED));
+/** Rows of a big case (all on workers when a run is entirely theirs). */
+const BIG_ROWS = SIZES[BIG]![0];
 
-test("a Web Worker in an isolated page: blocking calls run on nested workers too, once started (3 threads)", { skip, timeout: 180_000 }, () =>
-  withSeed(async () => {
-    const ps = sharedProblems();
-    const page = await open("/isolated/test/browser/page.html");
-    const reports = await runAll(page, ps, true, 3);
-    for (const [mode, r] of reports) {
-      assert.equal(r.info.threads.count, 3);
-      assert.equal(r.info.threads.sync, null);
-      assert.equal(r.info.threads.async, null);
-      assert.ok(workerRows(r, ps).every((n) => n > 0 && n <= 1500), `${mode}: worker rows ${workerRows(r, ps)}`);
-    }
-    await page.close();
-  }, SEED));
+/**
+ * One setting: every (backend, mode) over the shared problems in the page at `path` (inside a
+ * Web Worker there when `inWorker`), then `check` on each report.
+ */
+function setting(name: string, path: string, inWorker: boolean, threads: number | undefined, check: (mode: string, r: Report, rows: number[]) => void): void {
+  test(name, { skip, timeout: 180_000 }, () =>
+    withSeed(async () => {
+      const ps = sharedProblems();
+      const page = await open(path);
+      try {
+        for (const [mode, r] of await runAll(page, ps, inWorker, threads)) check(mode, r, workerRows(r, ps));
+      } finally {
+        await page.close();
+      }
+    }, SEED));
+}
 
-test("a page without cross-origin isolation: no SharedArrayBuffer, every call on the calling thread", { skip, timeout: 180_000 }, () =>
-  withSeed(async () => {
-    const ps = sharedProblems();
-    const page = await open("/plain/test/browser/page.html");
-    const reports = await runAll(page, ps, false);
-    for (const [mode, r] of reports) {
-      assert.ok(!r.isolated && !r.shared, `${mode}: the page should not be isolated`);
-      assert.match(r.info.threads.sync ?? "", /not cross-origin isolated/);
-      assert.match(r.info.threads.async ?? "", /not cross-origin isolated/);
-      assert.ok(workerRows(r, ps).every((n) => n === 0), `${mode}: worker rows ${workerRows(r, ps)}`);
-    }
-    await page.close();
-  }, SEED));
+setting("cross-origin isolated page: async calls on Web Workers, blocking calls on the main thread", "/isolated/test/browser/page.html", false, undefined, (mode, r, rows) => {
+  assert.ok(r.isolated && r.shared, `${mode}: the page should be cross-origin isolated`);
+  assert.equal(r.info.threads.async, null);
+  assert.match(r.info.threads.sync ?? "", /main thread may not block/);
+  if (mode.endsWith("async")) assert.ok(rows.every((n) => n === BIG_ROWS), `${mode}: every row on workers (${rows})`);
+  else assert.ok(rows.every((n) => n === 0), `${mode}: no worker rows on the main thread (${rows})`);
+});
+
+setting("a Web Worker in an isolated page: blocking calls run on nested workers too, once started (3 threads)", "/isolated/test/browser/page.html", true, 3, (mode, r, rows) => {
+  assert.equal(r.info.threads.count, 3);
+  assert.equal(r.info.threads.sync, null);
+  assert.equal(r.info.threads.async, null);
+  assert.ok(rows.every((n) => n > 0 && n <= BIG_ROWS), `${mode}: worker rows ${rows}`);
+});
+
+setting("a page without cross-origin isolation: no SharedArrayBuffer, every call on the calling thread", "/plain/test/browser/page.html", false, undefined, (mode, r, rows) => {
+  assert.ok(!r.isolated && !r.shared, `${mode}: the page should not be isolated`);
+  assert.match(r.info.threads.sync ?? "", /not cross-origin isolated/);
+  assert.match(r.info.threads.async ?? "", /not cross-origin isolated/);
+  assert.ok(rows.every((n) => n === 0), `${mode}: worker rows ${rows}`);
+});

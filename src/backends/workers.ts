@@ -57,7 +57,8 @@ export function usableThreads(async: boolean): number {
 
 /**
  * Words of the control block: rows done (by anyone), next row to hand out, failure text length,
- * rows done by workers, workers inside a task.
+ * rows done by workers, workers inside a task. (`runChunks` and `finishTask` spell them as
+ * numbers: they run in the workers as source text, without this module.)
  */
 const DONE = 0, NEXT = 1, FAILED = 2, BY_WORKERS = 3, ACTIVE = 4;
 
