@@ -32,7 +32,8 @@ export interface RandomOptions {
   seed?: number;
 }
 
-function sizeOf(shape: readonly number[]): number {
+/** Number of entries of a shape (1 for a scalar's empty shape). */
+export function sizeOf(shape: readonly number[]): number {
   let n = 1;
   for (const s of shape) n *= s;
   return n;

@@ -3,9 +3,11 @@
  * broadcasting of a variable, conversions between VarData, Tensors and float64 arrays.
  */
 import { argError } from "../errors.js";
-import { broadcastBatch } from "../lazy/bindings.js";
+import { broadcastBatch, ownBatchIndex } from "../lazy/bindings.js";
+
+export { ownBatchIndex, sizeOf };
 import type { VarData } from "../lazy/execute.js";
-import { Tensor, allocate, type FloatDType, type TensorData } from "../tensor.js";
+import { Tensor, allocate, sizeOf, type FloatDType, type TensorData } from "../tensor.js";
 
 /** Sizes M, N and the broadcast batch shape of a call's data. */
 export interface Geometry {
@@ -24,35 +26,9 @@ export function geometry(vars: Iterable<VarData>): Geometry {
     else if (v.cat === 1) N = v.rows;
     if (v.batch.length) batch = broadcastBatch(batch, v.batch, v.name);
   }
-  return { M, N, batch, nBatch: batch.reduce((a, b) => a * b, 1) };
+  return { M, N, batch, nBatch: sizeOf(batch) };
 }
 
-/**
- * For each entry of the full batch, the entry of a variable's own batch it reads (its batch is
- * left-padded with 1s and broadcast).
- */
-export function ownBatchIndex(own: readonly number[], batch: readonly number[]): Int32Array {
-  const nb = batch.length;
-  const pad = [...Array<number>(nb - own.length).fill(1), ...own];
-  const nBatch = batch.reduce((a, b) => a * b, 1);
-  const out = new Int32Array(nBatch);
-  for (let b = 0; b < nBatch; b++) {
-    let rem = b, off = 0, stride = 1;
-    for (let k = nb - 1; k >= 0; k--) {
-      const ix = rem % batch[k]!;
-      rem = Math.floor(rem / batch[k]!);
-      if (pad[k] !== 1) off += ix * stride;
-      stride *= pad[k]!;
-    }
-    out[b] = off;
-  }
-  return out;
-}
-
-/** Number of entries of a shape. */
-export function sizeOf(shape: readonly number[]): number {
-  return shape.reduce((a, b) => a * b, 1);
-}
 
 /** Sums a full-batch array of `rowSize`-element entries down to the variable's own batch. */
 export function sumToOwnBatch(x: ArrayLike<number>, batch: readonly number[], own: readonly number[], rowSize: number): Float64Array {

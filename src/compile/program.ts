@@ -1,7 +1,7 @@
 /** The lowered kernel program: what every backend receives. */
 import type { Block } from "./ssa.js";
 import type { ReductionProgram } from "../reductions/types.js";
-import type { FloatDType, TensorData } from "../tensor.js";
+import { sizeOf, type FloatDType, type TensorData } from "../tensor.js";
 
 /** Role of an input slot in the kernel: indexed by the output row, by the reduced index, or fixed. */
 export type SlotRole = "outer" | "inner" | "param";
@@ -67,5 +67,5 @@ export interface Backend {
 
 /** Elements per output row of each output. */
 export function outputRowSizes(p: KernelProgram): number[] {
-  return p.red.outputs.map((o) => o.shape.reduce((a, b) => a * b, 1));
+  return p.red.outputs.map((o) => sizeOf(o.shape));
 }

@@ -4,7 +4,7 @@
  */
 import { KeOpsError, argError, said } from "../errors.js";
 import { Var, substitute, type Cat, type Formula } from "../formula/node.js";
-import type { FloatDType, Tensor } from "../tensor.js";
+import { sizeOf, type FloatDType, type Tensor } from "../tensor.js";
 
 /** Variables indexed from here on are placeholders of fixed data, renumbered before use. */
 export const PLACEHOLDER_BASE = 1 << 30;
@@ -70,6 +70,28 @@ export function numberVariables(formulas: readonly Formula[], binds: ReadonlyMap
     fixed,
     symbolic: symbolic.map((v) => [v.ind, v.dim, v.cat]),
   };
+}
+
+/**
+ * For each entry of the full batch, the entry of a variable's own batch it reads (its batch is
+ * left-padded with 1s and broadcast).
+ */
+export function ownBatchIndex(own: readonly number[], batch: readonly number[]): Int32Array {
+  const nb = batch.length;
+  const pad = [...Array<number>(nb - own.length).fill(1), ...own];
+  const nBatch = sizeOf(batch);
+  const out = new Int32Array(nBatch);
+  for (let b = 0; b < nBatch; b++) {
+    let rem = b, off = 0, stride = 1;
+    for (let k = nb - 1; k >= 0; k--) {
+      const ix = rem % batch[k]!;
+      rem = Math.floor(rem / batch[k]!);
+      if (pad[k] !== 1) off += ix * stride;
+      stride *= pad[k]!;
+    }
+    out[b] = off;
+  }
+  return out;
 }
 
 /** numpy-style broadcast of batch shapes (left-padded with 1s); throws naming `what`. */

@@ -13,7 +13,7 @@ import { outputRowSizes, type Backend, type Kernel, type KernelJob } from "../co
 import { compileAsync, resolveBackend } from "../backends/registry.js";
 import type { ReductionDef } from "../reductions/types.js";
 import { Tensor, allocate, type FloatDType, type TensorData } from "../tensor.js";
-import { broadcastBatch } from "./bindings.js";
+import { broadcastBatch, ownBatchIndex } from "./bindings.js";
 import type { ExecOptions } from "./options.js";
 
 /** Data of one variable at call time. */
@@ -168,25 +168,10 @@ export function sizesOf(call: ReductionCall, vars: Iterable<VarData>): CallSizes
 function inputOffsets(slots: readonly VarData[], batch: readonly number[], nBatch: number): Float64Array {
   const nSlots = slots.length;
   const out = new Float64Array(nBatch * nSlots);
-  const nb = batch.length;
-  if (nb === 0) return out;
+  if (batch.length === 0) return out;
   slots.forEach((d, s) => {
-    const own = [...Array<number>(nb - d.batch.length).fill(1), ...d.batch];
-    const strides = new Array<number>(nb);
-    let st = d.rows * d.dim;
-    for (let k = nb - 1; k >= 0; k--) {
-      strides[k] = own[k] === 1 ? 0 : st;
-      st *= own[k]!;
-    }
-    for (let b = 0; b < nBatch; b++) {
-      let rem = b, off = 0;
-      for (let k = nb - 1; k >= 0; k--) {
-        const ix = rem % batch[k]!;
-        rem = Math.floor(rem / batch[k]!);
-        off += ix * strides[k]!;
-      }
-      out[b * nSlots + s] = off;
-    }
+    const own = ownBatchIndex(d.batch, batch);
+    for (let b = 0; b < nBatch; b++) out[b * nSlots + s] = own[b]! * d.rows * d.dim;
   });
   return out;
 }

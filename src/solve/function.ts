@@ -13,7 +13,8 @@ import { solveParams, type SolveOptions, type SolveParams } from "./options.js";
 import {
   checkDtype, expandBatch, solveFlat, solveFlatAsync, systemShape, toTensor, type LinearSystem, type SystemShape,
 } from "./system.js";
-import { solveBackward, sumToBatch } from "./vjp.js";
+import { solveBackward } from "./vjp.js";
+import { sumToOwnBatch } from "../autodiff/layout.js";
 
 /** Everything a solve is made of. */
 export interface SolveSpec {
@@ -142,7 +143,7 @@ export function backward(f: Forward, gradOut: TensorLike, wrt: readonly number[]
   const gr = solveBackward(f.sys, f.shape, f.x, ga, f.params, wrt);
   const b3 = rhsOf(f.b, f.sys.Dv, "b");
   const own = b3.shape.slice(0, -2);
-  const gb = sumToBatch(gr.b, f.shape.batch, own, f.shape.M * f.sys.Dv);
+  const gb = sumToOwnBatch(gr.b, f.shape.batch, own, f.shape.M * f.sys.Dv);
   return { b: toTensor(gb, f.sys.dtype, f.b.shape), vars: gr.vars, result: gr.bSolve };
 }
 

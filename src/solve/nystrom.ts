@@ -13,7 +13,7 @@ import { KeOpsError } from "../errors.js";
 import { Var, substitute, type Formula } from "../formula/node.js";
 import { execute, type VarData } from "../lazy/execute.js";
 import { Rng } from "../random.js";
-import { allocate, type Tensor } from "../tensor.js";
+import { allocate, sizeOf, type Tensor } from "../tensor.js";
 import type { Preconditioner } from "./cg.js";
 import type { LinearSystem, SystemShape } from "./system.js";
 
@@ -37,7 +37,7 @@ function landmarks(M: number, m: number): Int32Array {
 
 /** The rows S of a variable's data (every batch entry of its own). */
 function restrictRows(v: VarData, rows: Int32Array, dtype: "float32" | "float64"): VarData {
-  const nOwn = v.batch.reduce((x, y) => x * y, 1);
+  const nOwn = sizeOf(v.batch);
   const src = v.data as ArrayLike<number>;
   const out = allocate(dtype, nOwn * rows.length * v.dim);
   for (let b = 0; b < nOwn; b++)

@@ -5,9 +5,9 @@
  * right-hand sides; the kernel is planned and compiled once (the program cache keys on the formula).
  */
 import { KeOpsError, argError, said } from "../errors.js";
-import { broadcastBatch } from "../lazy/bindings.js";
+import { broadcastBatch, ownBatchIndex } from "../lazy/bindings.js";
 import { execute, executeAsync, type ReductionCall, type VarData } from "../lazy/execute.js";
-import { Tensor, allocate, type FloatDType } from "../tensor.js";
+import { Tensor, allocate, sizeOf, type FloatDType } from "../tensor.js";
 import { conjugateGradient, conjugateGradientAsync, type CgLayout, type CgOptions, type CgResult, type MatVec } from "./cg.js";
 import { defaultMaxIter, type SolveParams } from "./options.js";
 import { nystromPreconditioner } from "./nystrom.js";
@@ -43,26 +43,16 @@ export function systemShape(sys: LinearSystem, b: Tensor, what = "b"): SystemSha
       argError(what, `${v.rows} rows, as many as K has (K is square: ${v.name} has ${v.rows} rows)`, said(`${M} rows (shape (${sh.join(", ")}))`));
     batch = broadcastBatch(batch, v.batch, what);
   }
-  return { M, batch, nBatch: batch.reduce((x, y) => x * y, 1) };
+  return { M, batch, nBatch: sizeOf(batch) };
 }
 
 /** Copies `t` (batch dims broadcastable to `batch`) into a float64 array of the full batch shape. */
 export function expandBatch(t: Tensor, batch: readonly number[]): Float64Array {
   const sh = t.shape;
   const rowSize = sh[sh.length - 2]! * sh[sh.length - 1]!;
-  const own = [...Array(batch.length - (sh.length - 2)).fill(1), ...sh.slice(0, -2)];
-  const nBatch = batch.reduce((x, y) => x * y, 1);
-  const out = new Float64Array(nBatch * rowSize);
-  for (let bt = 0; bt < nBatch; bt++) {
-    let rem = bt, off = 0, stride = 1;
-    for (let k = batch.length - 1; k >= 0; k--) {
-      const ix = rem % batch[k]!;
-      rem = Math.floor(rem / batch[k]!);
-      if (own[k] !== 1) off += ix * stride;
-      stride *= own[k]!;
-    }
-    for (let e = 0; e < rowSize; e++) out[bt * rowSize + e] = t.data[off * rowSize + e]!;
-  }
+  const own = ownBatchIndex(sh.slice(0, -2), batch);
+  const out = new Float64Array(own.length * rowSize);
+  for (let bt = 0; bt < own.length; bt++) for (let e = 0; e < rowSize; e++) out[bt * rowSize + e] = t.data[own[bt]! * rowSize + e]!;
   return out;
 }
 

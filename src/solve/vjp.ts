@@ -44,24 +44,3 @@ export function solveBackward(
   return { b: gb.x, bSolve: gb, vars };
 }
 
-/**
- * Sums a (…batch, rows, dim) float64 array over the batch dims that `own` broadcasts
- * (own is left-padded with 1s), giving an array of shape (…own, rows, dim).
- */
-export function sumToBatch(x: Float64Array, batch: readonly number[], own: readonly number[], rowSize: number): Float64Array {
-  const pad = [...Array<number>(batch.length - own.length).fill(1), ...own];
-  const nOwn = own.reduce((p, q) => p * q, 1);
-  const out = new Float64Array(nOwn * rowSize);
-  const nBatch = batch.reduce((p, q) => p * q, 1);
-  for (let bt = 0; bt < nBatch; bt++) {
-    let rem = bt, off = 0, stride = 1;
-    for (let k = batch.length - 1; k >= 0; k--) {
-      const ix = rem % batch[k]!;
-      rem = Math.floor(rem / batch[k]!);
-      if (pad[k] !== 1) off += ix * stride;
-      stride *= pad[k]!;
-    }
-    for (let e = 0; e < rowSize; e++) out[off * rowSize + e]! += x[bt * rowSize + e]!;
-  }
-  return out;
-}
