@@ -274,10 +274,12 @@ async function main(): Promise<void> {
   // the wasm backend in headless Chromium, against Node (bench/browser.ts), on whole runs only
   if (mode !== "partial") {
     progress.log("browser bench (bench/browser.ts):");
+    const at = args.out === undefined && mode === "full" ? "results/" : ""; // relative to RESULTS.md
     if (await browserBench(args.quick ? ["--quick", "--out", outDir] : ["--out", outDir]))
-      notes.push(`keops-ts's wasm backend in headless Chromium (Web Workers, main thread, no isolation) against Node, same run: [browser.md](${args.out === undefined && mode === "full" ? "results/" : ""}browser.md), plot browser.svg.`);
+      notes.push(`keops-ts's wasm backend in headless Chromium (Web Workers, main thread, no isolation) against Node, same run: [${at}browser.md](${at}browser.md), plot ${at}browser.svg.`);
     else notes.push(`The browser figures were not measured: Chromium is missing (\`sh scripts/test-deps.sh\` installs it).`);
   }
+
 
   const date = new Date().toISOString().slice(0, 10);
   const rec: RunRecord = {
