@@ -15,7 +15,7 @@ import { nativeBackend } from "../src/backends/native/index.js";
 import { CXX_PRELUDE } from "../src/backends/native/prelude.js";
 import { renderNative } from "../src/backends/native/render.js";
 import { compiler } from "../src/backends/native/toolchain.js";
-import { SsaBuilder, BINARY, COMPARE, UNARY, evalOp, type Opcode } from "../src/compile/ssa.js";
+import { SsaBuilder, BINARY, COMPARE, UNARY, evalOp, type Opcode } from "../src/ir/ssa.js";
 import type { KernelProgram } from "../src/compile/program.js";
 import { reductionByName } from "../src/reductions/index.js";
 import type { ReductionName } from "../src/reductions/types.js";

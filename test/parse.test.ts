@@ -10,7 +10,8 @@ import { KeOpsError, LazyTensor, Pm, Vi, Vj, randn, tensor } from "../src/index.
 import { Var, allOps, apply, opByName, type Formula, type OpDef } from "../src/formula/node.js";
 import { add, div, intCst, minus, mul, sub } from "../src/formula/ops/arith.js";
 import { exp, pow, square } from "../src/formula/ops/math.js";
-import { elem, extract, scalprod, sqnorm2, sum } from "../src/formula/ops/vector.js";
+import { elem, extract, scalprod, sqnorm2 } from "../src/formula/ops/vector.js";
+import { sum } from "../src/formula/ops/inner-sum.js";
 import { parseAlias, parseFormula } from "../src/formula/parse.js";
 import { kron, tensordot } from "../src/formula/ops/tensor.js";
 import { numberVariables } from "../src/lazy/bindings.js";

@@ -7,7 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LazyTensor, Vi, Vj, backendInfo, zeros, type Tensor } from "../src/index.js";
-import { BINARY, COMPARE, SsaBuilder, UNARY, evalOp, type Opcode } from "../src/compile/ssa.js";
+import { BINARY, COMPARE, SsaBuilder, UNARY, evalOp, type Opcode } from "../src/ir/ssa.js";
 import type { KernelJob, KernelProgram } from "../src/compile/program.js";
 import { SumReduction } from "../src/reductions/sum.js";
 import { Bytes, I32, ModuleBuilder, V128 } from "../src/backends/wasm/encoder.js";

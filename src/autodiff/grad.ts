@@ -7,7 +7,7 @@
 import { KeOpsError } from "../errors.js";
 import { Var, apply, defineOp, opByName, type Formula } from "../formula/node.js";
 import { add, intCst } from "../formula/ops/arith.js";
-import { sumT } from "../formula/ops/vector.js";
+import { sumT } from "../formula/ops/inner-sum.js";
 
 function requireVar(op: string, v: Formula): void {
   if (!v.isVar) throw new KeOpsError(`${op}: expected a variable (Var) as the operand to differentiate with respect to, got ${v}`);

@@ -1,5 +1,5 @@
 /** Lowering: formulas → one straight-line SSA block (vector dims unrolled, CSE, constants folded). */
-import { SsaBuilder, type Block } from "./ssa.js";
+import { SsaBuilder, type Block } from "../ir/ssa.js";
 import type { Formula } from "../formula/node.js";
 
 /**

@@ -1,5 +1,5 @@
 /** The lowered kernel program: what every backend receives. */
-import type { Block } from "./ssa.js";
+import type { Block } from "../ir/ssa.js";
 import type { ReductionProgram } from "../reductions/types.js";
 import { sizeOf, type FloatDType, type TensorData } from "../tensor.js";
 

@@ -3,7 +3,7 @@
  * same object, so equality is identity and common sub-expressions are shared for free.
  */
 import { KeOpsError } from "../errors.js";
-import type { SsaBuilder } from "../compile/ssa.js";
+import type { SsaBuilder } from "../ir/ssa.js";
 
 /** Variable categories, as in KeOps: 0 indexed by i, 1 indexed by j, 2 parameter. */
 export type Cat = 0 | 1 | 2;

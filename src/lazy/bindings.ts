@@ -113,3 +113,20 @@ export function commonDtype(a: FloatDType | undefined, b: FloatDType | undefined
     throw new KeOpsError(`${what}: all tensors of a formula must share one dtype, got ${a} and ${b} (keops-ts does not convert silently; use tensor.astype)`);
   return a ?? b;
 }
+
+/** What a LazyTensor holds: its formula, the data bound to its variables, its sizes and dtype. */
+export interface LazyState {
+  readonly f: Formula;
+  readonly binds: ReadonlyMap<number, Binding>;
+  readonly ni: number | undefined;
+  readonly nj: number | undefined;
+  readonly batch: readonly number[];
+  readonly dtype: FloatDType | undefined;
+}
+
+/** The parts of a LazyTensor that the layers below it (solve) read: its state, shape and printout. */
+export interface LazyView {
+  readonly st: LazyState;
+  readonly shape: readonly number[];
+  readonly formula: string;
+}

@@ -6,14 +6,13 @@ import { argError, said } from "../errors.js";
 import { Var, apply, substitute, type Cat, type Formula, type OpDef } from "../formula/node.js";
 import { AddOp, DivideOp, IntCstOp, MinusOp, MultOp, SubtractOp } from "../formula/ops/arith.js";
 import { AbsOp, ExpOp, LogOp, PowOp, PowfOp, RsqrtOp, SqrtOp, SquareOp } from "../formula/ops/math.js";
-import {
-  ArgMaxOp, ArgMinOp, ElemOp, ExtractOp, MaxOp, MinOp, ScalprodOp, SqNorm2Op, SumOp,
-} from "../formula/ops/vector.js";
+import { ArgMaxOp, ArgMinOp, ElemOp, ExtractOp, MaxOp, MinOp, ScalprodOp, SqNorm2Op } from "../formula/ops/vector.js";
+import { SumOp } from "../formula/ops/inner-sum.js";
 import { reductionByName } from "../reductions/index.js";
 import type { ReductionName } from "../reductions/types.js";
 import { Tensor, asTensor, type FloatDType, type TensorData, type TensorLike } from "../tensor.js";
 import {
-  bindVariable, broadcastBatch, commonDtype, isSymbolic, numberVariables, type Binding,
+  bindVariable, broadcastBatch, commonDtype, isSymbolic, numberVariables, type Binding, type LazyState,
 } from "./bindings.js";
 import { execute, executeAsync, type ReductionResult, type VarData } from "./execute.js";
 import { makeKeOpsFunction, tuple, type KeOpsFunction } from "./keopsfunction.js";
@@ -38,14 +37,7 @@ export type Reduced<S extends boolean, O, T> = O extends { call: false }
       ? Promise<T>
       : T;
 
-interface State {
-  readonly f: Formula;
-  readonly binds: ReadonlyMap<number, Binding>;
-  readonly ni: number | undefined;
-  readonly nj: number | undefined;
-  readonly batch: readonly number[];
-  readonly dtype: FloatDType | undefined;
-}
+type State = LazyState;
 
 function floatDtype(t: Tensor, what: string): FloatDType {
   if (t.dtype === "int32") argError(what, "float32 or float64 data", said("int32 data"));

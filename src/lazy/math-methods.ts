@@ -7,7 +7,7 @@ import { argError, said } from "../errors.js";
 import type { OpDef } from "../formula/node.js";
 import { InvOp } from "../formula/ops/arith.js";
 import {
-  Expm1Op, ErfOp, Log1pOp, PowfOp, RsqrtOp, SigmoidOp, SignOp, SoftplusOp, XLogXOp,
+  Expm1Op, Log1pOp, PowfOp, RsqrtOp, SigmoidOp, SignOp, SoftplusOp, XLogXOp,
 } from "../formula/ops/math.js";
 import {
   EqualOp, GreaterOrEqualOp, GreaterThanOp, LessOrEqualOp, LessThanOp, NotEqualOp,
@@ -18,6 +18,7 @@ import {
 import { ClampIntOp, ClampOp, FloorOp, IfElseOp, ModOp, ReLUOp, RoundOp, StepOp } from "../formula/ops/piecewise.js";
 import { Norm2Op, NormalizeOp, SqDistOp, WeightedSqNormOp } from "../formula/ops/norms.js";
 import { ConcatOp, OneHotOp } from "../formula/ops/vector.js";
+import { ErfOp } from "../formula/ops/erf.js";
 import { MatVecMultOp, TensorProdOp, VecMatMultOp, kronParts, tensorDotParts } from "../formula/ops/tensor.js";
 import { LazyTensor, toLazy, type Operand, type Reduced } from "./lazytensor.js";
 import type { ReduceOptions } from "./options.js";

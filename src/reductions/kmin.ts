@@ -3,7 +3,7 @@
  * (value, index) pairs per component, with a branch-free insertion and a skip test against the
  * current K-th value (the update's guard).
  */
-import { SsaBuilder } from "../compile/ssa.js";
+import { SsaBuilder } from "../ir/ssa.js";
 import { beats } from "./order.js";
 import type { ReductionDef, ReductionName, ReductionProgram } from "./types.js";
 

@@ -3,7 +3,7 @@
  * LogSumExp (optionally weighted: log Σ exp(f)·g) and SumSoftMaxWeight (Σ exp(f)·g / Σ exp(f)).
  */
 import { KeOpsError } from "../errors.js";
-import { SsaBuilder } from "../compile/ssa.js";
+import { SsaBuilder } from "../ir/ssa.js";
 import type { ReductionDef, ReductionProgram } from "./types.js";
 
 /**

@@ -1,5 +1,5 @@
 /** Min, Max and their arg- and combined forms, per component of the formula. */
-import { SsaBuilder } from "../compile/ssa.js";
+import { SsaBuilder } from "../ir/ssa.js";
 import { beats, emptyValue, type Direction } from "./order.js";
 import type { ReductionDef, ReductionName, ReductionProgram } from "./types.js";
 

@@ -4,7 +4,7 @@
  * row, as NumPy and PyTorch do); ties go to the lowest index; an empty slot (index −1) is beaten
  * by everything.
  */
-import type { SsaBuilder } from "../compile/ssa.js";
+import type { SsaBuilder } from "../ir/ssa.js";
 
 export type Direction = "min" | "max";
 

@@ -1,5 +1,5 @@
 /** Sum reduction with the three KeOps summation schemes. */
-import { SsaBuilder } from "../compile/ssa.js";
+import { SsaBuilder } from "../ir/ssa.js";
 import type { ReductionDef, ReductionProgram } from "./types.js";
 
 export const SumReduction: ReductionDef = {

@@ -2,7 +2,7 @@
  * A reduction is written once, in SSA terms: accumulator state, `init`, `update` (fold one pair),
  * `merge` (combine two partial states: tiles, lanes, threads) and `finalize`.
  */
-import type { Block, VT } from "../compile/ssa.js";
+import type { Block, VT } from "../ir/ssa.js";
 
 /** KeOps reduction names. */
 export type ReductionName =

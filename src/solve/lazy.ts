@@ -5,9 +5,8 @@
 import { KeOpsError, argError, said } from "../errors.js";
 import { Var, type Formula } from "../formula/node.js";
 import { mul } from "../formula/ops/arith.js";
-import { isSymbolic, numberVariables, type Binding } from "../lazy/bindings.js";
+import { isSymbolic, numberVariables, type Binding, type LazyView } from "../lazy/bindings.js";
 import type { ReductionCall, VarData } from "../lazy/execute.js";
-import type { LazyTensor } from "../lazy/lazytensor.js";
 import { execOptions } from "../lazy/options.js";
 import { reductionByName } from "../reductions/index.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
@@ -28,7 +27,7 @@ function varData(ind: number, b: Binding): VarData {
  * i-variable: bound to data (`Vi(b)`), or symbolic (`Vi(ind, dim)`, supplied at call time).
  */
 function rhsSource(b: unknown): { tensor: Tensor; sym?: undefined } | { tensor?: undefined; sym: Formula } {
-  const lt = b as LazyTensor<boolean>;
+  const lt = b as LazyView;
   if (typeof b === "object" && b !== null && "st" in b && typeof lt.st === "object" && "f" in lt.st) {
     const f: Formula = lt.st.f;
     if (f.isVar && isSymbolic(f) && f.cat === 0) return { sym: f };
@@ -41,7 +40,7 @@ function rhsSource(b: unknown): { tensor: Tensor; sym?: undefined } | { tensor?:
 }
 
 /** What `K.solve` builds: the spec of the solve (K's symbolic variables as arguments, b fixed). */
-export function lazySolveSpec(K: LazyTensor<boolean>, b: unknown, opts: SolveOptions | undefined): { spec: SolveSpec; bindings: Map<number, Binding> } {
+export function lazySolveSpec(K: LazyView, b: unknown, opts: SolveOptions | undefined): { spec: SolveSpec; bindings: Map<number, Binding> } {
   solveParams(opts);
   const st = K.st;
   if (st.f.dim !== 1)
@@ -88,7 +87,7 @@ export function lazySolveSpec(K: LazyTensor<boolean>, b: unknown, opts: SolveOpt
  * or, with `call: false` or when K or b is symbolic, a {@link SolveFunction} of the symbolic
  * variables (b's among them, as pykeops).
  */
-export function lazySolve(K: LazyTensor<boolean>, b: unknown, opts?: SolveOptions): Tensor | SolveFunction | Promise<Tensor> {
+export function lazySolve(K: LazyView, b: unknown, opts?: SolveOptions): Tensor | SolveFunction | Promise<Tensor> {
   const { spec } = lazySolveSpec(K, b, opts);
   if (opts?.call === false || spec.args.length > 0) return makeSolveFunction(spec);
   if (opts?.async) return forwardAsync(spec, [], undefined).then((f) => f.a);
@@ -112,7 +111,7 @@ export interface LazySolveWithVjp {
  * `K.solve(b, opts)` with its vector–Jacobian product: the entry point of the tfjs adapter (which
  * maps K's bound tensors back to its own) and of hand-written backward passes.
  */
-export function solveWithVjp(K: LazyTensor<boolean>, b: unknown, opts?: SolveOptions): LazySolveWithVjp {
+export function solveWithVjp(K: LazyView, b: unknown, opts?: SolveOptions): LazySolveWithVjp {
   const { spec, bindings } = lazySolveSpec(K, b, opts);
   if (spec.args.length > 0)
     throw new KeOpsError("solve: K has symbolic variables; use K.solve(b, { call: false }) and the function's vjp");

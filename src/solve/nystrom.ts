@@ -15,7 +15,7 @@ import { execute, type VarData } from "../lazy/execute.js";
 import { Rng } from "../random.js";
 import { allocate, sizeOf, type Tensor } from "../tensor.js";
 import type { Preconditioner } from "./cg.js";
-import type { LinearSystem, SystemShape } from "./system.js";
+import type { LinearSystem, SystemShape } from "./types.js";
 
 /** Default number of landmarks. */
 export const DEFAULT_RANK = 200;

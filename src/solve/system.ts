@@ -11,23 +11,9 @@ import { Tensor, allocate, sizeOf, type FloatDType } from "../tensor.js";
 import { conjugateGradient, conjugateGradientAsync, type CgLayout, type CgOptions, type CgResult, type MatVec } from "./cg.js";
 import { defaultMaxIter, type SolveParams } from "./options.js";
 import { nystromPreconditioner } from "./nystrom.js";
+import type { LinearSystem, SystemShape } from "./types.js";
 
-/** A Sum reduction linear in the variable `pInd` (of dim `Dv`, indexed by the reduced index). */
-export interface LinearSystem {
-  readonly call: ReductionCall;
-  readonly pInd: number;
-  readonly Dv: number;
-  /** Data of every variable but p. */
-  readonly vars: ReadonlyMap<number, VarData>;
-  readonly dtype: FloatDType;
-}
-
-/** Sizes of a system with its right-hand side. */
-export interface SystemShape {
-  readonly M: number;
-  readonly batch: readonly number[];
-  readonly nBatch: number;
-}
+export type { LinearSystem, SystemShape } from "./types.js";
 
 /**
  * Checks that K is square with as many rows as b, and broadcasts the batch dims.

@@ -2,7 +2,7 @@
  * Functions embedded (as source text) into every generated JS kernel, so kernels are
  * self-contained strings that a worker thread can compile too.
  */
-import { erf, roundHalfAway, sign } from "../../compile/ssa.js";
+import { erf, roundHalfAway, sign } from "../../ir/ssa.js";
 
 /**
  * exp for float32 kernels: range reduction x = n·ln2 + r, degree-7 polynomial (relative error

@@ -2,7 +2,7 @@
  * Renders a kernel program as JavaScript source: `(IN, OFF, nI, i0, i1, OUT, OOFF) => void` for
  * one batch and outer rows i0..i1. Loop-invariant instructions are hoisted by their level.
  */
-import { dependencies, type Block, type Instr } from "../../compile/ssa.js";
+import { dependencies, type Block, type Instr } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { JS_PRELUDE } from "./fastmath.js";
 

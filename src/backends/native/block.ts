@@ -6,7 +6,7 @@
  * reductions' logical idioms on them (and = mul, or = max, not = 1 − x) become bit operations;
  * a mask is turned into a 0/1 float only where a float is needed.
  */
-import type { Block, Instr } from "../../compile/ssa.js";
+import type { Block, Instr } from "../../ir/ssa.js";
 
 /** How values of a block are typed. */
 export interface Mode {

@@ -14,7 +14,7 @@
  *   guard is evaluated on all lanes against the broadcast state (a compare-mask scan) and the few
  *   lanes that pass run the scalar update in index order — exactly the sequential semantics.
  */
-import { dependencies } from "../../compile/ssa.js";
+import { dependencies } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { BlockWriter, cLit, type Mode } from "./block.js";
 import { CXX_PRELUDE } from "./prelude.js";

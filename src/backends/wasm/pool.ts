@@ -4,7 +4,7 @@
  * chunks of rows from an atomic counter. Sync runs compute a share on the calling thread and block
  * on `Atomics.wait`; async runs leave the calling thread free and await `Atomics.waitAsync`.
  */
-import { erf } from "../../compile/ssa.js";
+import { erf } from "../../ir/ssa.js";
 import { WorkerSet, abandon, joinWorkers, joinWorkersAsync, newControl, runChunks, toSend, workerSource, type Control, type PoolWorker } from "../workers.js";
 import type { WasmMemory, WasmModule } from "./api.js";
 

@@ -23,7 +23,7 @@
  * Comparison results and their logic (mul = and, max = or, 1 − x = not, select) stay lane masks;
  * single-use pure values are operand-stack expressions; constants live in locals.
  */
-import { dependencies } from "../../compile/ssa.js";
+import { dependencies } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { I32, V128 } from "./encoder.js";
 import { OP, SIMD } from "./asm.js";

@@ -2,7 +2,7 @@
  * Emission of SSA values as SIMD code inside one kernel function: how each value is held (local,
  * lane mask, constant, or an operand-stack expression when used once), and the code of every op.
  */
-import { type Block, type Instr } from "../../compile/ssa.js";
+import { type Block, type Instr } from "../../ir/ssa.js";
 import type { KernelProgram } from "../../compile/program.js";
 import { I32, ModuleBuilder, V128, type FuncBody } from "./encoder.js";
 import { Asm, OP, SIMD, splatBytes } from "./asm.js";

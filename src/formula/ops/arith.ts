@@ -1,7 +1,7 @@
 /** Arithmetic: + − × ÷, unary minus, integer constants. */
 import { apply, defineOp, fmtNum, type Formula } from "../node.js";
 import { binarySsa, unaryOp, unarySsa } from "./common.js";
-import { unbroadcast } from "./vector.js";
+import { unbroadcast } from "./inner-sum.js";
 import { KeOpsError } from "../../errors.js";
 
 export const AddOp = binarySsa("Add", "add", {

@@ -1,7 +1,7 @@
 /** Shared dimension rules and op factories for the op families. */
 import { KeOpsError } from "../../errors.js";
 import { defineOp, type LowerContext, type OpDef } from "../node.js";
-import type { BinaryOp, UnaryOp } from "../../compile/ssa.js";
+import type { BinaryOp, UnaryOp } from "../../ir/ssa.js";
 
 /** KeOps's "same or 1" rule: equal dims, or one of them 1 (broadcast). */
 export function broadcastDims(name: string, dims: readonly number[]): number {

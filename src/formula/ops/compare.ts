@@ -4,7 +4,7 @@
  */
 import { apply, type Formula } from "../node.js";
 import { binaryOp } from "./common.js";
-import type { CompareOp } from "../../compile/ssa.js";
+import type { CompareOp } from "../../ir/ssa.js";
 
 const noGrad = () => [undefined, undefined];
 const cmpOp = (name: string, op: CompareOp, infix?: string) =>

@@ -2,8 +2,7 @@
 import { apply, defineOp, type Formula, type LowerContext } from "../node.js";
 import { binaryOp, componentwise, unaryOp, unarySsa } from "./common.js";
 import { add, div, intCst, intInv, minus, mul, sub } from "./arith.js";
-import { acos } from "./trig.js";
-import { unbroadcast } from "./vector.js";
+import { unbroadcast } from "./inner-sum.js";
 import { KeOpsError } from "../../errors.js";
 
 export const ExpOp = unarySsa("Exp", "exp", { vjp: (_a, _t, self, g) => [mul(g, self)] });
@@ -78,11 +77,6 @@ export const XLogXOp = unaryOp(
 
 // ---- beyond KeOps ------------------------------------------------------------------------------
 
-/** `Erf(x)`: the error function (keops-ts addition). */
-export const ErfOp = unarySsa("Erf", "erf", {
-  // 2/√π · exp(−x²), with π = acos(−1) folded at compile time
-  vjp: ([x], _t, _s, g) => [mul(mul(intCst(2), rsqrt(acos(intCst(-1)))), mul(exp(minus(square(x!))), g))],
-});
 /** `Log1p(x)`: log(1 + x), accurate near 0 (keops-ts addition). */
 export const Log1pOp = unarySsa("Log1p", "log1p", { vjp: ([x], _t, _s, g) => [div(g, add(intCst(1), x!))] });
 /** `Expm1(x)`: exp(x) − 1, accurate near 0 (keops-ts addition). */

@@ -4,7 +4,8 @@ import { broadcastDims, comp } from "./common.js";
 import { add, intCst, minus, mul, sub } from "./arith.js";
 import { rsqrt, square } from "./math.js";
 import { matvecmult, tensorprod, vecmatmult } from "./tensor.js";
-import { scalprod, sqnorm2, total, unbroadcast } from "./vector.js";
+import { scalprod, sqnorm2 } from "./vector.js";
+import { total, unbroadcast } from "./inner-sum.js";
 import { KeOpsError } from "../../errors.js";
 
 /** KeOps's Rsqrt of a scalar SSA value: 1/√s, 0 at 0. */

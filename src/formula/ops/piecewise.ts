@@ -3,7 +3,7 @@ import { apply, defineOp, type Formula } from "../node.js";
 import { componentwise, ternaryOp, unaryOp, unarySsa } from "./common.js";
 import { div, intCst, minus, mul, sub } from "./arith.js";
 import { ge, gt, lt } from "./compare.js";
-import { unbroadcast } from "./vector.js";
+import { unbroadcast } from "./inner-sum.js";
 import { KeOpsError } from "../../errors.js";
 
 const noGrad = () => [undefined];

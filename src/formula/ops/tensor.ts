@@ -4,7 +4,7 @@
  */
 import { apply, defineOp, type Formula, type LowerContext, type OpDef } from "../node.js";
 import { KeOpsError } from "../../errors.js";
-import { total } from "./vector.js";
+import { total } from "./inner-sum.js";
 
 function divisible(name: string, big: number, small: number, what: string): number {
   if (big % small !== 0)

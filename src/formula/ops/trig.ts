@@ -4,7 +4,7 @@ import { binarySsa, unaryOp, unarySsa } from "./common.js";
 import { add, div, intCst, inv, minus, mul, sub } from "./arith.js";
 import { IfElseOp } from "./piecewise.js";
 import { rsqrt, square } from "./math.js";
-import { unbroadcast } from "./vector.js";
+import { unbroadcast } from "./inner-sum.js";
 
 const one = (): Formula => intCst(1);
 

@@ -1,39 +1,13 @@
 /** Vector operations: inner sum, squared norm, scalar product, element and slice, and their adjoints. */
 import { apply, defineOp, type Formula } from "../node.js";
-import type { SsaBuilder } from "../../compile/ssa.js";
+import type { SsaBuilder } from "../../ir/ssa.js";
 import { intAttr, sameDims } from "./common.js";
 import { intCst, mul } from "./arith.js";
+import { sum, total } from "./inner-sum.js";
 import { KeOpsError } from "../../errors.js";
 
-/** Sum of the components, left to right. */
-export function total(b: { bin(op: "add", x: number, y: number): number }, xs: readonly number[]): number {
-  let s = xs[0]!;
-  for (let k = 1; k < xs.length; k++) s = b.bin("add", s, xs[k]!);
-  return s;
-}
 
-/** `Sum(x)`: sum over the vector dimension. */
-export const SumOp = defineOp({
-  name: "Sum",
-  arity: 1,
-  nattrs: 0,
-  dim: () => 1,
-  lower: (ctx, [x]) => [total(ctx.b, x!)],
-  vjp: ([x], _t, _s, g) => [sumT(g, x!.dim)],
-});
 
-/** `SumT(x,D)`: a scalar repeated D times (the adjoint of Sum). */
-export const SumTOp = defineOp({
-  name: "SumT",
-  arity: 1,
-  nattrs: 1,
-  dim: ([d], [n]) => {
-    if (d !== 1) throw new KeOpsError(`SumT: expected a scalar operand (dimension 1), got dimension ${d}`);
-    return intAttr("SumT", "dimension D to be", n!, 1, 2 ** 31 - 1);
-  },
-  lower: (_ctx, [x], [n]) => Array.from({ length: n! }, () => x![0]!),
-  vjp: (_a, _t, _s, g) => [sum(g)],
-});
 
 /** `SqNorm2(x)`: squared Euclidean norm. */
 export const SqNorm2Op = defineOp({
@@ -176,21 +150,12 @@ export const ArgMinOp = innerExtremum("ArgMin", "lt", true);
 /** `ArgMax(x)`: the index of the largest component. */
 export const ArgMaxOp = innerExtremum("ArgMax", "gt", true);
 
-export const sum = (a: Formula): Formula => apply(SumOp, [a]);
 export const sqnorm2 = (a: Formula): Formula => apply(SqNorm2Op, [a]);
 export const scalprod = (a: Formula, b: Formula): Formula => apply(ScalprodOp, [a, b]);
 export const elem = (a: Formula, m: number): Formula => apply(ElemOp, [a], [m]);
 export const extract = (a: Formula, start: number, len: number): Formula => apply(ExtractOp, [a], [start, len]);
 /** `SumT(a, D)`, or `a` itself when D = 1. */
-export const sumT = (a: Formula, D: number): Formula => (D === 1 ? a : apply(SumTOp, [a], [D]));
 export const elemT = (a: Formula, D: number, m: number): Formula => apply(ElemTOp, [a], [D, m]);
 export const extractT = (a: Formula, start: number, D: number): Formula =>
   start === 0 && a.dim === D ? a : apply(ExtractTOp, [a], [start, D]);
 
-/**
- * The cotangent of an operand of dimension `dim` from the cotangent `g` of a broadcasting op's
- * output: `g` itself, or `Sum(g)` when the operand was a broadcast scalar.
- */
-export function unbroadcast(g: Formula, dim: number): Formula {
-  return dim === 1 && g.dim !== 1 ? sum(g) : g;
-}
