@@ -13,7 +13,7 @@ import { registerBackend } from "./backends/registry.js";
 import { nativeBackend } from "./backends/native/index.js";
 
 setPlatform(nodePlatform);
-registerBackend(nativeBackend, 0);
+registerBackend(nativeBackend);
 
 export * from "./api.js";
 export { clearNativeCache, nativeCacheDir } from "./backends/native/index.js";
