@@ -179,8 +179,6 @@ export function makeKeOpsFunction<T>(spec: FunctionSpec): KeOpsFunction<T> {
         return Promise.reject(e);
       }
     },
-    formula: spec.call.formula.toString(),
-    formula2: spec.call.formula2?.toString(),
     reductionOp: spec.call.reduction.name,
     axis: spec.call.axis,
     symbolicVariables: spec.symbolic,
@@ -188,6 +186,9 @@ export function makeKeOpsFunction<T>(spec: FunctionSpec): KeOpsFunction<T> {
     toString: () => describeFunction(spec),
   };
   for (const [k, v] of Object.entries(props)) Object.defineProperty(fn, k, { value: v, enumerable: true });
+  // printed on demand (never on the hot path: a deeply shared formula prints long)
+  Object.defineProperty(fn, "formula", { get: () => spec.call.formula.toString(), enumerable: true });
+  Object.defineProperty(fn, "formula2", { get: () => spec.call.formula2?.toString(), enumerable: true });
   registerSpec(fn, spec);
   return fn;
 }
