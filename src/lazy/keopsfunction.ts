@@ -8,6 +8,7 @@ import { Tensor, asTensor, type FloatDType, type TensorLike } from "../tensor.js
 import type { Binding } from "./bindings.js";
 import {
   dtypeOf, makeJob, prepareCall, sizesOf, runJob, runJobAsync, type Prepared, type ReadyJob, type ReductionCall, type VarData,
+  checkCall,
 } from "./execute.js";
 import type { CallOptions } from "./options.js";
 
@@ -169,6 +170,7 @@ class Binder {
 
 /** Builds a callable from a spec. */
 export function makeKeOpsFunction<T>(spec: FunctionSpec): KeOpsFunction<T> {
+  checkCall(spec.call);
   const binder = new Binder(spec);
   const fn = ((...args: unknown[]) => runJob(binder.bind(args)) as T) as KeOpsFunction<T>;
   const props = {
