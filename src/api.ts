@@ -2,7 +2,7 @@
  * The public API that every host shares; the entry points (index.ts for Node, browser.ts) add
  * their host and its backends to it. Nothing here imports a `node:` module.
  */
-export { KeOpsError } from "./errors.js";
+export { KeOpsError, KeOpsParseError } from "./errors.js";
 export {
   Tensor, tensor, zeros, ones, rand, randn, lastSeed,
   type DType, type FloatDType, type TensorData, type TensorLike, type NestedArray, type TensorOptions, type RandomOptions,

@@ -9,6 +9,24 @@ export class KeOpsError extends Error {
   }
 }
 
+/**
+ * A formula string that does not parse (genred, kernelSolve, aliases): the message shows the
+ * text with a caret under the offending character; `position` (0-based character offset) and
+ * `formula` (the text) say the same as fields.
+ */
+export class KeOpsParseError extends KeOpsError {
+  override name = "KeOpsParseError";
+  constructor(
+    message: string,
+    /** 0-based offset of the offending character in {@link KeOpsParseError.formula}. */
+    readonly position: number,
+    /** The text that was parsed. */
+    readonly formula: string,
+  ) {
+    super(message);
+  }
+}
+
 /** Formats any value briefly for an error message. */
 export function describe(v: unknown): string {
   if (v === null) return "null";

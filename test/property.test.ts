@@ -1,15 +1,26 @@
 /**
- * Property-based: random formulas (depth ≤ 5) over the op set × random shapes × both axes × every
- * backend, against the dense float64 reference. The generator builds formulas through the public
- * LazyTensor methods (each op squashed into its domain where it has one), so the ops are exercised
- * in combination with each other. Discontinuous ops (floor, round, step, sign, comparisons, mod)
- * are included: with random normal data, landing within rounding of a jump is negligible.
+ * Property-based, against the dense float64 reference, on every backend: every reduction (Sum
+ * with each summation scheme, LogSumExp with and without a weight, SumSoftMaxWeight, Min, Max,
+ * ArgMin, ArgMax, MinArgMin, MaxArgMax, KMin, ArgKMin, KMinArgKMin), with K, weights, batch
+ * dimensions, both axes, both dtypes, at reduced sizes across the vector widths, the tiles
+ * (wasm 1024, JS and native up to 4096) and the thread thresholds.
+ *
+ * Two kinds of random formulas (depth ≤ 4) built through the public LazyTensor methods:
+ * - real formulas over normal data (each op squashed into its domain), for the value reductions;
+ *   float64 takes every op, float32 only the continuous ones (a float32 rounding landing across a
+ *   jump of floor/step/comparisons is not rare over thousands of pairs);
+ * - integer formulas over small integer data (exact in both dtypes: ties are real ties), for the
+ *   arg-reductions, compared exactly, lowest index first.
+ * Sums are compared per element within rtol·Σ|terms| (the reference of the formula's absolute
+ * value). The seed of a failing run is printed (fast-check's seed and path: replay with
+ * KEOPS_TEST_PROPERTY_SEED / fast-check's `path`).
  */
 import { test } from "node:test";
 import fc from "fast-check";
 import { LazyTensor, Vi, Vj, Pm, type Tensor } from "../src/index.js";
+import type { FloatDType } from "../src/tensor.js";
 import { reference } from "./reference.js";
-import { assertClose, testBackends, Data } from "./util.js";
+import { assertClose, assertExact, testBackends, Data } from "./util.js";
 
 type L = LazyTensor<boolean>;
 const D = 3;
@@ -88,53 +99,153 @@ export const BINARY: Record<string, Binary> = {
   powf: (a, b) => a.abs().add(0.5).pow(b.tanh() as never),
 };
 
+/** Ops with jumps: left out of float32 formulas. */
+const JUMPS = new Set(["step", "sign", "floor", "round", "clampint", "oneHot", "argmin", "argmax", "lt", "ge", "eq", "ifelse", "mod", "relu"]);
+
 /** A random formula tree as a recipe (so fast-check can shrink it). */
 type Recipe = { leaf: number } | { un: string; a: Recipe } | { bin: string; a: Recipe; b: Recipe };
-const recipe: fc.Arbitrary<Recipe> = fc.letrec<{ r: Recipe }>((tie) => ({
-  r: fc.oneof(
-    { depthSize: "small", withCrossShrink: true },
-    fc.record({ leaf: fc.integer({ min: 0, max: leaves.length - 1 }) }),
-    fc.record({ un: fc.constantFrom(...Object.keys(UNARY)), a: tie("r") }),
-    fc.record({ bin: fc.constantFrom(...Object.keys(BINARY)), a: tie("r"), b: tie("r") }),
-  ),
-})).r;
+function recipes(un: string[], bin: string[], nLeaves: number): fc.Arbitrary<Recipe> {
+  return fc.letrec<{ r: Recipe }>((tie) => ({
+    r: fc.oneof(
+      { depthSize: "small", withCrossShrink: true },
+      fc.record({ leaf: fc.integer({ min: 0, max: nLeaves - 1 }) }),
+      fc.record({ un: fc.constantFrom(...un), a: tie("r") }),
+      fc.record({ bin: fc.constantFrom(...bin), a: tie("r"), b: tie("r") }),
+    ),
+  })).r.filter((r) => depth(r) <= 4);
+}
 
 function depth(r: Recipe): number {
   return "leaf" in r ? 0 : "un" in r ? 1 + depth(r.a) : 1 + Math.max(depth(r.a), depth(r.b));
 }
 
-function build(r: Recipe): L {
-  if ("leaf" in r) return leaves[r.leaf]!();
-  if ("un" in r) return UNARY[r.un]!(build(r.a));
-  const a = build(r.a), b = build(r.b);
+function build(r: Recipe, un: Record<string, Unary>, bin: Record<string, Binary>, lv: readonly (() => L)[]): L {
+  if ("leaf" in r) return lv[r.leaf]!();
+  if ("un" in r) return un[r.un]!(build(r.a, un, bin, lv));
+  const a = build(r.a, un, bin, lv), b = build(r.b, un, bin, lv);
   if (a.ndim !== b.ndim && a.ndim !== 1 && b.ndim !== 1) return a; // incompatible dims: keep a
-  return BINARY[r.bin]!(a, b);
+  return bin[r.bin]!(a, b);
 }
 
-for (const backend of testBackends()) {
-  test(`[${backend}] random formulas × shapes × axes against the float64 reference`, () => {
-    fc.assert(
-      fc.property(
-        recipe.filter((r) => depth(r) <= 5),
-        fc.integer({ min: 0, max: 40 }),
-        fc.integer({ min: 0, max: 40 }),
-        fc.constantFrom(0, 1),
-        fc.constantFrom("Sum", "Min", "LogSumExp"),
-        fc.integer(),
-        (r, M, N, axis, red, seed) => {
-          let F = build(r);
-          // make sure every symbolic variable appears, so the call signature is fixed
-          F = F.add(Vi(0, D).elem(0).mul(0).add(Vj(1, D).elem(0).mul(0)).add(Pm(2, D).elem(0).mul(0)) as never);
-          const d = new Data(seed >>> 0);
-          const X = d.randn([M, D], "float64"), Y = d.randn([N, D], "float64"), P = d.randn([D], "float64");
-          const opts = { axis, backend: backend as never };
-          const fn = (red === "Sum" ? F.sum(opts) : red === "Min" ? F.min(opts) : F.logsumexp(opts)) as unknown as (...a: Tensor[]) => Tensor;
-          const out = fn(X, Y, P);
-          const ref = reference(fn as never, X, Y, P);
-          assertClose(out.data, ref.values!, { rtol: 1e-9, what: `${F.formula} ${red} axis=${axis} M=${M} N=${N}` });
-        },
-      ),
-      { numRuns: 60 },
-    );
-  });
+/** Integer formulas: exact in float32 and float64 over small integers. */
+const INT_UNARY: Record<string, Unary> = {
+  neg: (a) => a.neg(), abs: (a) => a.abs(), square: (a) => a.square(), relu: (a) => a.relu(),
+  sum: (a) => a.sum(), min: (a) => a.min(), max: (a) => a.max(), elem0: (a) => a.elem(0), double: (a) => a.mul(2),
+};
+const INT_BINARY: Record<string, Binary> = {
+  add: (a, b) => a.add(b as never), sub: (a, b) => a.sub(b as never), mul: (a, b) => a.mul(b as never),
+};
+
+const REAL_UN = Object.keys(UNARY), REAL_BIN = Object.keys(BINARY);
+const realRecipe = { float64: recipes(REAL_UN, REAL_BIN, leaves.length), float32: recipes(REAL_UN.filter((k) => !JUMPS.has(k)), REAL_BIN.filter((k) => !JUMPS.has(k)), leaves.length) };
+const intRecipe = recipes(Object.keys(INT_UNARY), Object.keys(INT_BINARY), leaves.length);
+
+/** Reduced sizes: empty, one, around vector widths and the tiles; and a few large ones across the thread thresholds. */
+const reducedSize = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(0, 1, 15, 16, 17, 63, 64, 65, 1023, 1024, 1025) },
+  { weight: 2, arbitrary: fc.constantFrom(4095, 4096, 4097) },
+);
+const outerSize = fc.oneof({ weight: 8, arbitrary: fc.constantFrom(0, 1, 3, 9) }, { weight: 1, arbitrary: fc.constant(67) });
+
+type Red = "Sum" | "LogSumExp" | "LogSumExpW" | "SumSoftMaxWeight" | "Min" | "Max" | "KMin" | "ArgMin" | "ArgMax" | "MinArgMin" | "MaxArgMax" | "ArgKMin" | "KMinArgKMin";
+const VALUE_REDS: Red[] = ["Sum", "LogSumExp", "LogSumExpW", "SumSoftMaxWeight", "Min", "Max", "KMin"];
+const ARG_REDS: Red[] = ["ArgMin", "ArgMax", "MinArgMin", "MaxArgMax", "ArgKMin", "KMinArgKMin", "KMin", "Min", "Max"];
+
+interface Case {
+  kind: "real" | "int";
+  r: Recipe;
+  red: Red;
+  M: number;
+  N: number;
+  axis: 0 | 1;
+  batch: number;
+  K: number;
+  scheme: "direct_sum" | "block_sum" | "kahan_scheme";
+  seed: number;
 }
+
+function caseArb(dtype: FloatDType): fc.Arbitrary<Case> {
+  const common = {
+    M: outerSize, N: reducedSize, axis: fc.constantFrom<0 | 1>(0, 1),
+    batch: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constant(2) }),
+    K: fc.integer({ min: 1, max: 5 }), scheme: fc.constantFrom("direct_sum", "block_sum", "kahan_scheme") as fc.Arbitrary<Case["scheme"]>,
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  };
+  return fc.oneof(
+    fc.record({ kind: fc.constant("real" as const), r: realRecipe[dtype], red: fc.constantFrom(...VALUE_REDS), ...common }),
+    fc.record({ kind: fc.constant("int" as const), r: intRecipe, red: fc.constantFrom(...ARG_REDS), ...common }),
+  );
+}
+
+/** The formula of a case: every symbolic variable appears (a fixed call signature), scalar where the reduction needs it. */
+function formulaOf(c: Case): { F: L; G: L } {
+  let F = c.kind === "real" ? build(c.r, UNARY, BINARY, leaves) : build(c.r, INT_UNARY, INT_BINARY, leaves);
+  if (c.red === "LogSumExpW" || c.red === "SumSoftMaxWeight") F = F.elem(0);
+  const zero = Vi(0, D).elem(0).mul(0).add(Vj(1, D).elem(0).mul(0)).add(Pm(2, D).elem(0).mul(0));
+  F = F.add(zero as never);
+  // the weight: positive for LogSumExp (log of a positive sum), signed for SumSoftMaxWeight
+  const G = c.red === "LogSumExpW" ? Vj(1, D).exp() : Vj(1, D).add(Vi(0, D).elem(1));
+  return { F, G };
+}
+
+function reduce(F: L, G: L, c: Case, opts: object): (...a: Tensor[]) => Tensor | [Tensor, Tensor] {
+  const o = { ...opts, axis: c.axis, call: false }; // symbolic variables: batch dims come with the arguments
+  const f = (() => {
+    switch (c.red) {
+      case "Sum": return F.sum({ ...o, sumScheme: c.scheme });
+      case "LogSumExp": return F.logsumexp(o);
+      case "LogSumExpW": return F.logsumexp({ ...o, weight: G });
+      case "SumSoftMaxWeight": return F.sumsoftmaxweight(G, { ...o, sumScheme: c.scheme });
+      case "Min": return F.min(o);
+      case "Max": return F.max(o);
+      case "KMin": return F.Kmin({ ...o, K: c.K });
+      case "ArgMin": return F.argmin(o);
+      case "ArgMax": return F.argmax(o);
+      case "MinArgMin": return F.minArgmin(o);
+      case "MaxArgMax": return F.maxArgmax(o);
+      case "ArgKMin": return F.argKmin({ ...o, K: c.K });
+      case "KMinArgKMin": return F.KminArgKmin({ ...o, K: c.K });
+    }
+  })();
+  return f as unknown as (...a: Tensor[]) => Tensor | [Tensor, Tensor];
+}
+
+function runCase(c: Case, backend: string, dtype: FloatDType): void {
+  const reduced = c.axis === 1 ? "N" : "M";
+  const M = reduced === "M" ? c.N : c.M, N = reduced === "N" ? c.N : c.M;
+  const K = Math.max(1, Math.min(c.K, c.N));
+  const cc = { ...c, K };
+  if ((c.red === "KMin" || c.red === "ArgKMin" || c.red === "KMinArgKMin") && c.N === 0) return; // K ≥ 1 needs a non-empty range
+  const { F, G } = formulaOf(cc);
+  const d = new Data(c.seed);
+  const shape = (rows: number): number[] => (c.batch ? [c.batch, rows, D] : [rows, D]);
+  const gen = (rows: number): Tensor => (c.kind === "real" ? d.randn(shape(rows), dtype) : d.randint(shape(rows), -3, 3, dtype));
+  const X = gen(M), Y = gen(N), P = c.kind === "real" ? d.randn([D], dtype) : d.randint([D], -2, 2, dtype);
+  const fn = reduce(F, G, cc, { backend });
+  const out = fn(X, Y, P);
+  const ref = reference(fn as never, X, Y, P);
+  const what = `[${backend} ${dtype}] ${c.red}${c.red.includes("K") ? ` K=${K}` : ""} ${c.kind} axis=${c.axis} M=${M} N=${N} batch=${c.batch} scheme=${c.scheme}: ${F.formula}`;
+  const [vals, inds] = Array.isArray(out) ? out : c.red.startsWith("Arg") ? [undefined, out] : [out, undefined];
+  if (inds) assertExact(inds.data, ref.indices!, `${what} indices`);
+  if (!vals) return;
+  const exact = c.kind === "int" && !["Sum", "LogSumExp", "LogSumExpW", "SumSoftMaxWeight"].includes(c.red);
+  if (exact) return assertExact(vals.data, ref.values!, `${what} values`);
+  const rtol = dtype === "float32" ? 2e-4 : 1e-9;
+  let atol: number | Float64Array = rtol;
+  if (c.red === "Sum" || c.red === "SumSoftMaxWeight") {
+    // a sum's rounding error scales with its terms: the reference of the absolute values
+    const mag = reduce(F.abs(), G.abs(), cc, { backend: "js" });
+    atol = Float64Array.from(reference(mag as never, X, Y, P).values!, (m) => rtol * (Number.isFinite(m) ? m : 0) + rtol);
+  }
+  assertClose(vals.data, ref.values!, { rtol, atol, what });
+}
+
+const base = process.env.KEOPS_TEST_PROPERTY_SEED ? Number(process.env.KEOPS_TEST_PROPERTY_SEED) : (Date.now() ^ (Math.random() * 2 ** 31)) >>> 0;
+for (const backend of testBackends())
+  for (const dtype of ["float64", "float32"] as const)
+    test(`[${backend}] ${dtype}: every reduction × random formulas × sizes across tiles and threads × batches × both axes, against the float64 reference`, () => {
+      const seed = (base + (backend.length * 7 + (dtype === "float32" ? 1 : 0)) * 1_000_003) >>> 0;
+      const r = fc.check(fc.property(caseArb(dtype), (c) => runCase(c, backend, dtype)), { numRuns: 30, seed });
+      if (r.failed)
+        throw new Error(`${fc.defaultReportMessage(r)}\n${r.errorInstance instanceof Error ? r.errorInstance.message : String(r.errorInstance)}\n    [replay with KEOPS_TEST_PROPERTY_SEED=${base} (this test's fast-check seed ${seed})]`);
+    });

@@ -190,3 +190,37 @@ export function reference(fn: KeOpsFunction<unknown>, ...args: TensorLike[]): Re
     shape: [...batch, nOut, ...rowShape],
   };
 }
+
+/**
+ * The float64 value of the formula of a (batch-free) KeOpsFunction on every pair: `values[(o·nIn
+ * + n)·dim + c]` for output row o, reduced index n, component c. For tests that reduce prefixes
+ * of one data set themselves (several sizes from one evaluation) and bound each sum's rounding
+ * error by the sum of its terms' magnitudes.
+ */
+export function pairTerms(fn: KeOpsFunction<unknown>, ...args: TensorLike[]): { nOut: number; nIn: number; dim: number; values: Float64Array } {
+  const spec = specOf(fn);
+  const { call } = spec;
+  const vars = new Map<number, VarData>();
+  for (const [ind, b] of spec.fixed)
+    vars.set(ind, { data: Array.isArray(b.source) ? b.source : (b.source as { data: ArrayLike<number> }).data as never, cat: b.cat, dim: b.dim, rows: b.rows, batch: b.batch, name: "" });
+  [...spec.symbolic].sort((a, b) => a[0] - b[0]).forEach(([ind, dim, cat], k) => vars.set(ind, argumentData(args[k]!, ind, dim, cat, k)));
+  let M = 1, N = 1;
+  for (const v of vars.values()) {
+    if (v.batch.length) throw new Error("pairTerms: no batch dimensions");
+    if (v.cat === 0) M = v.rows;
+    if (v.cat === 1) N = v.rows;
+  }
+  const nOut = call.axis === 1 ? M : N, nIn = call.axis === 1 ? N : M, dim = call.formula.dim;
+  const values = new Float64Array(nOut * nIn * dim);
+  for (let o = 0; o < nOut; o++)
+    for (let n = 0; n < nIn; n++) {
+      const i = call.axis === 1 ? o : n, j = call.axis === 1 ? n : o;
+      const value = (ind: number): Vec => {
+        const v = vars.get(ind)!;
+        const row = v.cat === 0 ? i : v.cat === 1 ? j : 0;
+        return Array.from({ length: v.dim }, (_, c) => Number((v.data as ArrayLike<number>)[row * v.dim + c]));
+      };
+      values.set(evalFormula(call.formula, value), (o * nIn + n) * dim);
+    }
+  return { nOut, nIn, dim, values };
+}

@@ -60,10 +60,15 @@ export async function withSeed(body: (d: Data) => void | Promise<void>, seed = t
 
 /** Options of {@link assertClose}. */
 export interface CloseOptions {
-  /** Relative tolerance. */
+  /** Relative tolerance: each element's own |expected| times this. */
   rtol: number;
-  /** Absolute tolerance (default: rtol × the largest |expected|, i.e. error relative to the output's scale). */
-  atol?: number;
+  /**
+   * Absolute tolerance: one number for every element, or one per element (e.g. rtol × Σ_j |term_ij|
+   * for a sum whose terms cancel: its rounding error scales with the terms, not with the result).
+   * Default: rtol itself, an absolute error of rtol near zero (test data are of order 1). Never
+   * scaled by the largest expected value, which would hide errors in small entries.
+   */
+  atol?: number | ArrayLike<number>;
   /** What is compared (for the message). */
   what?: string;
 }
@@ -72,9 +77,8 @@ export interface CloseOptions {
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, o: CloseOptions): void {
   const what = o.what ?? "values";
   assert.equal(actual.length, expected.length, `${what}: length ${actual.length}, expected ${expected.length}`);
-  let scale = 0;
-  for (let k = 0; k < expected.length; k++) if (Number.isFinite(expected[k]!)) scale = Math.max(scale, Math.abs(expected[k]!));
-  const atol = o.atol ?? o.rtol * scale;
+  const atol = o.atol ?? o.rtol;
+  if (typeof atol !== "number") assert.equal(atol.length, expected.length, `${what}: ${atol.length} absolute tolerances for ${expected.length} values`);
   for (let k = 0; k < expected.length; k++) {
     const a = actual[k]!, e = expected[k]!;
     if (Number.isNaN(e)) {
@@ -86,7 +90,8 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
       continue;
     }
     const err = Math.abs(a - e);
-    assert.ok(err <= atol + o.rtol * Math.abs(e), `${what}[${k}]: got ${a}, expected ${e} (error ${err.toExponential(2)} > ${(atol + o.rtol * Math.abs(e)).toExponential(2)})`);
+    const tol = (typeof atol === "number" ? atol : atol[k]!) + o.rtol * Math.abs(e);
+    assert.ok(err <= tol, `${what}[${k}]: got ${a}, expected ${e} (error ${err.toExponential(2)} > ${tol.toExponential(2)})`);
   }
 }
 

@@ -3,7 +3,7 @@
  * index; axis 0 swaps the roles of i and j), with the program cache (bounded, src/compile/lru.ts).
  */
 import { KeOpsError } from "../errors.js";
-import type { Formula } from "../formula/node.js";
+import { dagKey, type Formula } from "../formula/node.js";
 import type { ReductionDef, SumScheme } from "../reductions/types.js";
 import type { FloatDType } from "../tensor.js";
 import { lowerFormulas } from "./lower.js";
@@ -42,7 +42,7 @@ export function roleOf(cat: number, axis: 0 | 1): SlotRole {
 export function plan(req: PlanRequest): Plan {
   const key = [
     req.reduction.name, req.axis, req.reduction.usesK ? req.K : "", req.reduction.sumLike ? req.scheme : "",
-    req.dtype, req.accDtype, req.formula.toString(), req.formula2?.toString() ?? "",
+    req.dtype, req.accDtype, dagKey(req.formula2 ? [req.formula, req.formula2] : [req.formula]),
   ].join("|");
   const hit = plans.get(key);
   if (hit) return hit;

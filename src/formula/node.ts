@@ -95,31 +95,25 @@ export class Formula {
     readonly key: string,
   ) {}
 
-  /** KeOps syntax, e.g. `Sum(Square((Var(0,3,0) - Var(1,3,1))))`. */
+  /**
+   * KeOps syntax, e.g. `Sum(Square((Var(0,3,0) - Var(1,3,1))))`: the DAG printed as a tree. A
+   * formula whose tree form would exceed {@link MAX_TREE_CHARS} characters (deep sharing: the
+   * tree grows exponentially with it) prints in the let-bound form of {@link letForm} instead.
+   * Never used for cache keys: those are {@link dagKey}, linear in the DAG's size.
+   */
   toString(): string {
-    if (this.printed === undefined) {
-      const a = this.args.map((f) => f.toString());
-      if (this.op.print) this.printed = this.op.print(a, this.attrs);
-      else if (this.op.infix) this.printed = `(${a[0]} ${this.op.infix} ${a[1]})`;
-      else this.printed = `${this.op.name}(${[...a, ...this.attrs.map(fmtNum)].join(",")})`;
-    }
-    return this.printed;
+    if (this.printed !== undefined) return this.printed;
+    if (treeLength(this) > MAX_TREE_CHARS) return letForm(this);
+    // iterative (operands first), so that a deep formula cannot overflow the stack
+    for (const f of postOrder([this]))
+      f.printed ??= printNode(f.op, f.args.map((a) => a.printed!), f.attrs);
+    return this.printed!;
   }
 
   /** The distinct variables (Var nodes) in order of first appearance, left to right. */
   vars(): readonly Formula[] {
-    if (!this.varsCache) {
-      const seen = new Set<Formula>();
-      const out: Formula[] = [];
-      const visit = (f: Formula): void => {
-        if (seen.has(f)) return;
-        seen.add(f);
-        if (f.op === VarOp) out.push(f);
-        for (const a of f.args) visit(a);
-      };
-      visit(this);
-      this.varsCache = out;
-    }
+    // leaves come out of a left-to-right post-order in the order of their first appearance
+    this.varsCache ??= postOrder([this]).filter((f) => f.op === VarOp);
     return this.varsCache;
   }
 
@@ -140,6 +134,93 @@ export class Formula {
 /** Formats a numeric attribute the way KeOps prints it. */
 export function fmtNum(x: number): string {
   return String(x);
+}
+
+/** Longest tree form {@link Formula.toString} prints (1 Mi characters); beyond, the let-bound form. */
+export const MAX_TREE_CHARS = 1 << 20;
+
+function printNode(op: OpDef, a: readonly string[], attrs: readonly number[]): string {
+  if (op.print) return op.print(a, attrs);
+  if (op.infix) return `(${a[0]} ${op.infix} ${a[1]})`;
+  return `${op.name}(${[...a, ...attrs.map(fmtNum)].join(",")})`;
+}
+
+/** Post-order of the distinct nodes of a DAG (operands before their users; each node once). */
+export function postOrder(roots: readonly Formula[]): Formula[] {
+  const seen = new Set<Formula>();
+  const out: Formula[] = [];
+  // iterative: a formula may be thousands of levels deep
+  const stack: [Formula, number][] = [];
+  for (const r of roots) {
+    if (seen.has(r)) continue;
+    seen.add(r);
+    stack.push([r, 0]);
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const [f, k] = top;
+      if (k < f.args.length) {
+        top[1]++;
+        const a = f.args[k]!;
+        if (!seen.has(a)) {
+          seen.add(a);
+          stack.push([a, 0]);
+        }
+      } else {
+        stack.pop();
+        out.push(f);
+      }
+    }
+  }
+  return out;
+}
+
+/** Characters of a formula's tree form, estimated from below by the node structure (capped: no overflow). */
+function treeLength(root: Formula): number {
+  const len = new Map<Formula, number>();
+  for (const f of postOrder([root])) {
+    let n = f.op.name.length + 2 + f.attrs.length * 2;
+    for (const a of f.args) n += len.get(a)! + 1;
+    len.set(f, Math.min(n, Number.MAX_SAFE_INTEGER / 4));
+  }
+  return len.get(root)!;
+}
+
+/**
+ * The let-bound form of a formula: every node with operands that is used more than once gets a
+ * name, printed once: `#1 = (Var(0,3,0) * Var(0,3,0)); #2 = (#1 + Var(0,3,0)); (#2 * #2)`.
+ * Linear in the DAG's size, for formulas too deeply shared to print as a tree. (Not parsed back.)
+ */
+export function letForm(root: Formula): string {
+  const order = postOrder([root]);
+  const uses = new Map<Formula, number>();
+  for (const f of order) for (const a of f.args) uses.set(a, (uses.get(a) ?? 0) + 1);
+  const text = new Map<Formula, string>();
+  const lines: string[] = [];
+  for (const f of order) {
+    const t = printNode(f.op, f.args.map((a) => text.get(a)!), f.attrs);
+    if (f !== root && f.args.length > 0 && (uses.get(f) ?? 0) > 1) {
+      const name = `#${lines.length + 1}`;
+      lines.push(`${name} = ${t}`);
+      text.set(f, name);
+    } else text.set(f, t);
+  }
+  lines.push(text.get(root)!);
+  return lines.join("; ");
+}
+
+/**
+ * A key that identifies formulas by structure, linear in the size of their DAG: each distinct
+ * node once, in post-order, as `Op(operand numbers;attributes)`. Equal for equal formulas in any
+ * process (no object ids), so it can key in-memory and on-disk caches.
+ */
+export function dagKey(roots: readonly Formula[]): string {
+  const num = new Map<Formula, number>();
+  const parts: string[] = [];
+  for (const f of postOrder(roots)) {
+    num.set(f, num.size);
+    parts.push(`${f.op.name}(${f.args.map((a) => num.get(a)).join(",")};${f.attrs.map((x) => (Object.is(x, -0) ? "-0" : String(x))).join(",")})`);
+  }
+  return `${parts.join(" ")} -> ${roots.map((r) => num.get(r)).join(",")}`;
 }
 
 /** Builds (or finds) the node `op(args; attrs)`, checking dimensions. */

@@ -26,7 +26,7 @@
  * Errors are {@link KeOpsError}s that give the position and a caret under the offending
  * character.
  */
-import { KeOpsError } from "../errors.js";
+import { KeOpsError, KeOpsParseError } from "../errors.js";
 import { Var, VarOp, apply, allOps, opByName, type Cat, type Formula, type OpDef } from "./node.js";
 
 /** Options of {@link parseFormula}. */
@@ -49,7 +49,7 @@ interface Token {
 /** Builds the error message: what, position, the text and a caret under `pos`. */
 function parseError(what: string, text: string, pos: number, msg: string): KeOpsError {
   const line = text.replace(/[\n\r\t]/g, " ");
-  return new KeOpsError(`${what}: ${msg} at position ${pos}\n    ${line}\n    ${" ".repeat(pos)}^`);
+  return new KeOpsParseError(`${what}: ${msg} at position ${pos}\n    ${line}\n    ${" ".repeat(pos)}^`, pos, text);
 }
 
 /** The infix symbols the registry declares, longest first (so `<=` wins over `<`). */

@@ -247,12 +247,29 @@ function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeH
   return makeJob(p, slots, sizes, call.opts.backend);
 }
 
+const checked = new Set<string>();
+
+/**
+ * Checks what a reduction demands of its formulas (their dimensions, K) where the user asks for
+ * it, not at the first call deep in planning: builds the reduction's program once per
+ * combination, which raises its KeOpsError (e.g. a weighted logsumexp of a vector formula).
+ */
+export function checkCall(call: ReductionCall): void {
+  const key = `${call.reduction.name}|${call.formula.dim}|${call.formula2?.dim ?? ""}|${call.K}|${call.opts.scheme}`;
+  if (checked.has(key)) return;
+  call.reduction.build({ fdim: call.formula.dim, gdim: call.formula2?.dim, K: call.K, scheme: call.opts.scheme });
+  if (checked.size > 4096) checked.clear();
+  checked.add(key);
+}
+
 /** Runs a reduction synchronously. */
 export function execute(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtype?: FloatDType): ReductionResult {
+  checkCall(call);
   return runJob(prepare(call, vars, dtype));
 }
 
-/** Runs a reduction off the calling thread. */
-export async function executeAsync(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtype?: FloatDType): Promise<ReductionResult> {
-  return runJobAsync(prepare(call, vars, dtype));
+/** Runs a reduction off the calling thread (a mistake in the call itself is thrown here, at once). */
+export function executeAsync(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtype?: FloatDType): Promise<ReductionResult> {
+  checkCall(call);
+  return (async () => runJobAsync(prepare(call, vars, dtype)))();
 }

@@ -8,6 +8,7 @@ import { Tensor, asTensor, type FloatDType, type TensorLike } from "../tensor.js
 import type { Binding } from "./bindings.js";
 import {
   dtypeOf, makeJob, prepareCall, sizesOf, runJob, runJobAsync, type Prepared, type ReadyJob, type ReductionCall, type VarData,
+  checkCall,
 } from "./execute.js";
 import type { CallOptions } from "./options.js";
 
@@ -169,6 +170,7 @@ class Binder {
 
 /** Builds a callable from a spec. */
 export function makeKeOpsFunction<T>(spec: FunctionSpec): KeOpsFunction<T> {
+  checkCall(spec.call);
   const binder = new Binder(spec);
   const fn = ((...args: unknown[]) => runJob(binder.bind(args)) as T) as KeOpsFunction<T>;
   const props = {
@@ -179,8 +181,6 @@ export function makeKeOpsFunction<T>(spec: FunctionSpec): KeOpsFunction<T> {
         return Promise.reject(e);
       }
     },
-    formula: spec.call.formula.toString(),
-    formula2: spec.call.formula2?.toString(),
     reductionOp: spec.call.reduction.name,
     axis: spec.call.axis,
     symbolicVariables: spec.symbolic,
@@ -188,6 +188,9 @@ export function makeKeOpsFunction<T>(spec: FunctionSpec): KeOpsFunction<T> {
     toString: () => describeFunction(spec),
   };
   for (const [k, v] of Object.entries(props)) Object.defineProperty(fn, k, { value: v, enumerable: true });
+  // printed on demand (never on the hot path: a deeply shared formula prints long)
+  Object.defineProperty(fn, "formula", { get: () => spec.call.formula.toString(), enumerable: true });
+  Object.defineProperty(fn, "formula2", { get: () => spec.call.formula2?.toString(), enumerable: true });
   registerSpec(fn, spec);
   return fn;
 }

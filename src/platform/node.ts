@@ -11,13 +11,14 @@ export const nodePlatform: Platform = {
   envThreads: () => process.env.KEOPS_TS_THREADS,
   noWorkers: () => null,
   noBlocking: () => null,
-  spawn(body: string, onError: (message: string) => void): WorkerHandle {
+  spawn(body: string, onError: (message: string) => void, onExit?: (code: number) => void): WorkerHandle {
     const source = `const { parentPort } = require("node:worker_threads");
 const onMessage = (f) => parentPort.on("message", f);
 ${body}`;
     const w = new Worker(source, { eval: true });
     w.unref();
     w.on("error", (e) => onError(e instanceof Error ? e.message : String(e)));
+    if (onExit) w.on("exit", onExit);
     return { postMessage: (m) => w.postMessage(m) };
   },
 };

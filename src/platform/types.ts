@@ -26,7 +26,7 @@ export interface Platform {
   /**
    * Starts a worker (one that does not keep the process alive) running `body`, JavaScript source (a classic script) that calls
    * `onMessage(handler)` to receive each message's data. `onError` hears that the worker failed
-   * to start or died.
+   * to start or died; `onExit`, where the host reports it (Node), that its thread has ended.
    */
-  spawn(body: string, onError: (message: string) => void): WorkerHandle;
+  spawn(body: string, onError: (message: string) => void, onExit?: (code: number) => void): WorkerHandle;
 }

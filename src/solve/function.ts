@@ -189,7 +189,7 @@ export function makeSolveFunction(spec: SolveSpec): SolveFunction {
   Object.defineProperty(fn, "vjp", { value: vjp, enumerable: true });
   Object.defineProperty(fn, "callAsync", { value: callAsync, enumerable: true });
   Object.defineProperty(fn, "last", { get: () => last, enumerable: true });
-  Object.defineProperty(fn, "formula", { value: spec.call.formula.toString(), enumerable: true });
+  Object.defineProperty(fn, "formula", { get: () => spec.call.formula.toString(), enumerable: true });
   Object.defineProperty(fn, "toString", { value: () => spec.printed });
   return fn;
 }

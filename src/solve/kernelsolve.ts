@@ -70,6 +70,8 @@ export function kernelSolve(formula: string, aliases: readonly string[], varInvA
     b: undefined,
     dtype: undefined,
     options: solveOpts,
-    printed: describeSolve(f.toString(), args, f.dim === 1 ? [1, 1] : [1, 1, f.dim], axis),
+    get printed() {
+      return describeSolve(f.toString(), args, f.dim === 1 ? [1, 1] : [1, 1, f.dim], axis); // on demand
+    },
   });
 }

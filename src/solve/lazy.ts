@@ -77,7 +77,9 @@ export function lazySolveSpec(K: LazyView, b: unknown, opts: SolveOptions | unde
   const spec: SolveSpec = {
     call, pInd, Dv, fixed, args, bPos: rhs.sym ? args.findIndex(([ind]) => ind === rhs.sym.ind) : undefined, b: bt,
     dtype: st.dtype, options: { ...opts },
-    printed: describeSolve(call.formula.toString(), args, shape, st.batch.length + 1),
+    get printed() {
+      return describeSolve(call.formula.toString(), args, shape, st.batch.length + 1); // on demand: never on the hot path
+    },
   };
   return { spec, bindings: num.fixed };
 }

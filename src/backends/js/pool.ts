@@ -5,7 +5,7 @@
  */
 import type { KernelJob } from "../../compile/program.js";
 import { dtypeOfArray, type TensorData } from "../../tensor.js";
-import { WorkerSet, abandon, joinWorkers, joinWorkersAsync, newControl, runChunks, toSend, workerSource, type Control, type PoolWorker } from "../workers.js";
+import { WorkerSet, abandon, joinWorkers, joinWorkersAsync, newControl, participant, runShare, toSend, workerSource, type Control, type PoolWorker } from "../workers.js";
 
 /** A JS kernel function as rendered: one batch, rows i0..i1. */
 export type RowKernel = (IN: readonly TensorData[], OFF: ArrayLike<number>, nI: number, i0: number, i1: number, OUT: readonly TensorData[], OOFF: ArrayLike<number>) => void;
@@ -17,7 +17,7 @@ const workers = new WorkerSet(
     if (!k) { k = new Function(m.src)(); kernels.set(m.key, k); }
     const { inputs, outputs, inOffsets, outOffsets, nOuter, nInner, nSlots, nOut } = m;
     runChunks(m.sync, m.total, nOuter, m.chunk, (b, i0, i1) =>
-      k(inputs, inOffsets.subarray(b * nSlots, (b + 1) * nSlots), nInner, i0, i1, outputs, outOffsets.subarray(b * nOut, (b + 1) * nOut)), true);`,
+      k(inputs, inOffsets.subarray(b * nSlots, (b + 1) * nSlots), nInner, i0, i1, outputs, outOffsets.subarray(b * nOut, (b + 1) * nOut)), m.slot, m.die);`,
   ),
 );
 
@@ -40,13 +40,13 @@ interface Task {
 }
 
 function task(job: KernelJob, key: string, threads: number): Task {
-  const control = newControl();
   const total = job.nBatch * job.nOuter;
+  const chunk = Math.max(1, Math.min(256, Math.ceil(total / (threads * 8))));
+  const control = newControl(total, job.nOuter, chunk, threads);
   return {
     control,
     message: {
-      key, ...control, total,
-      chunk: Math.max(1, Math.min(256, Math.ceil(total / (threads * 8)))),
+      key, sync: control.sync, err: control.err, total, chunk,
       inputs: job.inputs.map((a) => sharedLike(a, true)),
       outputs: job.outputs.map((a) => sharedLike(a, false)),
       inOffsets: sharedLike(Float64Array.from(job.inOffsets), true),
@@ -57,10 +57,10 @@ function task(job: KernelJob, key: string, threads: number): Task {
 }
 
 function post(pw: readonly PoolWorker[], src: string, t: Task): void {
-  for (const w of pw) {
+  pw.forEach((w, k) => {
     const { send, forget } = toSend(w, t.message.key);
-    w.worker.postMessage(send ? { ...t.message, src, forget } : t.message);
-  }
+    w.worker.postMessage({ ...t.message, ...participant(t.control, k), ...(send ? { src, forget } : {}) });
+  });
 }
 
 function copyOut(t: Task, job: KernelJob): void {
@@ -73,14 +73,16 @@ export function runPooled(job: KernelJob, key: string, src: string, kernel: RowK
   const pw = workers.take(threads - 1);
   post(pw, src, t);
   const m = t.message;
+  const rows = (b: number, i0: number, i1: number): void =>
+    kernel(m.inputs, m.inOffsets.subarray(b * m.nSlots, (b + 1) * m.nSlots), m.nInner, i0, i1, m.outputs, m.outOffsets.subarray(b * m.nOut, (b + 1) * m.nOut));
+  let ms: number;
   try {
-    runChunks(m.sync, m.total, m.nOuter, m.chunk, (b, i0, i1) =>
-      kernel(m.inputs, m.inOffsets.subarray(b * m.nSlots, (b + 1) * m.nSlots), m.nInner, i0, i1, m.outputs, m.outOffsets.subarray(b * m.nOut, (b + 1) * m.nOut)));
+    ms = runShare(t.control, rows);
   } catch (e) {
-    abandon(t.control);
+    abandon(t.control, pw);
     throw e;
   }
-  joinWorkers(t.control, m.total, "JS");
+  joinWorkers(t.control, pw, "JS", rows, ms);
   copyOut(t, job);
 }
 
@@ -89,6 +91,6 @@ export async function runPooledAsync(job: KernelJob, key: string, src: string, t
   const t = task(job, key, threads);
   const pw = workers.take(Math.max(1, threads));
   post(pw, src, t);
-  await joinWorkersAsync(t.control, t.message.total, "JS");
+  await joinWorkersAsync(t.control, pw, "JS");
   copyOut(t, job);
 }

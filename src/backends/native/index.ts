@@ -21,8 +21,13 @@ const PARALLEL_WORK = 2e6;
 
 type KoffiFn = ((...args: unknown[]) => void) & { async: (...args: unknown[]) => void };
 
+interface KoffiLib {
+  func(proto: string): unknown;
+  unload(): void;
+}
+
 interface Koffi {
-  load(file: string): { func(proto: string): unknown };
+  load(file: string): KoffiLib;
 }
 
 let koffiModule: Koffi | string | undefined;
@@ -39,29 +44,112 @@ function koffi(): Koffi | string {
   return koffiModule;
 }
 
-/** Loads a library and checks its signature symbol; null when the file is unusable. */
-function load(file: string, proto: string): KoffiFn | null {
+/** A loaded library: its kernel function, and how many async runs are using it now. */
+interface Loaded {
+  readonly lib: KoffiLib;
+  readonly fn: KoffiFn;
+  busy: number;
+}
+
+/**
+ * Libraries loaded now (each file once), the most recently used last. Bounded by
+ * {@link nativeLimits}`.loaded`: the least recently used idle one is unloaded (a kernel whose
+ * library was unloaded loads it again at its next run). The first library loaded stays: it holds
+ * the OpenMP runtime, whose threads must never lose their code.
+ */
+const loaded = new Map<string, Loaded>();
+let pinned: string | undefined;
+
+/** The bound on loaded kernel libraries (an object so that tests can lower it). */
+export const nativeLimits = { loaded: 128 };
+
+/** For tests and the soak benchmark: libraries loaded now, loads and unloads so far. */
+export const nativeStats = { loads: 0, unloads: 0, loaded: (): number => loaded.size };
+
+/**
+ * Loads a library (once: a loaded file is reused) and checks its signature symbol; null when the
+ * file is unusable. OpenMP reads its wait policy when its runtime loads with the first kernel:
+ * idle threads should sleep, not spin (spinning threads steal the cores from the event loop and
+ * from other processes; on a loaded 2-core machine every parallel call waited ~8 ms for its
+ * team), so `OMP_WAIT_POLICY=passive` is set for the duration of the load only, unless the user
+ * set it: the process environment is left as it was.
+ */
+function load(file: string, proto: string): Loaded | null {
+  const hit = loaded.get(file);
+  if (hit) {
+    loaded.delete(file);
+    loaded.set(file, hit);
+    return hit;
+  }
   const k = koffi();
   if (typeof k === "string") return null;
-  // OpenMP's idle threads sleep instead of spinning (read when libgomp loads with the first
-  // kernel): spinning threads steal the cores from the event loop and from other processes, and
-  // on a loaded 2-core machine made every parallel call wait ~8 ms for its team
-  process.env.OMP_WAIT_POLICY ??= "passive";
+  const policy = process.env.OMP_WAIT_POLICY;
+  if (policy === undefined) process.env.OMP_WAIT_POLICY = "passive";
+  let lib: KoffiLib | undefined;
   try {
-    const lib = k.load(file);
+    lib = k.load(file);
+    nativeStats.loads++;
     const sig = lib.func(`int ${SIG_SYMBOL}(void)`) as () => number;
-    if (sig() !== SIG_VALUE) return null;
-    return lib.func(proto) as unknown as KoffiFn;
+    if (sig() !== SIG_VALUE) throw new Error("wrong signature");
+    const entry: Loaded = { lib, fn: lib.func(proto) as unknown as KoffiFn, busy: 0 };
+    loaded.set(file, entry);
+    pinned ??= file;
+    evictLoaded();
+    return entry;
   } catch {
+    if (lib) unload(lib);
     return null;
+  } finally {
+    if (policy === undefined) delete process.env.OMP_WAIT_POLICY;
+  }
+}
+
+function unload(lib: KoffiLib): void {
+  try {
+    lib.unload();
+    nativeStats.unloads++;
+  } catch {
+    /* already gone */
+  }
+}
+
+/** Unloads the least recently used idle libraries beyond the bound. */
+function evictLoaded(): void {
+  for (const [file, l] of loaded) {
+    if (loaded.size <= Math.max(1, nativeLimits.loaded)) return;
+    if (file === pinned || l.busy > 0) continue;
+    loaded.delete(file);
+    unload(l.lib);
   }
 }
 
 class NativeKernel implements Kernel {
   constructor(
-    private readonly fn: KoffiFn,
-    private readonly cost: number,
+    private readonly p: KernelProgram,
+    private readonly proto: string,
+    private file: string,
   ) {}
+
+  private get cost(): number {
+    return Math.max(1, this.p.body.code.length);
+  }
+
+  /** The loaded library: loaded again if it was unloaded, rebuilt if its file is gone from the cache. */
+  private lib(): Loaded {
+    const l = load(this.file, this.proto);
+    if (l) return l;
+    const s = sourceOf(this.p);
+    this.file = buildLibrary(s.source, s.opt, s.valid).file;
+    return load(this.file, this.proto) ?? unloadable(this.file);
+  }
+
+  private async libAsync(): Promise<Loaded> {
+    const l = load(this.file, this.proto);
+    if (l) return l;
+    const s = sourceOf(this.p);
+    this.file = (await buildLibraryAsync(s.source, s.opt, s.valid)).file;
+    return load(this.file, this.proto) ?? unloadable(this.file);
+  }
 
   private args(job: KernelJob): unknown[] {
     const work = job.nBatch * job.nOuter * job.nInner * this.cost;
@@ -73,15 +161,21 @@ class NativeKernel implements Kernel {
 
   run(job: KernelJob): void {
     if (job.nBatch * job.nOuter === 0) return;
-    this.fn(...this.args(job));
+    this.lib().fn(...this.args(job));
   }
 
-  runAsync(job: KernelJob): Promise<void> {
-    if (job.nBatch * job.nOuter === 0) return Promise.resolve();
+  async runAsync(job: KernelJob): Promise<void> {
+    if (job.nBatch * job.nOuter === 0) return;
     const args = this.args(job);
-    return new Promise((resolve, reject) => {
-      this.fn.async(...args, (err: unknown) => (err ? reject(err) : resolve()));
-    });
+    const l = await this.libAsync();
+    l.busy++;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        l.fn.async(...args, (err: unknown) => (err ? reject(err) : resolve()));
+      });
+    } finally {
+      l.busy--;
+    }
   }
 }
 
@@ -108,10 +202,9 @@ function sourceOf(p: KernelProgram): Source {
   return { source, proto, opt, valid: (file) => load(file, proto) !== null };
 }
 
-/** The kernel in `file`, or null when it cannot be loaded (replaced or corrupted after the check). */
+/** The kernel in `file` (loaded once: the validity check loaded it), or null when it cannot be loaded. */
 function kernelIn(p: KernelProgram, s: Source, file: string): NativeKernel | null {
-  const fn = load(file, s.proto);
-  return fn ? new NativeKernel(fn, Math.max(1, p.body.code.length)) : null;
+  return load(file, s.proto) ? new NativeKernel(p, s.proto, file) : null;
 }
 
 function unloadable(file: string): never {
@@ -139,16 +232,13 @@ async function compileProgramAsync(p: KernelProgram): Promise<NativeKernel> {
 /** Input and output arrays a kernel may take: koffi's 64 arguments less the 7 fixed ones. */
 const MAX_ARRAYS = 57;
 
-/** The first compile failure of this process (a broken toolchain): the backend stays off after it. */
-let failure: string | null = null;
-
 /** The native backend. */
 export const nativeBackend: BlockingBackend = {
   name: "native",
   caps: { blocking: true, async: true, dtypes: ["float32", "float64"], cost: 1, costNote: "compiled C++ with SIMD and OpenMP, about 5× wasm" },
   unavailable: () => {
     const k = koffi();
-    return typeof k === "string" ? k : compiler().why ?? failure;
+    return typeof k === "string" ? k : compiler().why;
   },
   declines: (p) => {
     const size = programSize(p);
@@ -160,12 +250,8 @@ export const nativeBackend: BlockingBackend = {
   compile(p: KernelProgram): BlockingKernel {
     let k = kernels.get(p.key);
     if (!k) {
-      try {
-        k = compileProgram(p);
-      } catch (e) {
-        failure ??= (e as Error).message;
-        throw e;
-      }
+      // a failed compile is this program's error only (auto falls back for it); the next program compiles anew
+      k = compileProgram(p);
       kernels.set(p.key, k);
     }
     return k;
@@ -175,16 +261,10 @@ export const nativeBackend: BlockingBackend = {
     if (k) return Promise.resolve(k);
     let pending = building.get(p.key);
     if (!pending) {
-      pending = compileProgramAsync(p).then(
-        (kernel) => {
-          kernels.set(p.key, kernel);
-          return kernel;
-        },
-        (e: unknown) => {
-          failure ??= (e as Error).message;
-          throw e;
-        },
-      ).finally(() => building.delete(p.key));
+      pending = compileProgramAsync(p).then((kernel) => {
+        kernels.set(p.key, kernel);
+        return kernel;
+      }).finally(() => building.delete(p.key));
       building.set(p.key, pending);
     }
     return pending;

@@ -5,7 +5,7 @@
  * on `Atomics.wait`; async runs leave the calling thread free and await `Atomics.waitAsync`.
  */
 import { erf } from "../../ir/ssa.js";
-import { WorkerSet, abandon, joinWorkers, joinWorkersAsync, newControl, runChunks, toSend, workerSource, type Control, type PoolWorker } from "../workers.js";
+import { WorkerSet, abandon, joinWorkers, joinWorkersAsync, newControl, participant, runChunks, runShare, toSend, workerSource, type Control, type PoolWorker } from "../workers.js";
 import type { WasmMemory, WasmModule } from "./api.js";
 
 /** One parallel run: `total` work rows (batch-major) in chunks; row r is batch ⌊r/nOuter⌋. */
@@ -33,9 +33,10 @@ function runWasmChunks(
   sync: Int32Array,
   r: { total: number; chunk: number; nOuter: number; nInner: number; table: number; tableStride: number; stride: number; scratch: number },
   k: (t: number, i0: number, i1: number, nI: number, s: number, scratch: number) => void,
-  worker = false,
+  slot = 0,
+  die = false,
 ): void {
-  runChunks(sync, r.total, r.nOuter, r.chunk, (b, i0, i1) => k(r.table + b * r.tableStride, i0, i1, r.nInner, r.stride, r.scratch), worker);
+  runChunks(sync, r.total, r.nOuter, r.chunk, (b, i0, i1) => k(r.table + b * r.tableStride, i0, i1, r.nInner, r.stride, r.scratch), slot, die);
 }
 
 /** Functions the kernels may import (scalar fallbacks), as source for the workers. */
@@ -61,7 +62,7 @@ const kernels = new Map();`,
       k = new WebAssembly.Instance(m.module, { env: { mem: memory }, m: M }).exports.k;
       kernels.set(m.key, k);
     }
-    runWasmChunks(m.sync, m, k, true);`,
+    runWasmChunks(m.sync, m, k, m.slot, m.die);`,
   ),
   (worker) => ({ worker, known: new Set<string>() }),
 );
@@ -72,12 +73,12 @@ interface Started {
 }
 
 function start(run: WasmRun, nWorkers: number): Started {
-  const control = newControl();
+  const control = newControl(run.total, run.nOuter, run.chunk, nWorkers + 1);
   const pw = workers.take(nWorkers);
   const { key, module, memory, total, chunk, nOuter, nInner, table, tableStride, stride } = run;
   pw.forEach((w, n) => {
     const scratch = run.scratch + (n + 1) * run.scratchBytes;
-    const msg: Record<string, unknown> = { key, total, chunk, nOuter, nInner, table, tableStride, stride, scratch, ...control };
+    const msg: Record<string, unknown> = { key, total, chunk, nOuter, nInner, table, tableStride, stride, scratch, sync: control.sync, err: control.err, ...participant(control, n) };
     if (w.memory !== memory) {
       // a new memory: the worker drops its instances, every module is sent again
       msg.memory = memory;
@@ -94,22 +95,24 @@ function start(run: WasmRun, nWorkers: number): Started {
 /** Runs on `threads` threads (this one included), blocking until all are done. */
 export function runParallel(run: WasmRun, kernel: WasmKernelFn, threads: number): void {
   const s = start(run, threads - 1);
+  const rows = (b: number, i0: number, i1: number): void => kernel(run.table + b * run.tableStride, i0, i1, run.nInner, run.stride, run.scratch);
+  let ms: number;
   try {
-    runWasmChunks(s.control.sync, run, kernel);
+    ms = runShare(s.control, rows);
   } catch (e) {
-    abandon(s.control);
+    abandon(s.control, s.pw);
     throw e;
   }
-  joinWorkers(s.control, run.total, "wasm");
+  joinWorkers(s.control, s.pw, "wasm", rows, ms);
 }
 
 /** Runs on `threads` worker threads; settles when they are done. */
 export async function runParallelAsync(run: WasmRun, threads: number): Promise<void> {
   const s = start(run, Math.max(1, threads));
-  await joinWorkersAsync(s.control, run.total, "wasm");
+  await joinWorkersAsync(s.control, s.pw, "wasm");
 }
 
 /** Runs chunks on the calling thread only. */
 export function runHere(run: WasmRun, kernel: WasmKernelFn): void {
-  runWasmChunks(new Int32Array(8), run, kernel);
+  runWasmChunks(new Int32Array(16), run, kernel);
 }
