@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import "../src/index.js";
+import { KeOpsError } from "../src/errors.js";
 import { Var, allOps, apply, opByName, substitute, type Formula, type OpDef } from "../src/formula/node.js";
 import { grad } from "../src/autodiff/grad.js";
 import { assertClose, testBackends, withSeed, type Data } from "./util.js";
@@ -16,7 +17,14 @@ import { evalRows } from "./grad-helpers.js";
 const POSITIVE = new Set(["Log", "Sqrt", "Rsqrt", "Powf", "XLogX"]);
 /** Candidate numeric attributes by count (the first the op accepts is used), and per op. */
 const ATTRS: Record<number, number[][]> = { 0: [[]], 1: [[2], [3], [1], [0]], 2: [[1, 2], [3, 1], [0, 1], [1, 3]], 3: [[0, 1, 2], [1, 1, 1]] };
-const EXTRA_ATTRS: Record<string, number[][]> = { Pow: [[3], [-2], [1], [0]] };
+const EXTRA_ATTRS: Record<string, number[][]> = { Pow: [[3], [-2], [1], [0]], BSpline: [[2], [1], [0]] };
+/**
+ * Operands an op is not differentiable in, as in KeOps (BSpline's knots, SoftDTW_SqDist's gamma,
+ * the gradient op of SoftDTW_SqDist): the gradient raises a KeOpsError naming the op.
+ */
+const NO_GRAD: Record<string, readonly number[]> = { BSpline: [0], SoftDTW_SqDist: [2], GradSoftDTW_SqDist: [0, 1, 2] };
+/** Operands sampled sorted per row (BSpline's knots: its derivative holds for non-decreasing knots). */
+const SORTED: Record<string, number> = { BSpline: 0 };
 
 const M = 6;
 
@@ -67,6 +75,10 @@ function sample(d: Data, n: number, positive: boolean): Float64Array {
 function checkInstance(d: Data, op: OpDef, F: Formula, vars: Formula[]): void {
   const data = new Map<number, Float64Array>();
   for (const v of vars) data.set(v.ind, sample(d, M * v.dim, POSITIVE.has(op.name)));
+  if (SORTED[op.name] !== undefined) {
+    const v = vars[SORTED[op.name]!]!, t = data.get(v.ind)!;
+    for (let r = 0; r < M; r++) t.subarray(r * v.dim, (r + 1) * v.dim).sort();
+  }
   const e = Var(vars.length, F.dim, 0);
   data.set(e.ind, sample(d, M * F.dim, false));
   const dot = (dd: Map<number, Float64Array>): Float64Array => {
@@ -78,7 +90,11 @@ function checkInstance(d: Data, op: OpDef, F: Formula, vars: Formula[]): void {
       return s;
     });
   };
-  for (const v of vars) {
+  vars.forEach((v, p) => {
+    if (NO_GRAD[op.name]?.includes(p)) {
+      assert.throws(() => evalRows(grad(F, v, e), data, M), (err: Error) => err instanceof KeOpsError && err.message.includes(op.name), `${op.name}: operand ${p}`);
+      return;
+    }
     const G = grad(F, v, e);
     const got = evalRows(G, data, M);
     const fd = (h: number): Float64Array => {
@@ -101,17 +117,17 @@ function checkInstance(d: Data, op: OpDef, F: Formula, vars: Formula[]): void {
     const kept = (a: Float64Array): Float64Array => a.filter((_, k) => !jump[k]);
     assert.ok(jump.filter(Boolean).length <= Math.max(1, want.length / 10), `${G}: ${jump.filter(Boolean).length} of ${want.length} samples at a discontinuity`);
     assertClose(kept(got as Float64Array), kept(want), { rtol: 1e-6, atol: 1e-6 * Math.max(1, ...Array.from(kept(want), Math.abs)), what: `${G} (expanded: ${G.op.expand!(G)})` });
-  }
+  });
 }
 
 const differentiable = allOps().filter((op) => op.arity > 0 && !op.expand && !op.name.startsWith("Test"));
 
-test("every op with operands declares a vjp", () => {
-  const missing = differentiable.filter((op) => !op.vjp).map((op) => op.name);
+test("every op with operands declares a vjp (or a branch-selecting gradT)", () => {
+  const missing = differentiable.filter((op) => !op.vjp && !op.gradT).map((op) => op.name);
   assert.deepEqual(missing, [], `ops without a vjp: ${missing.join(", ")}`);
 });
 
-for (const op of differentiable.filter((o) => o.vjp)) {
+for (const op of differentiable.filter((o) => o.vjp || o.gradT)) {
   const inst = instances(op);
   const skip = inst.length === 0 && `no instance of ${op.name} found: add its numeric attributes to EXTRA_ATTRS`;
   test(`Grad of ${op.name} matches finite differences (float64)`, { skip }, () =>
@@ -132,7 +148,7 @@ test("every op's Grad formulas on every backend equal js (float64)", () =>
     const chunks: { parts: Formula[]; data: Map<number, Float64Array> }[] = [];
     let cur = { parts: [] as Formula[], data: new Map<number, Float64Array>() };
     let next = 0;
-    for (const op of differentiable.filter((o) => o.vjp))
+    for (const op of differentiable.filter((o) => o.vjp || o.gradT))
       for (const { F, vars } of instances(op)) {
         if (cur.data.size + vars.length + 1 > 40) (chunks.push(cur), (cur = { parts: [], data: new Map() }));
         const base = next;
@@ -142,11 +158,13 @@ test("every op's Grad formulas on every backend equal js (float64)", () =>
         const e = Var(base + vars.length, F.dim, 0);
         for (const v of vars) cur.data.set(v.ind + base, sample(d, M * v.dim, POSITIVE.has(op.name)));
         cur.data.set(e.ind, sample(d, M * F.dim, false));
-        for (const v of vars) cur.parts.push(grad(Fr, ren(v), e));
+        vars.forEach((v, p) => {
+          if (!NO_GRAD[op.name]?.includes(p)) cur.parts.push(grad(Fr, ren(v), e));
+        });
       }
     if (cur.parts.length) chunks.push(cur);
     const backends = testBackends().filter((b) => b !== "js" && (b !== "native" || process.env.KEOPS_TEST_BACKENDS));
-    for (const { parts, data } of chunks) {
+    for (const { parts, data } of chunks.filter((ch) => ch.parts.length > 0)) {
       const whole = parts.slice(1).reduce((a, f) => apply(concat, [a, f]), parts[0]!);
       const want = evalRows(whole, data, M, "js");
       for (const backend of backends) {

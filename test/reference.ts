@@ -9,6 +9,7 @@ import { specOf, argumentData } from "../src/lazy/keopsfunction.js";
 import type { VarData } from "../src/lazy/execute.js";
 import type { TensorLike } from "../src/tensor.js";
 import { MATH_REF_OPS } from "./ops-reference.js";
+import { PARITY_REF_OPS } from "./parity-reference.js";
 
 type Vec = number[];
 /** Float64 evaluation of an op: operand values (per component) and numeric attributes → output components. */
@@ -40,6 +41,7 @@ export const REF_OPS: Record<string, RefOp> = {
   Elem: ([x], [m]) => [x![m!]!],
   Extract: ([x], [s, n]) => x!.slice(s!, s! + n!),
   ...MATH_REF_OPS,
+  ...PARITY_REF_OPS,
 };
 
 /** Evaluates a formula for one pair; `value(ind)` gives a variable's components. */

@@ -108,7 +108,8 @@ function postOrder(f: Formula): Formula[] {
  * The expanded gradient of ⟨F, e⟩ with respect to the variable v: reverse accumulation over F's
  * DAG (each node visited once, cotangents of shared nodes summed), using each op's `vjp`.
  * Nodes that do not depend on v are never differentiated; a node on a path to v whose op has no
- * `vjp` raises a KeOpsError naming the op.
+ * `vjp` raises a KeOpsError naming the op. An op with a `gradT` (a branch-selecting op) adds its
+ * whole contribution to v's gradient directly, from the full gradients of its operands.
  */
 export function gradFormula(F: Formula, v: Formula, e: Formula): Formula {
   requireVar("Grad", v);
@@ -124,6 +125,17 @@ export function gradFormula(F: Formula, v: Formula, e: Formula): Formula {
     const n = order[k]!;
     const g = ct.get(n);
     if (!g || n.isVar || !depends.has(n)) continue;
+    if (n.op.gradT) {
+      const gradOf = (a: Formula, c: Formula): Formula | undefined => (depends.has(a) ? gradFormula(a, v, c) : undefined);
+      const c = n.op.gradT(n.args, n.attrs, n, g, gradOf);
+      if (c) {
+        if (c.dim !== v.dim)
+          throw new Error(`internal: the gradT of ${n.op.name} gave a gradient of dimension ${c.dim} for a variable of dimension ${v.dim}`);
+        const prev = ct.get(v);
+        ct.set(v, prev ? add(prev, c) : c);
+      }
+      continue;
+    }
     const vjp = n.op.vjp;
     if (!vjp)
       throw new KeOpsError(`Grad: the operation ${n.op.name} has no derivative (vjp); cannot differentiate ${n} with respect to ${v}`);

@@ -9,5 +9,6 @@ import { functionVjp } from "./vjp.js";
 export { GradOp, DiffOp, grad, diff, gradFormula, diffFormula, expandMacros, zeroFormula } from "./grad.js";
 export { reductionVjp, valueRowShape, type ReductionVjp } from "./reductions.js";
 export { functionVjp } from "./vjp.js";
+export { GradMatrixOp, DivergenceOp, LaplacianOp, gradMatrix, divergence, laplacian } from "./calculus.js";
 
 setVjpImpl(functionVjp);

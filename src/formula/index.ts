@@ -10,3 +10,6 @@ export * from "./ops/erf.js";
 export * from "./ops/piecewise.js";
 export * from "./ops/norms.js";
 export * from "./ops/tensor.js";
+export * from "./ops/bspline.js";
+export * from "./ops/sequences.js";
+export * from "./ops/factorize.js";

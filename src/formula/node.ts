@@ -16,6 +16,12 @@ export interface LowerContext {
 }
 
 /**
+ * The full gradient of an operand for a cotangent, with respect to the variable being
+ * differentiated (undefined when the operand does not depend on it): what `OpDef.gradT` gets.
+ */
+export type GradOf = (operand: Formula, cotangent: Formula) => Formula | undefined;
+
+/**
  * Declaration of one operation — everything about it in one place: its KeOps name (printing and
  * parsing), its dimension rule, its lowering to scalar SSA.
  */
@@ -41,6 +47,15 @@ export interface OpDef {
    * sum over components), or undefined where the op is not differentiable in that operand (zero).
    */
   vjp?(args: readonly Formula[], attrs: readonly number[], self: Formula, g: Formula): readonly (Formula | undefined)[];
+  /**
+   * Whole-gradient rule, used instead of `vjp` when present: this node's contribution to the
+   * gradient with respect to the variable being differentiated, from its cotangent `g` and
+   * `gradOf(operand, cotangent)` (that operand's full gradient, undefined where the operand does
+   * not depend on the variable), or undefined for none. For ops that must *select* a branch's
+   * gradient rather than multiply it by a 0/1 mask (IfElse, Clamp, ReLU): an infinite or NaN
+   * derivative in the branch not taken then cannot leak into the result (0·∞ = NaN).
+   */
+  gradT?(args: readonly Formula[], attrs: readonly number[], self: Formula, g: Formula, gradOf: GradOf): Formula | undefined;
   /**
    * For ops whose KeOps attributes are integer lists (`TensorDot(a,b,[2,3],[3],[1],[0])`): builds
    * the node from the operands and the lists, as the string parser reads them.

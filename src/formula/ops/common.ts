@@ -33,7 +33,7 @@ export function componentwise(
 }
 
 /** Optional parts of an op declaration a factory passes through. */
-export type OpExtra = Partial<Pick<OpDef, "infix" | "print" | "vjp">>;
+export type OpExtra = Partial<Pick<OpDef, "infix" | "print" | "vjp" | "gradT">>;
 
 /** An element-wise unary op from a scalar lowering. */
 export function unaryOp(name: string, scalar: (ctx: LowerContext, x: number) => number, extra: OpExtra = {}): OpDef {

@@ -1,13 +1,15 @@
 /** Element-wise math functions. */
 import { apply, defineOp, type Formula, type LowerContext } from "../node.js";
 import { binaryOp, componentwise, unaryOp, unarySsa } from "./common.js";
-import { add, div, intCst, intInv, minus, mul, sub } from "./arith.js";
+import { add, intCst, intInv, inv, minus, mul, sub, zero } from "./arith.js";
+import { IfElseOp, timesCotangent } from "./piecewise.js";
 import { unbroadcast } from "./inner-sum.js";
 import { KeOpsError } from "../../errors.js";
 
 export const ExpOp = unarySsa("Exp", "exp", { vjp: (_a, _t, self, g) => [mul(g, self)] });
-export const LogOp = unarySsa("Log", "log", { vjp: ([x], _t, _s, g) => [div(g, x!)] });
-export const SqrtOp = unarySsa("Sqrt", "sqrt", { vjp: (_a, _t, self, g) => [div(g, mul(intCst(2), self))] });
+export const LogOp = unarySsa("Log", "log", { vjp: ([x], _t, _s, g) => [timesCotangent(g, inv(x!))] });
+/** `Sqrt(x)`; its derivative is KeOps's Rsqrt(x)/2, so 0 at x = 0 (Rsqrt(0) = 0), never 0·∞ = NaN. */
+export const SqrtOp = unarySsa("Sqrt", "sqrt", { vjp: ([x], _t, _s, g) => [timesCotangent(g, mul(intInv(2), rsqrt(x!)))] });
 /** `Sign(x)`: 1 where x > 0, −1 where x < 0, else 0 (NaN included, as KeOps); derivative zero. */
 export const SignOp = unaryOp(
   "Sign",
@@ -57,14 +59,23 @@ export const PowOp = defineOp({
 export const RsqrtOp = unaryOp(
   "Rsqrt",
   (ctx, x) => ctx.b.select(ctx.b.cmp("eq", x, ctx.b.c(0)), ctx.b.c(0), ctx.b.un("rsqrt", x)),
-  { vjp: (_a, _t, self, g) => [mul(intInv(-2), mul(pow(self, 3), g))] },
+  { vjp: (_a, _t, self, g) => [timesCotangent(g, mul(intInv(-2), pow(self, 3)))] },
 );
 
-/** `Powf(x,y)`: x^y for float (or varying) exponents, with broadcasting. */
+/** `where(v == 0, 0, f)`: IfElse(−|v|, 0, f), the 0 selected (an infinite or NaN f never leaks). */
+function zeroWhereZero(v: Formula, f: Formula): Formula {
+  return apply(IfElseOp, [minus(abs(v)), zero(f.dim), f]);
+}
+
+/**
+ * `Powf(x,y)`: x^y for float (or varying) exponents, with broadcasting. Derivatives as KeOps's
+ * (y·x^(y−1), log(x)·x^y), except where that is 0·∞ while x^y is constant there: ∂/∂x is 0 where
+ * y = 0 (x^0 = 1), ∂/∂y is 0 where x = 0 (0^y = 0); KeOps gives NaN at both.
+ */
 export const PowfOp = binaryOp("Powf", (ctx, x, y) => ctx.b.bin("pow", x, y), {
   vjp: ([x, y], _t, self, g) => [
-    unbroadcast(mul(mul(y!, powf(x!, sub(y!, intCst(1)))), g), x!.dim),
-    unbroadcast(mul(mul(log(x!), self), g), y!.dim),
+    unbroadcast(timesCotangent(g, zeroWhereZero(y!, mul(y!, powf(x!, sub(y!, intCst(1)))))), x!.dim),
+    unbroadcast(timesCotangent(g, zeroWhereZero(x!, mul(log(x!), self))), y!.dim),
   ],
 });
 
@@ -72,13 +83,13 @@ export const PowfOp = binaryOp("Powf", (ctx, x, y) => ctx.b.bin("pow", x, y), {
 export const XLogXOp = unaryOp(
   "XLogX",
   (ctx, x) => ctx.b.select(ctx.b.cmp("eq", x, ctx.b.c(0)), ctx.b.c(0), ctx.b.bin("mul", x, ctx.b.un("log", x))),
-  { vjp: ([x], _t, _s, g) => [mul(add(log(x!), intCst(1)), g)] },
+  { vjp: ([x], _t, _s, g) => [timesCotangent(g, add(log(x!), intCst(1)))] },
 );
 
 // ---- beyond KeOps ------------------------------------------------------------------------------
 
 /** `Log1p(x)`: log(1 + x), accurate near 0 (keops-ts addition). */
-export const Log1pOp = unarySsa("Log1p", "log1p", { vjp: ([x], _t, _s, g) => [div(g, add(intCst(1), x!))] });
+export const Log1pOp = unarySsa("Log1p", "log1p", { vjp: ([x], _t, _s, g) => [timesCotangent(g, inv(add(intCst(1), x!)))] });
 /** `Expm1(x)`: exp(x) − 1, accurate near 0 (keops-ts addition). */
 export const Expm1Op = unarySsa("Expm1", "expm1", { vjp: ([x], _t, _s, g) => [mul(exp(x!), g)] });
 /** `Sigmoid(x)`: 1 / (1 + exp(−x)) (keops-ts addition). */

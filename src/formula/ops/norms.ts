@@ -92,7 +92,11 @@ function weightedVjp(s: Formula, x: Formula, g: Formula): [Formula, Formula] {
   return [mul(g, tensorprod(x, x)), mul(g, add(matvecmult(s, x), vecmatmult(x, s)))];
 }
 
-/** `WeightedSqNorm(s,x)`: s·|x|² (s of dim 1), Σ s_c x_c² (dim D) or xᵀ S x (dim D², row-major S). */
+/**
+ * `WeightedSqNorm(s,x)`: s·|x|² (s of dim 1), Σ s_c x_c² (dim D) or xᵀ S x (dim D², row-major S):
+ * KeOps's redirection to SqNormIso, SqNormDiag or SymSqNorm by the weight's dimension, with the
+ * same lowering and derivative as those three.
+ */
 export const WeightedSqNormOp = defineOp({
   name: "WeightedSqNorm",
   arity: 2,
@@ -118,6 +122,29 @@ export const WeightedSqDistOp = defineOp({
     return [ds, unbroadcast(dw, x!.dim), unbroadcast(minus(dw), y!.dim)];
   },
 });
+
+/** A weighted squared norm whose weight kind is fixed by its name: KeOps's SqNormIso, SqNormDiag, SymSqNorm. */
+function fixedWeightNorm(name: string, kind: string, sdimFor: (D: number) => number) {
+  return defineOp({
+    name,
+    arity: 2,
+    nattrs: 0,
+    dim: ([s, x]) => {
+      if (s !== sdimFor(x!))
+        throw new KeOpsError(`${name}: expected weights s of dimension ${sdimFor(x!)} (${kind}) for vectors of dimension D = ${x}, got dimension ${s}`);
+      return 1;
+    },
+    lower: (ctx, [s, x]) => [weightedValues(ctx, s!, x!)],
+    vjp: ([s, x], _t, _s, g) => weightedVjp(s!, x!, g),
+  });
+}
+
+/** `SqNormIso(s,x)`: s·|x|², s a scalar (KeOps's isotropic norm; WeightedSqNorm with a scalar s). */
+export const SqNormIsoOp = fixedWeightNorm("SqNormIso", "a scalar", () => 1);
+/** `SqNormDiag(s,x)`: Σ s_c x_c², s of x's dimension (WeightedSqNorm with a diagonal s). */
+export const SqNormDiagOp = fixedWeightNorm("SqNormDiag", "D, a diagonal", (D) => D);
+/** `SymSqNorm(S,x)`: Σ_cd S_cd x_c x_d, S of dimension D² (row-major; WeightedSqNorm with a full S). */
+export const SymSqNormOp = fixedWeightNorm("SymSqNorm", "D², a full matrix", (D) => D * D);
 
 export const normalize = (a: Formula): Formula => apply(NormalizeOp, [a]);
 export const norm2 = (a: Formula): Formula => apply(Norm2Op, [a]);

@@ -1,8 +1,8 @@
 /** Trigonometric and hyperbolic functions, SinXDivX, Atan2. */
 import { apply, type Formula } from "../node.js";
 import { binarySsa, unaryOp, unarySsa } from "./common.js";
-import { add, div, intCst, inv, minus, mul, sub } from "./arith.js";
-import { IfElseOp } from "./piecewise.js";
+import { add, div, intCst, inv, minus, mul, sub, zero } from "./arith.js";
+import { IfElseOp, timesCotangent } from "./piecewise.js";
 import { rsqrt, square } from "./math.js";
 import { unbroadcast } from "./inner-sum.js";
 
@@ -10,17 +10,21 @@ const one = (): Formula => intCst(1);
 
 export const SinOp = unarySsa("Sin", "sin", { vjp: ([x], _t, _s, g) => [mul(cos(x!), g)] });
 export const CosOp = unarySsa("Cos", "cos", { vjp: ([x], _t, _s, g) => [minus(mul(sin(x!), g))] });
-export const AsinOp = unarySsa("Asin", "asin", { vjp: ([x], _t, _s, g) => [mul(rsqrt(sub(one(), square(x!))), g)] });
+export const AsinOp = unarySsa("Asin", "asin", { vjp: ([x], _t, _s, g) => [timesCotangent(g, rsqrt(sub(one(), square(x!))))] });
 export const AcosOp = unarySsa("Acos", "acos", {
-  vjp: ([x], _t, _s, g) => [minus(mul(rsqrt(sub(one(), square(x!))), g))],
+  vjp: ([x], _t, _s, g) => [timesCotangent(g, minus(rsqrt(sub(one(), square(x!)))))],
 });
 export const AtanOp = unarySsa("Atan", "atan", { vjp: ([x], _t, _s, g) => [div(g, add(one(), square(x!)))] });
 
-/** `Atan2(y,x)`: the angle of (x, y), in (−π, π]. */
+/**
+ * `Atan2(y,x)`: the angle of (x, y), in (−π, π]. Derivatives (x, −y)/(x² + y²) as KeOps, and 0 at
+ * the origin (where KeOps gives 0/0 = NaN while atan2 is finite).
+ */
 export const Atan2Op = binarySsa("Atan2", "atan2", {
   vjp: ([y, x], _t, _s, g) => {
     const r2 = add(square(x!), square(y!));
-    return [unbroadcast(div(mul(x!, g), r2), y!.dim), unbroadcast(minus(div(mul(y!, g), r2)), x!.dim)];
+    const safe = (f: Formula): Formula => apply(IfElseOp, [minus(r2), zero(f.dim), f]);
+    return [unbroadcast(safe(div(mul(x!, g), r2)), y!.dim), unbroadcast(safe(minus(div(mul(y!, g), r2))), x!.dim)];
   },
 });
 
