@@ -18,7 +18,7 @@ import { NoFigure, type Impl } from "./impl/runner.js";
 const MiB = 2 ** 20;
 
 async function implFor(name: string): Promise<Impl> {
-  if (name.startsWith("keops:")) return (await import("./impl/keops.js")).keopsImpl(name.slice(6) as never);
+  if (name.startsWith("keops:")) return (await import("./impl/keops.js")).keopsImpl(name.slice(6).split("+")[0] as never);
   if (name === "tfjs-cpu" || name === "tfjs-wasm") return (await import("./impl/tfjs.js")).tfjsImpl(name === "tfjs-cpu" ? "cpu" : "wasm");
   if (name === "plain-js") return (await import("./impl/plainjs.js")).plainJsImpl;
   if (name === "faiss") return (await import("./impl/faiss.js")).faissImpl;

@@ -11,6 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { backendInfo } from "../src/index.js";
+import { RELAXED_PROBE, engineHasRelaxedSimd } from "../src/backends/wasm/asm.js";
 import { main as browserBench } from "./browser.js";
 import { parseArgs, type BenchArgs } from "./args.js";
 import { fmtSci, fmtSize, fmtTime } from "./format.js";
@@ -23,6 +24,7 @@ import type { FigureResult, FigureSpec, ImplName } from "./types.js";
 import { WORKLOADS, workload, type Workload } from "./workloads.js";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
+let relaxedFlag = false;
 const ROOT = path.dirname(BENCH);
 const CHECK_ROWS = 100;
 const SEED = 20261123;
@@ -56,7 +58,8 @@ const progress = {
 function runChild(specs: readonly FigureSpec[], timeoutS: number, onTick: (s: number) => void, onResult: (r: FigureResult) => void): Promise<FigureResult[]> {
   return new Promise((resolve) => {
     const arg = JSON.stringify(specs.length === 1 ? specs[0] : specs);
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(BENCH, "one.ts"), arg], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const flags = specs.some((s) => s.impl.endsWith(RELAXED)) ? ["--experimental-wasm-relaxed-simd"] : [];
+    const child = spawn(process.execPath, [...flags, "--import", "tsx", path.join(BENCH, "one.ts"), arg], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "", stderr = "", killed = false;
     const got: FigureResult[] = [];
     const t0 = performance.now();
@@ -129,9 +132,25 @@ function probeMemory(spec: FigureSpec, seconds: number): Promise<number | null> 
 }
 
 /** Implementations of a workload: the keops-ts backends, then its peers. */
+/**
+ * Suffix of the wasm backend run in a child started with `--experimental-wasm-relaxed-simd`: added
+ * where this Node validates relaxed SIMD only with that flag (Node 20), so that both paths are measured.
+ */
+const RELAXED = "+relaxed-simd";
+const RELAXED_PROBE_BYTES = Array.from(RELAXED_PROBE).join(",");
+const relaxedBehindFlag = (): boolean => {
+  if (engineHasRelaxedSimd()) return false;
+  try {
+    return execFileSync(process.execPath, ["--experimental-wasm-relaxed-simd", "-e", `process.stdout.write(String(WebAssembly.validate(new Uint8Array([${RELAXED_PROBE_BYTES}]))))`]).toString() === "true";
+  } catch {
+    return false;
+  }
+};
+
 function implsOf(w: Workload, keops: readonly string[], args: BenchArgs): ImplName[] {
   const peers = args.peers === "none" ? [] : w.peers.filter((p) => !args.peers.length || (args.peers as readonly string[]).includes(p));
-  return [...keops.map((b) => `keops:${b}` as ImplName), ...peers];
+  const relaxed = keops.includes("wasm") && relaxedFlag ? [`keops:wasm${RELAXED}` as ImplName] : [];
+  return [...keops.map((b) => `keops:${b}` as ImplName), ...relaxed, ...peers];
 }
 
 /** Predicted seconds per run at `size`, from the last timed figure of the same line. */
@@ -188,6 +207,7 @@ async function main(): Promise<void> {
   }
   const t0 = performance.now();
   const loadStart = os.loadavg()[0]!;
+  relaxedFlag = relaxedBehindFlag();
   const info = backendInfo();
   const available = info.backends.filter((b) => b.unavailable === null).map((b) => b.name);
   for (const b of args.backends)
