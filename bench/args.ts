@@ -17,7 +17,7 @@ export interface BenchArgs {
   readonly render: string | undefined;
 }
 
-export const USAGE = `usage: npm run bench -- [--quick] [--only W1,W3] [--backends js,native] [--peers tfjs-cpu,tfjs-wasm,plain-js,faiss|none] [--budget SECONDS] [--runs N] [--out DIR]
+export const USAGE = `usage: npm run bench -- [--quick] [--only W1,W3] [--backends js,native] [--peers tfjs-cpu,tfjs-wasm,plain-js,faiss,usearch|none] [--budget SECONDS] [--runs N] [--out DIR]
   --quick     small sizes, 5 runs, a few seconds per figure: under 2 minutes; writes bench/results/quick/
   --only      workloads (W1 … W8, or keys such as W3-D64, W7-reuse)
   --backends  keops-ts backends (default: every available one)

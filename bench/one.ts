@@ -18,10 +18,11 @@ import { NoFigure, type Impl } from "./impl/runner.js";
 const MiB = 2 ** 20;
 
 async function implFor(name: string): Promise<Impl> {
-  if (name.startsWith("keops:")) return (await import("./impl/keops.js")).keopsImpl(name.slice(6) as never);
+  if (name.startsWith("keops:")) return (await import("./impl/keops.js")).keopsImpl(name.slice(6).split("+")[0] as never);
   if (name === "tfjs-cpu" || name === "tfjs-wasm") return (await import("./impl/tfjs.js")).tfjsImpl(name === "tfjs-cpu" ? "cpu" : "wasm");
   if (name === "plain-js") return (await import("./impl/plainjs.js")).plainJsImpl;
   if (name === "faiss") return (await import("./impl/faiss.js")).faissImpl;
+  if (name === "usearch") return (await import("./impl/usearch.js")).usearchImpl;
   throw new Error(`unknown implementation ${name}`);
 }
 
@@ -52,7 +53,7 @@ async function measure(spec: FigureSpec): Promise<FigureResult> {
   const runner = await impl.setup(w, data, spec.size);
   const t0 = performance.now();
   let last: Output = await runner.call();
-  const firstS = since(t0);
+  const firstS = last.seconds ?? since(t0);
   const times: number[] = [];
   for (let r = 0; r < spec.runs; r++) {
     // the first call includes compilation: it alone decides only when it already used half the budget
@@ -67,7 +68,7 @@ async function measure(spec: FigureSpec): Promise<FigureResult> {
     }
     const t = performance.now();
     last = await runner.call();
-    times.push(since(t));
+    times.push(last.seconds ?? since(t));
   }
   const peakRssMiB = process.resourceUsage().maxRSS / 1024;
   const med = median(times);

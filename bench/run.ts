@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- options]`: runs the workloads W1–W8 of PERFORMANCE.md on every available
  * keops-ts backend and, in the same run, the peers (dense TensorFlow.js on cpu and wasm, a plain
- * JavaScript loop, faiss-node when installed). Each figure is measured in a fresh child process
+ * JavaScript loop, FAISS through Debian's python3-faiss and usearch when present). Each figure is measured in a fresh child process
  * (bench/one.ts). Writes <out>/<date>.json, RESULTS.md and SVG plots; see `--help`.
  */
 import { spawn } from "node:child_process";
@@ -11,10 +11,12 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { backendInfo } from "../src/index.js";
+import { RELAXED_PROBE, engineHasRelaxedSimd } from "../src/backends/wasm/asm.js";
 import { main as browserBench } from "./browser.js";
 import { parseArgs, type BenchArgs } from "./args.js";
 import { fmtSci, fmtSize, fmtTime } from "./format.js";
-import { loadFaiss } from "./impl/faiss.js";
+import { describeFaiss, loadFaiss } from "./impl/faiss.js";
+import { loadUsearch } from "./impl/usearch.js";
 import { denseOutOfMemory } from "./impl/tfjs.js";
 import { markdown, plots, headline, type RunRecord } from "./report.js";
 import { since } from "./stats.js";
@@ -22,6 +24,7 @@ import type { FigureResult, FigureSpec, ImplName } from "./types.js";
 import { WORKLOADS, workload, type Workload } from "./workloads.js";
 
 const BENCH = path.dirname(fileURLToPath(import.meta.url));
+let relaxedFlag = false;
 const ROOT = path.dirname(BENCH);
 const CHECK_ROWS = 100;
 const SEED = 20261123;
@@ -55,7 +58,8 @@ const progress = {
 function runChild(specs: readonly FigureSpec[], timeoutS: number, onTick: (s: number) => void, onResult: (r: FigureResult) => void): Promise<FigureResult[]> {
   return new Promise((resolve) => {
     const arg = JSON.stringify(specs.length === 1 ? specs[0] : specs);
-    const child = spawn(process.execPath, ["--import", "tsx", path.join(BENCH, "one.ts"), arg], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const flags = specs.some((s) => s.impl.endsWith(RELAXED)) ? ["--experimental-wasm-relaxed-simd"] : [];
+    const child = spawn(process.execPath, [...flags, "--import", "tsx", path.join(BENCH, "one.ts"), arg], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "", stderr = "", killed = false;
     const got: FigureResult[] = [];
     const t0 = performance.now();
@@ -128,9 +132,25 @@ function probeMemory(spec: FigureSpec, seconds: number): Promise<number | null> 
 }
 
 /** Implementations of a workload: the keops-ts backends, then its peers. */
+/**
+ * Suffix of the wasm backend run in a child started with `--experimental-wasm-relaxed-simd`: added
+ * where this Node validates relaxed SIMD only with that flag (Node 20), so that both paths are measured.
+ */
+const RELAXED = "+relaxed-simd";
+const RELAXED_PROBE_BYTES = Array.from(RELAXED_PROBE).join(",");
+const relaxedBehindFlag = (): boolean => {
+  if (engineHasRelaxedSimd()) return false;
+  try {
+    return execFileSync(process.execPath, ["--experimental-wasm-relaxed-simd", "-e", `process.stdout.write(String(WebAssembly.validate(new Uint8Array([${RELAXED_PROBE_BYTES}]))))`]).toString() === "true";
+  } catch {
+    return false;
+  }
+};
+
 function implsOf(w: Workload, keops: readonly string[], args: BenchArgs): ImplName[] {
   const peers = args.peers === "none" ? [] : w.peers.filter((p) => !args.peers.length || (args.peers as readonly string[]).includes(p));
-  return [...keops.map((b) => `keops:${b}` as ImplName), ...peers];
+  const relaxed = keops.includes("wasm") && relaxedFlag ? [`keops:wasm${RELAXED}` as ImplName] : [];
+  return [...keops.map((b) => `keops:${b}` as ImplName), ...relaxed, ...peers];
 }
 
 /** Predicted seconds per run at `size`, from the last timed figure of the same line. */
@@ -187,6 +207,7 @@ async function main(): Promise<void> {
   }
   const t0 = performance.now();
   const loadStart = os.loadavg()[0]!;
+  relaxedFlag = relaxedBehindFlag();
   const info = backendInfo();
   const available = info.backends.filter((b) => b.unavailable === null).map((b) => b.name);
   for (const b of args.backends)
@@ -199,11 +220,18 @@ async function main(): Promise<void> {
   const outDir = path.resolve(args.out ?? path.join(BENCH, "results", mode === "full" ? "" : mode));
   const notes: string[] = [];
   for (const b of info.backends) if (b.unavailable !== null) notes.push(`keops-ts backend \`${b.name}\` is unavailable here: ${b.unavailable}.`);
+  const knnPeers = workloads.some((w) => w.peers.includes("faiss")) && args.peers !== "none";
   const faiss = await loadFaiss();
-  const faissNote = faiss.mod
-    ? null
-    : `faiss-node is not available (${faiss.why}). It is not a dependency of keops-ts; its npm install downloads a prebuilt binary from github.com, else clones faiss from github.com and builds it with cmake. On the machine of the committed results github.com is unreachable: \`npm install faiss-node\` (0.5.1, tried in a scratch folder) failed with ENOTFOUND github.com, so the faiss KNN peer could not be measured.`;
-  if (faissNote && workloads.some((w) => w.peers.includes("faiss")) && args.peers !== "none") notes.push(faissNote);
+  faiss.proc?.close();
+  const usearch = await loadUsearch();
+  if (knnPeers) {
+    notes.push(faiss.info
+      ? `K-NN peer: ${describeFaiss(faiss.info)}; each run builds the index on y and searches x, timed inside the Python process.`
+      : `FAISS is not available (${faiss.why}), so the FAISS K-NN figures are missing. It is not a dependency of keops-ts: \`apt-get install python3-faiss libopenblas0-pthread\` (Debian) provides it; \`KEOPS_TS_PYTHON\` names another interpreter.`);
+    notes.push(usearch.mod
+      ? `K-NN peer: usearch ${usearch.version} (npm), \`exactSearch(y, x, D, 10, "l2sq", ${os.availableParallelism()})\`: its brute-force exact search on every core.`
+      : `usearch is not available (${usearch.why}): it is an optional development dependency (\`npm install\` installs it with its prebuilt binary).`);
+  }
 
   // the schedule: per workload and implementation, sizes ascending
   const plan: { w: Workload; impl: ImplName; sizes: number[] }[] = [];
@@ -219,10 +247,11 @@ async function main(): Promise<void> {
   };
   const specOf = (w: Workload, impl: ImplName, size: number): FigureSpec =>
     ({ workload: w.key, impl, size, runs: args.runs, checkRows: CHECK_ROWS, budgetS: args.budgetS, seed: SEED });
-  /** A result known without running: faiss missing, dense matrices too large. */
+  /** A result known without running: a K-NN peer missing, dense matrices too large. */
   const decided = (w: Workload, impl: ImplName, size: number): FigureResult | null => {
     const spec = specOf(w, impl, size);
-    if (impl === "faiss" && !faiss.mod) return { spec, status: "not available", note: "not available: faiss-node is not installed (see notes)" };
+    if (impl === "faiss" && !faiss.info) return { spec, status: "not available", note: "not available: FAISS cannot be imported (see notes)" };
+    if (impl === "usearch" && !usearch.mod) return { spec, status: "not available", note: "not available: usearch is not installed (see notes)" };
     const oom = (impl === "tfjs-cpu" || impl === "tfjs-wasm") && w.id !== "W7" ? denseOutOfMemory(w, size, impl === "tfjs-cpu" ? "cpu" : "wasm") : null;
     return oom ? { spec, status: "out of memory", note: oom } : null;
   };

@@ -1,7 +1,7 @@
 /** Shared types of the benchmark harness (bench/): what a figure is and what measuring it gives. */
 
 /** Implementations measured: a keops-ts backend (`keops:<name>`) or a peer. */
-export type ImplName = `keops:${string}` | "tfjs-cpu" | "tfjs-wasm" | "plain-js" | "faiss";
+export type ImplName = `keops:${string}` | "tfjs-cpu" | "tfjs-wasm" | "plain-js" | "faiss" | "usearch";
 
 /** One figure to measure: a workload at one size with one implementation. */
 export interface FigureSpec {
@@ -27,6 +27,11 @@ export interface Output {
   readonly indices?: Int32Array | Float64Array;
   /** Width of one output row. */
   readonly width: number;
+  /**
+   * Seconds of the run as the implementation timed it itself (the FAISS peer, timed inside its
+   * Python child so that the pipe and file transfers are left out); absent: timed by the harness.
+   */
+  readonly seconds?: number;
 }
 
 /** The measured figure (or why there is none). */

@@ -23,7 +23,7 @@ export interface Workload {
   /** Pairs (i, j) per timed run, or null where pairs/s is not meaningful. */
   pairs(size: number): number | null;
   /** Peers that run this workload (keops-ts backends always do). */
-  readonly peers: readonly ("tfjs-cpu" | "tfjs-wasm" | "plain-js" | "faiss")[];
+  readonly peers: readonly ("tfjs-cpu" | "tfjs-wasm" | "plain-js" | "faiss" | "usearch")[];
   /** How a time is best shown: seconds per run, or µs per call (W7). */
   readonly unit: "s" | "us/call";
 }
@@ -40,13 +40,23 @@ export const KNN_K = 10;
 export const SOLVE_ALPHA = 0.1, SOLVE_EPS = 1e-6;
 
 const dense = ["tfjs-cpu", "tfjs-wasm", "plain-js"] as const;
+/** The K-NN peers: FAISS IndexFlatL2 (Python child) and usearch's exact search (npm). */
+const knn = ["faiss", "usearch"] as const;
+/** K-NN in embedding dimensions (M = N = 1e4 in a full run; 1e3 starts the time predictor). */
+const knnHighD = (D: number): Workload => ({
+  key: `W3-D${D}`, id: "W3", title: `K nearest neighbours (argKmin, K = 10), D = ${D}`, D, Dv: 0, full: [1e3, 1e4], quick: [300],
+  sizeLabel: "M = N", pairs: square, peers: knn, unit: "s",
+});
 
 /** Every workload, in report order. */
 export const WORKLOADS: readonly Workload[] = [
   { key: "W1", id: "W1", title: "Gaussian convolution, D = 3, b of dim 1", D: 3, Dv: 1, full: [1e3, 1e4, 1e5, 1e6], quick: [300, 1000], sizeLabel: "M = N", pairs: square, peers: dense, unit: "s" },
   { key: "W2", id: "W2", title: "Gaussian convolution, D = 3, b of dim 3", D: 3, Dv: 3, full: [1e3, 1e4, 1e5], quick: [1000], sizeLabel: "M = N", pairs: square, peers: dense, unit: "s" },
-  { key: "W3-D3", id: "W3", title: "K nearest neighbours (argKmin, K = 10), D = 3", D: 3, Dv: 0, full: [1e3, 1e4, 1e5], quick: [1000], sizeLabel: "M = N", pairs: square, peers: [...dense, "faiss"], unit: "s" },
-  { key: "W3-D64", id: "W3", title: "K nearest neighbours (argKmin, K = 10), D = 64", D: 64, Dv: 0, full: [1e3, 1e4], quick: [500], sizeLabel: "M = N", pairs: square, peers: [...dense, "faiss"], unit: "s" },
+  { key: "W3-D3", id: "W3", title: "K nearest neighbours (argKmin, K = 10), D = 3", D: 3, Dv: 0, full: [1e3, 1e4, 1e5], quick: [1000], sizeLabel: "M = N", pairs: square, peers: [...dense, ...knn], unit: "s" },
+  { key: "W3-D64", id: "W3", title: "K nearest neighbours (argKmin, K = 10), D = 64", D: 64, Dv: 0, full: [1e3, 1e4], quick: [500], sizeLabel: "M = N", pairs: square, peers: [...dense, ...knn], unit: "s" },
+  knnHighD(128),
+  knnHighD(256),
+  knnHighD(1024),
   { key: "W4", id: "W4", title: "logsumexp over j of −‖x_i − y_j‖², D = 3", D: 3, Dv: 0, full: [1e3, 1e4, 1e5], quick: [1000], sizeLabel: "M = N", pairs: square, peers: dense, unit: "s" },
   { key: "W5", id: "W5", title: "gradient of Σ_i ‖a_i‖² w.r.t. x for W1 (forward + backward)", D: 3, Dv: 1, full: [1e3, 1e4], quick: [500], sizeLabel: "M = N", pairs: square, peers: ["tfjs-cpu", "tfjs-wasm"], unit: "s" },
   { key: "W6", id: "W6", title: "solve (alpha·Id + K) a = b, Gaussian K, alpha = 0.1, b of dim 1", D: 3, Dv: 1, full: [1e3, 3e3, 1e4], quick: [300], sizeLabel: "M", pairs: () => null, peers: ["tfjs-cpu", "tfjs-wasm"], unit: "s" },

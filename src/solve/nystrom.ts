@@ -8,6 +8,15 @@
  * with K scalar (every column of b treated alike: one factorisation serves all columns); for any
  * other formula linear in b it is a worse preconditioner, never a wrong answer as long as it stays
  * positive definite.
+ *
+ * The rank, when not given, is read off the spectrum: a pilot sample of p rows (p ≤ 1024) gives
+ * K_pp, whose greedy pivoted Cholesky factorisation runs until the remaining trace (a bound on
+ * the largest eigenvalue left), scaled by M/p (the eigenvalues of K grow with M as p's do with p),
+ * falls under TAIL·alpha — the part of K the preconditioner leaves to conjugate gradient then has
+ * eigenvalues ≲ TAIL·alpha, a condition number ≲ 1 + TAIL — or the rank reaches its memory and
+ * time cap. The pivots are the
+ * landmarks (better spread than random rows, so fewer are needed). An explicit `rank` keeps
+ * seeded random landmarks of exactly that rank (up to the memory cap).
  */
 import { KeOpsError } from "../errors.js";
 import { Var, substitute, type Formula } from "../formula/node.js";
@@ -17,10 +26,15 @@ import { allocate, sizeOf, type Tensor } from "../tensor.js";
 import type { Preconditioner } from "./cg.js";
 import type { LinearSystem, SystemShape } from "./types.js";
 
-/** Default number of landmarks. */
-export const DEFAULT_RANK = 200;
-/** Largest K_nm kept in memory, in float64 elements (≈ 200 MB): the rank shrinks to fit. */
-const MAX_ELEMENTS = 2.5e7;
+/** Largest K_nm kept in memory, in elements (float32: 200 MB): the rank shrinks to fit. */
+const MAX_ELEMENTS = 5e7;
+/** Largest automatic rank; and building B costs M·m²/2 multiply-adds on the host, kept ≤ GRAM_WORK. */
+const MAX_AUTO_RANK = 1000;
+const GRAM_WORK = 1e10;
+/** Rows of the pilot sample whose spectrum sets the automatic rank. */
+const PILOT = 1024;
+/** Automatic rank: the eigenvalues left to CG should stay under TAIL·alpha. */
+const TAIL = 30;
 
 /** m distinct rows of 0 … M−1, seeded (the same landmarks for the same sizes). */
 function landmarks(M: number, m: number): Int32Array {
@@ -66,29 +80,89 @@ function columnsFormula(sys: LinearSystem): { f: Formula; w: number } {
 }
 
 /**
- * K_nm for every batch entry: (nBatch, M, m) float64, column t being K(·, S_t): reductions over
- * the landmark rows only, the unknown set to one-hot columns.
+ * K(rows, S) for every batch entry: (nBatch, nRows, m), column t being K(·, S_t): reductions over
+ * the landmark rows only, the unknown set to one-hot columns. `rows`: the outer rows (all when
+ * undefined).
  */
-function kernelColumns(sys: LinearSystem, shape: SystemShape, S: Int32Array): Float64Array {
-  const { M, nBatch } = shape;
+function kernelColumns(sys: LinearSystem, shape: SystemShape, S: Int32Array, rows?: Int32Array): Float32Array {
+  const { nBatch } = shape;
+  const M = rows ? rows.length : shape.M;
   const m = S.length;
   const axis = sys.call.axis;
   const { f, w } = columnsFormula(sys);
-  const inner = new Map<number, VarData>();
-  for (const [ind, v] of sys.vars) inner.set(ind, v.cat === axis ? restrictRows(v, S, sys.dtype) : v);
-  const Knm = new Float64Array(nBatch * M * m);
+  const outer = new Map<number, VarData>();
+  for (const [ind, v] of sys.vars) if (v.cat !== axis) outer.set(ind, rows && v.cat !== 2 ? restrictRows(v, rows, sys.dtype) : v);
+  const Knm = new Float32Array(nBatch * M * m);
+  // one reduction per group of w landmarks, over those landmarks only, b = the identity
+  const onehot = allocate(sys.dtype, w * w);
+  for (let t = 0; t < w; t++) onehot[t * w + t] = 1;
   for (let t0 = 0; t0 < m; t0 += w) {
     const c = Math.min(w, m - t0);
-    const onehot = allocate(sys.dtype, m * w);
-    for (let t = 0; t < c; t++) onehot[(t0 + t) * w + t] = 1;
-    const vars = new Map(inner);
-    vars.set(sys.pInd, { data: onehot, cat: axis, dim: w, rows: m, batch: [], name: "landmark columns" });
+    const group = S.subarray(t0, t0 + c);
+    const vars = new Map(outer);
+    for (const [ind, v] of sys.vars) if (v.cat === axis) vars.set(ind, restrictRows(v, group, sys.dtype));
+    vars.set(sys.pInd, { data: onehot.subarray(0, c * w), cat: axis, dim: w, rows: c, batch: [], name: "landmark columns" });
     const out = (execute({ ...sys.call, formula: f }, vars, sys.dtype) as Tensor).data;
     for (let b = 0; b < nBatch; b++)
       for (let i = 0; i < M; i++)
         for (let t = 0; t < c; t++) Knm[(b * M + i) * m + t0 + t] = out[(b * M + i) * w + t]!;
   }
   return Knm;
+}
+
+/**
+ * Greedy pivoted Cholesky of the p×p matrix A (symmetric positive semi-definite, row-major):
+ * pivots in order, stopping once the remaining trace (the sum of the residual's eigenvalues, a
+ * bound on its largest) is ≤ `stop` or `kmax` pivots are taken. Returns the pivots and the
+ * remaining trace after each one.
+ */
+export function pivotedCholesky(A: ArrayLike<number>, p: number, kmax: number, stop: number): { pivots: number[]; residual: number[] } {
+  const d = Float64Array.from({ length: p }, (_, i) => A[i * p + i]!);
+  const L: Float64Array[] = [];
+  const pivots: number[] = [], residual: number[] = [];
+  const taken = new Uint8Array(p);
+  const largest = (): number => {
+    let best = -1;
+    for (let i = 0; i < p; i++) if (!taken[i] && (best < 0 || d[i]! > d[best]!)) best = i;
+    return best;
+  };
+  for (let k = 0; k < kmax; k++) {
+    const q = largest();
+    let trace = 0;
+    for (let i = 0; i < p; i++) if (!taken[i]) trace += d[i]!;
+    if (q < 0 || !(trace > stop) || !(d[q]! > 0)) break;
+    const piv = Math.sqrt(d[q]!);
+    const col = new Float64Array(p);
+    for (let i = 0; i < p; i++) {
+      if (taken[i]) continue;
+      let s = 0.5 * (A[i * p + q]! + A[q * p + i]!);
+      for (const l of L) s -= l[i]! * l[q]!;
+      col[i] = s / piv;
+    }
+    taken[q] = 1;
+    for (let i = 0; i < p; i++) if (!taken[i]) d[i] = Math.max(0, d[i]! - col[i]! * col[i]!);
+    L.push(col);
+    pivots.push(q);
+    let rest = 0;
+    for (let i = 0; i < p; i++) if (!taken[i]) rest += d[i]!;
+    residual.push(rest);
+  }
+  return { pivots, residual };
+}
+
+/**
+ * Landmarks read off the spectrum (batch entry 0's): pivoted Cholesky of K on a pilot sample,
+ * up to the rank where the remaining trace, scaled to M rows, is ≤ TAIL·alpha.
+ */
+function spectralLandmarks(sys: LinearSystem, shape: SystemShape, alpha: number, cap: number): Int32Array {
+  const { M } = shape;
+  const P = landmarks(M, Math.min(M, PILOT));
+  const p = P.length;
+  const Kpp = kernelColumns(sys, { ...shape, nBatch: 1 }, P, P);
+  const scale = M / p;
+  const { pivots } = pivotedCholesky(Kpp, p, Math.min(cap, p), (TAIL * alpha) / scale);
+  if (!pivots.length) pivots.push(0);
+  return Int32Array.from(pivots, (q) => P[q]!).sort();
 }
 
 /** In-place Cholesky of an n×n SPD matrix (lower); false if not positive definite. */
@@ -122,27 +196,51 @@ function cholSolve(L: Float64Array, n: number, u: Float64Array): void {
   }
 }
 
+/** Rows of K_nm packed per panel of the Gram product (m × ROWS float64: L2-sized for m ≤ 1000). */
+const ROWS = 128;
+
+/**
+ * B += the lower triangle (t ≤ s, rounded up to 4 × 4 blocks) of K_mnK_nm for the M × m block of
+ * K_nm at `off`: panels of ROWS rows packed column by column, then 4 × 4 blocks of dot products
+ * over a panel (16 running sums in registers, 8 loads per row).
+ */
+export function gram(Knm: ArrayLike<number>, off: number, M: number, m: number, B: Float64Array): void {
+  const mp = (m + 3) & ~3;
+  const panel = new Float64Array(mp * ROWS);
+  for (let i0 = 0; i0 < M; i0 += ROWS) {
+    const R = Math.min(ROWS, M - i0);
+    panel.fill(0);
+    for (let r = 0; r < R; r++) {
+      const row = off + (i0 + r) * m;
+      for (let s = 0; s < m; s++) panel[s * ROWS + r] = Knm[row + s]!;
+    }
+    for (let s = 0; s < mp; s += 4) {
+      const a0 = s * ROWS, a1 = a0 + ROWS, a2 = a1 + ROWS, a3 = a2 + ROWS;
+      for (let t = 0; t <= s; t += 4) {
+        const b0 = t * ROWS, b1 = b0 + ROWS, b2 = b1 + ROWS, b3 = b2 + ROWS;
+        let c00 = 0, c01 = 0, c02 = 0, c03 = 0, c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+        let c20 = 0, c21 = 0, c22 = 0, c23 = 0, c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+        for (let r = 0; r < R; r++) {
+          const x0 = panel[a0 + r]!, x1 = panel[a1 + r]!, x2 = panel[a2 + r]!, x3 = panel[a3 + r]!;
+          const y0 = panel[b0 + r]!, y1 = panel[b1 + r]!, y2 = panel[b2 + r]!, y3 = panel[b3 + r]!;
+          c00 += x0 * y0; c01 += x0 * y1; c02 += x0 * y2; c03 += x0 * y3;
+          c10 += x1 * y0; c11 += x1 * y1; c12 += x1 * y2; c13 += x1 * y3;
+          c20 += x2 * y0; c21 += x2 * y1; c22 += x2 * y2; c23 += x2 * y3;
+          c30 += x3 * y0; c31 += x3 * y1; c32 += x3 * y2; c33 += x3 * y3;
+        }
+        const c = [c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23, c30, c31, c32, c33];
+        for (let u = 0; u < 4 && s + u < m; u++)
+          for (let v = 0; v < 4 && t + v < m && t + v <= s + u; v++) B[(s + u) * m + t + v]! += c[u * 4 + v]!;
+      }
+    }
+  }
+}
+
 /** The factor of B = alpha·K_mm + K_mnK_nm for one batch entry (a jitter is added if needed). */
-function factor(Knm: Float64Array, off: number, M: number, S: Int32Array, alpha: number): Float64Array {
+function factor(Knm: Float32Array, off: number, M: number, S: Int32Array, alpha: number): Float64Array {
   const m = S.length;
   const B = new Float64Array(m * m);
-  // lower triangle of K_mn K_nm, four rows of K_nm at a time (a quarter of the passes over B)
-  let i = 0;
-  for (; i + 4 <= M; i += 4) {
-    const r0 = off + i * m, r1 = r0 + m, r2 = r1 + m, r3 = r2 + m;
-    for (let s = 0; s < m; s++) {
-      const v0 = Knm[r0 + s]!, v1 = Knm[r1 + s]!, v2 = Knm[r2 + s]!, v3 = Knm[r3 + s]!;
-      const bs = s * m;
-      for (let t = 0; t <= s; t++) B[bs + t]! += v0 * Knm[r0 + t]! + v1 * Knm[r1 + t]! + v2 * Knm[r2 + t]! + v3 * Knm[r3 + t]!;
-    }
-  }
-  for (; i < M; i++) {
-    const row = off + i * m;
-    for (let s = 0; s < m; s++) {
-      const v = Knm[row + s]!;
-      for (let t = 0; t <= s; t++) B[s * m + t]! += v * Knm[row + t]!;
-    }
-  }
+  gram(Knm, off, M, m, B);
   let tr = 0;
   for (let s = 0; s < m; s++) {
     for (let t = 0; t <= s; t++) {
@@ -161,20 +259,25 @@ function factor(Knm: Float64Array, off: number, M: number, S: Int32Array, alpha:
 }
 
 /**
- * Builds the Nyström preconditioner of rank min(rank, M) (default 200; shrunk so that K_nm stays
- * under ~200 MB). alpha = 0 is replaced by a tiny positive ridge (P must be invertible).
+ * Builds the Nyström preconditioner: of rank min(rank, M) when `rank` is given (random landmarks),
+ * else of the rank the spectrum asks for (see the top of this file); shrunk so that K_nm stays
+ * under ~200 MB. alpha = 0 is replaced by a tiny positive ridge (P must be invertible).
  */
-export function nystromPreconditioner(sys: LinearSystem, shape: SystemShape, alpha: number, rank: number | undefined): Preconditioner {
+export function nystromPreconditioner(sys: LinearSystem, shape: SystemShape, alpha: number, rank: number | undefined): Preconditioner & { readonly rank: number } {
   const { M, nBatch } = shape;
   const Dv = sys.Dv;
-  const m = Math.max(1, Math.min(rank ?? DEFAULT_RANK, M, Math.floor(MAX_ELEMENTS / Math.max(1, nBatch * M))));
-  const S = landmarks(M, m);
+  const cap = Math.max(1, Math.min(M, Math.floor(MAX_ELEMENTS / Math.max(1, nBatch * M))));
+  const S = rank === undefined
+    ? spectralLandmarks(sys, shape, Math.max(alpha, 1e-8), Math.min(cap, MAX_AUTO_RANK, Math.floor(Math.sqrt((2 * GRAM_WORK) / (nBatch * M)))))
+    : landmarks(M, Math.min(rank, cap));
+  const m = S.length;
   const Knm = kernelColumns(sys, shape, S);
   let diag = 0;
   for (let s = 0; s < m; s++) diag = Math.max(diag, Math.abs(Knm[S[s]! * m + s]!));
   const a = Math.max(alpha, 1e-8 * (diag || 1));
   const factors = Array.from({ length: nBatch }, (_, b) => factor(Knm, b * M * m, M, S, a));
   return {
+    rank: m,
     apply(r: Float64Array): Float64Array {
       const z = new Float64Array(r.length);
       const u = new Float64Array(m);

@@ -20,6 +20,8 @@
  */
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
+import { blockDots } from "../../compile/blocked.js";
+import { DOT_TILE_FN, blockedEnabled, dotBuffers, dotTileCode, extraLoad, normBuffers, normCode } from "./dot.js";
 import { BlockWriter, cLit, type Mode } from "./block.js";
 import { CXX_PRELUDE } from "./prelude.js";
 
@@ -43,7 +45,11 @@ export const SIG_SYMBOL = "keops_ts_sig";
 export const SIG_VALUE = 0x6b6f7073;
 
 /** Renders the program. */
-export function renderNative(p: KernelProgram): NativeSource {
+export function renderNative(p0: KernelProgram): NativeSource {
+  // blocked distances: D-term sums read precomputed norms and dot tiles (src/compile/blocked.ts)
+  const blk = blockedEnabled() ? blockDots(p0) : null;
+  const extra = blk?.extra ?? [];
+  const p: KernelProgram = blk ? { ...p0, body: blk.body } : p0;
   const { body, red } = p;
   const T = p.dtype === "float32" ? "float" : "double";
   const A = p.accDtype === "float32" ? "float" : "double";
@@ -70,6 +76,7 @@ export function renderNative(p: KernelProgram): NativeSource {
     L.push(`typedef ${AI} VAI __attribute__((vector_size(${V * sz(AI)})));`);
   }
   L.push(`enum { V = ${V}, IB = ${IB}, JT = ${JT} };`);
+  if (extra.some((e) => e.kind === "dot")) L.push(`typedef ${T} KDT;`, DOT_TILE_FN);
   L.push(`extern "C" int ${SIG_SYMBOL}(void) { return ${SIG_VALUE}; }`);
   const params = [
     "int nBatch", "int nOuter", "int nInner", "int nThreads", "int offF64", "const void* inOff", "const void* outOff",
@@ -80,12 +87,15 @@ export function renderNative(p: KernelProgram): NativeSource {
   L.push("  auto OFF = [&](const void* o, int64_t k) -> int64_t { return offF64 ? (int64_t)((const double*)o)[k] : (int64_t)((const int32_t*)o)[k]; };");
   L.push("  const int64_t NP = ((int64_t)nInner + V - 1) / V * V;");
   L.push(`  ${T}* ybuf = (${T}*)__builtin_malloc(sizeof(${T}) * (size_t)(NP * ${sch.innerComps} + V));`);
+  const norms = normBuffers(extra, T);
+  L.push(...norms.alloc);
   L.push("  for (int bt = 0; bt < nBatch; bt++) {");
   p.slots.forEach((_, s) => L.push(`    const ${T}* P${s} = a${s} + OFF(inOff, (int64_t)bt * ${p.slots.length} + ${s});`));
   red.outputs.forEach((o, k) => L.push(`    ${o.t === "i" ? "int32_t" : T}* Q${k} = r${k} + OFF(outOff, (int64_t)bt * ${red.outputs.length} + ${k});`));
   // transposed inner slots
   let yk = 0;
   const yName = new Map<string, string>();
+  const yBase = new Map<number, number>();
   p.slots.forEach((s, si) => {
     if (s.role !== "inner") return;
     const names: string[] = [];
@@ -95,6 +105,7 @@ export function renderNative(p: KernelProgram): NativeSource {
       names.push(nm);
       L.push(`    ${T}* ${nm} = ybuf + (int64_t)${yk} * NP;`);
     }
+    yBase.set(si, yk - s.dim);
     // one loop per coordinate (unrolled stores into many arrays would make GCC emit pairwise alias checks)
     L.push(`    for (int c = 0; c < ${s.dim}; c++) {`);
     L.push(`      ${T}* __restrict dst = ybuf + (int64_t)(${yk - s.dim} + c) * NP; const ${T}* __restrict src = P${si} + c;`);
@@ -102,15 +113,19 @@ export function renderNative(p: KernelProgram): NativeSource {
     L.push("      for (int64_t j = nInner; j < NP; j++) dst[j] = 0;");
     L.push("    }");
   });
+  L.push(...normCode(extra, T, (s) => `P${s}`, (s) => yBase.get(s)!, "    "));
   L.push("    const int nBlk = (nOuter + IB - 1) / IB;");
   // one block of rows (a lambda: the single-thread path skips OpenMP's per-call team set-up)
   L.push("    auto runBlock = [&](int blk) {");
   L.push("      const int i0 = blk * IB, i1 = i0 + IB < nOuter ? i0 + IB : nOuter;");
+  const dots = dotBuffers(extra, T);
+  L.push(...dots.alloc);
 
   // ---- the body (vector code over T) ----
   const bodyMode: Mode = { vec: true, F: "VT", E: T, I: "VTI", IE: TI };
   const bw = new BlockWriter(body, "b", bodyMode, {
     load: (slot, comp) => {
+      if (slot >= p.slots.length) return extraLoad(extra[slot - p.slots.length]!, slot - p.slots.length, T);
       const s = p.slots[slot]!;
       if (s.role === "param") return `((${T})P${slot}[${comp}] - VT{})`;
       if (s.role === "outer") return `((${T})P${slot}[(int64_t)i * ${s.dim} + ${comp}] - VT{})`;
@@ -193,6 +208,12 @@ export function renderNative(p: KernelProgram): NativeSource {
     L.push("      }");
   };
 
+  /** A tile of j (jt … je) of the row block, with its dot tiles filled first. */
+  const tileHead = (): void => {
+    L.push("      for (int jt = 0; jt < nInner; jt += JT) {");
+    L.push("        const int je = jt + JT < nInner ? jt + JT : nInner;");
+    L.push(...dotTileCode(extra, (s) => `P${s}`, (s) => yBase.get(s)!, "        "));
+  };
   if (sx) {
     // two passes per (row, tile): the formula values into buffers with the lane maxima, then
     // Σ exp(f − max)·g per lane; the (max, sums) partial merged into the lane totals.
@@ -201,8 +222,7 @@ export function renderNative(p: KernelProgram): NativeSource {
     for (let k = 0; k < nS; k++) L.push(`      VA tot${k}[IB];`);
     L.push(`      for (int ii = 0; ii < IB; ii++) { ${Array.from({ length: nS }, (_, k) => `tot${k}[ii] = ${initF(k)};`).join(" ")} }`);
     for (let k = 0; k < nF; k++) L.push(`      ${A} buf${k}[JT] __attribute__((aligned(64)));`);
-    L.push("      for (int jt = 0; jt < nInner; jt += JT) {");
-    L.push("        const int je = jt + JT < nInner ? jt + JT : nInner;");
+    tileHead();
     L.push("        for (int i = i0; i < i1; i++) {");
     bw.emit((n) => perRow.has(n), L, "          ");
     sx.forEach((_, g) => L.push(`          VA mx${g} = ((${A})(-INFINITY) - VA{});`));
@@ -242,8 +262,7 @@ export function renderNative(p: KernelProgram): NativeSource {
   } else if (!scan) {
     for (let k = 0; k < nS; k++) L.push(`      ${vty(k)} tot${k}[IB];`);
     L.push(`      for (int ii = 0; ii < IB; ii++) { ${Array.from({ length: nS }, (_, k) => `tot${k}[ii] = ${initF(k)};`).join(" ")} }`);
-    L.push("      for (int jt = 0; jt < nInner; jt += JT) {");
-    L.push("        const int je = jt + JT < nInner ? jt + JT : nInner;");
+    tileHead();
     L.push("        for (int i = i0; i < i1; i++) {");
     bw.emit((n) => perRow.has(n), L, "          ");
     for (let k = 0; k < nS; k++) L.push(`          ${vty(k)} v${k} = ${red.tiled ? initF(k) : `tot${k}[i - i0]`};`);
@@ -271,8 +290,7 @@ export function renderNative(p: KernelProgram): NativeSource {
     const splat = (k: number): string => `${vty(k)} ss${k} = (${red.state[k]!.t === "i" ? AI : A})s${k} - ${vty(k)}{};`;
     for (let k = 0; k < nS; k++) L.push(`      ${sty(k)} rs${k}[IB];`);
     L.push(`      for (int ii = 0; ii < IB; ii++) { ${Array.from({ length: nS }, (_, k) => `rs${k}[ii] = ${initS(k)};`).join(" ")} }`);
-    L.push("      for (int jt = 0; jt < nInner; jt += JT) {");
-    L.push("        const int je = jt + JT < nInner ? jt + JT : nInner;");
+    tileHead();
     L.push("        for (int i = i0; i < i1; i++) {");
     bw.emit((n) => perRow.has(n), L, "          ");
     for (let k = 0; k < nS; k++) L.push(`          ${sty(k)} s${k} = ${red.tiled ? initS(k) : `rs${k}[i - i0]`};`);
@@ -337,6 +355,7 @@ export function renderNative(p: KernelProgram): NativeSource {
     finalRows((k) => `rs${k}[i - i0]`, "        ");
     L.push("      }");
   }
+  L.push(...dots.free);
   L.push("    };");
   L.push("    if (nThreads > 1) {");
   L.push("      #pragma omp parallel for schedule(dynamic, 1) num_threads(nThreads)");
@@ -344,6 +363,7 @@ export function renderNative(p: KernelProgram): NativeSource {
   L.push("    } else for (int blk = 0; blk < nBlk; blk++) runBlock(blk);");
   L.push("  }");
   L.push("  __builtin_free(ybuf);");
+  L.push(...norms.free);
   L.push("}");
   const proto = `void keops_kernel(int, int, int, int, int, void*, void*, ${[...p.slots, ...red.outputs].map(() => "void*").join(", ")})`;
   return { source: L.join("\n") + "\n", proto, scheme: scan ? "scan" : sx ? "shiftexp" : "lanes", fast: sch.fast?.kind ?? null };

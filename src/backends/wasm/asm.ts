@@ -1,7 +1,15 @@
 /**
  * Instruction emission on a function body: core opcodes, and 128-bit SIMD opcodes (prefix 0xFD,
  * LEB128 sub-opcode) as the SIMD proposal (now WebAssembly 2.0) numbers them.
+ *
+ * Fused multiply-add: where the engine validates relaxed SIMD (`f32x4.relaxed_madd` …; V8 ≥ 11.4,
+ * Chrome ≥ 114, Node ≥ 22; Node 20 with `--experimental-wasm-relaxed-simd`), a product followed by
+ * an add or subtract is fused as it is emitted (a peephole over the last instructions, see
+ * {@link Asm.v}): every renderer and the math library get it without writing it. The plain SIMD
+ * code stays the path everywhere else. relaxed_madd may round once (fused, x86 with FMA) or twice:
+ * results agree with the plain path within float rounding either way.
  */
+import { WA } from "./api.js";
 import { Bytes, type FuncBody } from "./encoder.js";
 
 /** Core opcodes used by the kernels. */
@@ -36,7 +44,49 @@ export const SIMD = {
   f64x2Abs: 0xec, f64x2Neg: 0xed, f64x2Sqrt: 0xef, f64x2Add: 0xf0, f64x2Sub: 0xf1, f64x2Mul: 0xf2, f64x2Div: 0xf3,
   f64x2Min: 0xf4, f64x2Max: 0xf5, f64x2Pmin: 0xf6, f64x2Pmax: 0xf7,
   i32x4TruncSatF32x4S: 0xf8, f32x4ConvertI32x4S: 0xfa, i32x4TruncSatF64x2SZero: 0xfc, f64x2ConvertLowI32x4S: 0xfe,
+  // relaxed SIMD: madd(a, b, c) = a·b + c, nmadd(a, b, c) = −(a·b) + c
+  f32x4RelaxedMadd: 0x105, f32x4RelaxedNmadd: 0x106, f64x2RelaxedMadd: 0x107, f64x2RelaxedNmadd: 0x108,
 } as const;
+
+/** (module (func (param v128 v128 v128) (result v128) local.get 0 local.get 1 local.get 2 f32x4.relaxed_madd)) */
+const RELAXED_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 1, 0x60, 3, 0x7b, 0x7b, 0x7b, 1, 0x7b, 3, 2, 1, 0,
+  10, 13, 1, 11, 0, 0x20, 0, 0x20, 1, 0x20, 2, 0xfd, 0x85, 0x02, 0x0b,
+]);
+
+/** Whether this engine validates relaxed SIMD's fused multiply-add. */
+export function engineHasRelaxedSimd(): boolean {
+  try {
+    return WA?.validate(RELAXED_PROBE) === true;
+  } catch {
+    return false;
+  }
+}
+
+let fmaMode: boolean | undefined;
+
+/**
+ * Whether kernels rendered from now on fuse multiply-adds: by default where the engine has
+ * relaxed SIMD, unless the environment variable `KEOPS_TS_WASM_FMA=0` turns it off. `on` forces
+ * it (tests and benchmarks compare both paths; forcing it on where the engine lacks relaxed SIMD
+ * gives modules that do not validate). Kernels already compiled keep their form.
+ */
+export function wasmFma(on?: boolean): boolean {
+  if (on !== undefined) fmaMode = on;
+  if (fmaMode === undefined) {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KEOPS_TS_WASM_FMA;
+    fmaMode = env !== "0" && engineHasRelaxedSimd();
+  }
+  return fmaMode;
+}
+
+/** What the FMA peephole remembers of an instruction: where it starts, and what it is. */
+interface Emitted {
+  readonly at: number;
+  /** `get`: local.get of `local`; `mul`: f32x4.mul / f64x2.mul; `other`: anything else. */
+  readonly kind: "get" | "mul" | "other";
+  readonly local?: number;
+}
 
 /** Block type: no result. */
 const EMPTY = 0x40;
@@ -48,7 +98,54 @@ export class Asm {
   private readonly loops: { outer: Bytes; assigned: Set<number> }[] = [];
   /** Locals whose values live across loops (reduction states …): never reset. */
   readonly persistent = new Set<number>();
+  /** Whether products followed by a sum are fused (relaxed SIMD). */
+  readonly fma = wasmFma();
+  /** The last instructions emitted into `histCode` (the FMA peephole's window). */
+  private hist: Emitted[] = [];
+  private histCode: Bytes | undefined;
+  /** Scratch vector local of the peephole (the addend moved above the product's operands). */
+  private fmaTmp = -1;
   constructor(readonly f: FuncBody) {}
+
+  /** Records the instruction that starts at `at` (the window is cleared when the code buffer changes). */
+  private track(at: number, kind: Emitted["kind"], local?: number): void {
+    if (!this.fma) return;
+    if (this.histCode !== this.b) {
+      this.histCode = this.b;
+      this.hist = [];
+    }
+    this.hist.push({ at, kind, local });
+    if (this.hist.length > 4) this.hist.shift();
+  }
+
+  /**
+   * The FMA peephole, at an f32x4/f64x2 add or sub (`madd`/`nmadd`: the fused opcodes):
+   * - `… mul, get c, add` → `… get c, madd` (a·b + c);
+   * - `get a, get b, mul, add|sub` with x below on the stack → `set t, get a, get b, get t,
+   *   madd|nmadd` (x + a·b, x − a·b).
+   * Returns whether it rewrote the code (then the add/sub is emitted).
+   */
+  private fuse(add: boolean, madd: number, nmadd: number): boolean {
+    if (!this.fma || this.histCode !== this.b) return false;
+    const h = this.hist, n = h.length;
+    const last = h[n - 1], prev = h[n - 2], prev2 = h[n - 3];
+    if (add && last?.kind === "get" && prev?.kind === "mul") {
+      const c = last.local!;
+      this.b.length = prev.at;
+      this.hist = [];
+      this.get(c).v(madd);
+      return true;
+    }
+    if (last?.kind === "mul" && prev?.kind === "get" && prev2?.kind === "get") {
+      const [a, b] = [prev2.local!, prev.local!];
+      if (this.fmaTmp < 0) this.fmaTmp = this.f.local(0x7b);
+      this.b.length = prev2.at;
+      this.hist = [];
+      this.set(this.fmaTmp).get(a).get(b).get(this.fmaTmp).v(add ? madd : nmadd);
+      return true;
+    }
+    return false;
+  }
 
   /**
    * Opens `block loop`. The loop is emitted aside, then preceded by a reset (to a constant) of
@@ -71,10 +168,12 @@ export class Asm {
     const zero = new Uint8Array(16);
     for (const l of assigned) {
       if (this.persistent.has(l) || this.f.typeOf(l) !== 0x7b) continue;
+      this.track(this.b.length, "other");
       this.b.u8(0xfd).uleb(SIMD.const).raw(zero);
       this.set(l);
     }
     for (const l of assigned) this.note(l);
+    this.track(this.b.length, "other");
     this.b.raw(body.bytes());
     return this;
   }
@@ -89,85 +188,109 @@ export class Asm {
   }
 
   op(code: number): this {
+    this.track(this.b.length, "other");
     this.b.u8(code);
     return this;
   }
   get(local: number): this {
+    this.track(this.b.length, "get", local);
     this.b.u8(OP.localGet).uleb(local);
     return this;
   }
   set(local: number): this {
     this.note(local);
+    this.track(this.b.length, "other");
     this.b.u8(OP.localSet).uleb(local);
     return this;
   }
   tee(local: number): this {
     this.note(local);
+    this.track(this.b.length, "other");
     this.b.u8(OP.localTee).uleb(local);
     return this;
   }
   i32(v: number): this {
+    this.track(this.b.length, "other");
     this.b.u8(OP.i32Const).sleb(v | 0);
     return this;
   }
   i64(v: bigint): this {
+    this.track(this.b.length, "other");
     this.b.u8(OP.i64Const).sleb(v);
     return this;
   }
   f32(v: number): this {
+    this.track(this.b.length, "other");
     this.b.u8(OP.f32Const).f32(v);
     return this;
   }
   f64(v: number): this {
+    this.track(this.b.length, "other");
     this.b.u8(OP.f64Const).f64(v);
     return this;
   }
   call(fn: number): this {
+    this.track(this.b.length, "other");
     this.b.u8(OP.call).uleb(fn);
     return this;
   }
   /** `block` / `loop` / `if` with no result. */
   block(): this {
+    this.track(this.b.length, "other");
     this.b.u8(OP.block).u8(EMPTY);
     return this;
   }
   loop(): this {
+    this.track(this.b.length, "other");
     this.b.u8(OP.loop).u8(EMPTY);
     return this;
   }
   if(): this {
+    this.track(this.b.length, "other");
     this.b.u8(OP.if).u8(EMPTY);
     return this;
   }
   end(): this {
+    this.track(this.b.length, "other");
     this.b.u8(OP.end);
     return this;
   }
   br(depth: number): this {
+    this.track(this.b.length, "other");
     this.b.u8(OP.br).uleb(depth);
     return this;
   }
   brIf(depth: number): this {
+    this.track(this.b.length, "other");
     this.b.u8(OP.brIf).uleb(depth);
     return this;
   }
   /** A core memory access with alignment log2 `align` and constant `offset`. */
   mem(code: number, align: number, offset = 0): this {
+    this.track(this.b.length, "other");
     this.b.u8(code).uleb(align).uleb(offset);
     return this;
   }
-  /** A SIMD instruction. */
+  /** A SIMD instruction (an add or sub right after a product may be fused: see {@link fuse}). */
   v(sub: number): this {
+    if (sub === SIMD.f32x4Add || sub === SIMD.f32x4Sub) {
+      if (this.fuse(sub === SIMD.f32x4Add, SIMD.f32x4RelaxedMadd, SIMD.f32x4RelaxedNmadd)) return this;
+    } else if (sub === SIMD.f64x2Add || sub === SIMD.f64x2Sub) {
+      if (this.fuse(sub === SIMD.f64x2Add, SIMD.f64x2RelaxedMadd, SIMD.f64x2RelaxedNmadd)) return this;
+    }
+    this.track(this.b.length, sub === SIMD.f32x4Mul || sub === SIMD.f64x2Mul ? "mul" : "other");
     this.b.u8(0xfd).uleb(sub);
     return this;
   }
   /** A SIMD memory access. */
   vmem(sub: number, align: number, offset = 0): this {
+    this.track(this.b.length, "other");
     this.b.u8(0xfd).uleb(sub).uleb(align).uleb(offset);
     return this;
   }
   /** A SIMD lane instruction. */
   lane(sub: number, lane: number): this {
+    this.track(this.b.length, "other");
     this.b.u8(0xfd).uleb(sub).u8(lane);
     return this;
   }
@@ -187,6 +310,7 @@ export class Asm {
   }
   /** `i8x16.shuffle a b` with 16 lane indices. */
   shuffle(lanes: readonly number[]): this {
+    this.track(this.b.length, "other");
     this.b.u8(0xfd).uleb(SIMD.shuffle).raw(lanes);
     return this;
   }

@@ -1,0 +1,145 @@
+/**
+ * Blocked distances (src/compile/blocked.ts, src/backends/native/dot.ts): which sums are
+ * recognised, that the rewritten body computes the same values, and native kernels through the
+ * blocked path (K-NN, sum, log-sum-exp, min, the dot product) against float64 at sizes that cross
+ * the micro-kernel's 4 rows, its 2 vectors of columns, the tiles and the row blocks.
+ *
+ * K-NN indices: the float64 ranking, except at true ties within float32 rounding — two neighbours
+ * whose float64 distances differ by ≤ 2⁻²⁰·(‖x_i‖² + ‖y_j‖²) (the expansion's error bound, with
+ * margin) may come in either order.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Vi, Vj, Tensor, type LazyTensor } from "../src/index.js";
+import { blockDots, DOT_MIN_DIM } from "../src/compile/blocked.js";
+import { plan } from "../src/compile/plan.js";
+import { evalOp, type Block } from "../src/ir/ssa.js";
+import { reductionByName } from "../src/reductions/index.js";
+import { nativeBackend } from "../src/backends/native/index.js";
+import { renderNative } from "../src/backends/native/render.js";
+import { parseFormula } from "../src/formula/parse.js";
+import { assertClose, withSeed, type Data } from "./util.js";
+
+const skip = nativeBackend.unavailable() ?? false;
+const programOf = (f: LazyTensor<boolean> | ReturnType<typeof parseFormula>, red = "Sum", K = 1) => {
+  const formula = "node" in f ? f.node : f;
+  return plan({ formula, reduction: reductionByName(red)!, axis: 1, K, scheme: "block_sum", dtype: "float32", accDtype: "float32" }).program;
+};
+
+/** Evaluates a body on one pair with `load` served by `val(slot, comp)`. */
+function evalBody(b: Block, val: (slot: number, comp: number) => number): number[] {
+  const v: number[] = [];
+  b.code.forEach((ins, n) => {
+    v[n] = ins.op === "const" ? ins.k[0]! : ins.op === "load" ? val(ins.k[0]!, ins.k[1]!) : ins.op === "idx" ? 0 : evalOp(ins.op, ins.a.map((a) => v[a]!));
+  });
+  return b.out.map((o) => v[o]!);
+}
+
+test("blocked: SqDist, SqNorm2 of a difference (either order) and the dot product are recognised from D = 16; not below, not mixed slots", () => {
+  const D = DOT_MIN_DIM;
+  const cases: [string, LazyTensor<boolean> | ReturnType<typeof parseFormula>, string[] | null][] = [
+    ["x−y", Vi(0, D).sub(Vj(1, D)).sqnorm2(), ["dot", "norm", "norm"]],
+    ["y−x", Vj(1, D).sub(Vi(0, D)).sqnorm2(), ["dot", "norm", "norm"]],
+    ["SqDist", parseFormula(`SqDist(Var(0,${D},0),Var(1,${D},1))`), ["dot", "norm", "norm"]],
+    ["x|y", Vi(0, D).dot(Vj(1, D)), ["dot"]],
+    ["Gaussian", Vi(0, 64).sub(Vj(1, 64)).sqnorm2().neg().exp().mul(Vj(2, 1)), ["dot", "norm", "norm"]],
+    ["D = 15", Vi(0, D - 1).sub(Vj(1, D - 1)).sqnorm2(), null],
+    ["x−x'", Vi(0, D).sub(Vi(1, D)).sqnorm2(), null],
+    ["x·y²", Vi(0, D).mul(Vj(1, D)).mul(Vj(1, D)).sum(), null],
+  ];
+  for (const [what, f, kinds] of cases) {
+    const r = blockDots(programOf(f));
+    assert.deepEqual(r?.extra.map((e) => e.kind) ?? null, kinds, what);
+  }
+});
+
+test("blocked: the rewritten body computes the original values (norms and dots supplied)", () =>
+  withSeed((d: Data) => {
+    const D = 20;
+    for (const f of [Vi(0, D).sub(Vj(1, D)).sqnorm2().neg().exp().mul(Vj(2, 2)), Vi(0, D).dot(Vj(1, D)).add(Vi(0, D).sub(Vj(1, D)).sqnorm2().sqrt())]) {
+      const p = programOf(f);
+      const r = blockDots(p)!;
+      const x = d.randn([D]).data, y = d.randn([D]).data, b = d.randn([2]).data;
+      const own = (slot: number, c: number): number => [x, y, b][slot]![c]!;
+      const want = evalBody(p.body, own);
+      const got = evalBody(r.body, (slot, c) => {
+        if (slot < p.slots.length) return own(slot, c);
+        const e = r.extra[slot - p.slots.length]!;
+        let s = 0;
+        for (let k = 0; k < D; k++) s += e.kind === "dot" ? x[k]! * y[k]! : e.role === "outer" ? x[k]! ** 2 : y[k]! ** 2;
+        return s;
+      });
+      assertClose(got, want, { rtol: 1e-12, what: String(f) });
+      // the blocked body no longer reads every component pair
+      assert.ok(r.body.code.length < p.body.code.length / 2, `${r.body.code.length} vs ${p.body.code.length} instructions`);
+    }
+  }));
+
+test("blocked: native renders the micro-kernel with D as a loop bound, KEOPS_TS_BLOCKED=0 the unrolled body", { skip }, () => {
+  const p = programOf(Vi(0, 1000).sub(Vj(1, 1000)).sqnorm2(), "ArgKMin", 5);
+  const on = renderNative(p).source;
+  assert.match(on, /k_dot_tile\(/);
+  assert.doesNotMatch(on, /k_load<VT>\(Y1_/); // no per-component loads of y in the pair loop
+  const prev = process.env.KEOPS_TS_BLOCKED;
+  process.env.KEOPS_TS_BLOCKED = "0";
+  try {
+    assert.doesNotMatch(renderNative(p).source, /k_dot_tile/);
+  } finally {
+    if (prev === undefined) delete process.env.KEOPS_TS_BLOCKED;
+    else process.env.KEOPS_TS_BLOCKED = prev;
+  }
+});
+
+/** Float64 distances of row i of x to every row of y. */
+const dists = (x: Float32Array, y: Float32Array, D: number, i: number): Float64Array =>
+  Float64Array.from({ length: y.length / D }, (_, j) => {
+    let s = 0;
+    for (let c = 0; c < D; c++) s += (x[i * D + c]! - y[j * D + c]!) ** 2;
+    return s;
+  });
+
+for (const [D, M, N] of [[16, 1, 1], [16, 7, 33], [64, 130, 257], [40, 67, 300], [1000, 9, 70]] as const)
+  test(`blocked native, D = ${D}, M = ${M}, N = ${N}: K-NN, sum, log-sum-exp, min, dot against float64`, { skip }, () =>
+    withSeed((d: Data) => {
+      const x = d.randn([M, D]), y = d.randn([N, D]), b = d.randn([N, 2]);
+      const xd = x.data as Float32Array, yd = y.data as Float32Array;
+      const nrm = (a: Float32Array, i: number): number => a.subarray(i * D, (i + 1) * D).reduce((s, v) => s + v * v, 0);
+      const d2 = Vi(x).sub(Vj(y)).sqnorm2();
+      const K = Math.min(4, N);
+      const knn = d2.argKmin({ K, axis: 1, backend: "native" }) as Tensor;
+      const scale = 1 / D; // keeps exp(−scale·d²) away from underflow
+      const conv = d2.mul(-scale).exp().mul(Vj(b)).sum({ axis: 1, backend: "native" }) as Tensor;
+      const lse = d2.mul(-scale).logsumexp({ axis: 1, backend: "native" }) as Tensor;
+      const mn = d2.min({ axis: 1, backend: "native" }) as Tensor;
+      const dot = Vi(x).dot(Vj(y)).mul(Vj(b)).sum({ axis: 1, backend: "native" }) as Tensor;
+      const wantConv: number[] = [], wantLse: number[] = [], wantMin: number[] = [], wantDot: number[] = [];
+      for (let i = 0; i < M; i++) {
+        const dd = dists(xd, yd, D, i);
+        const order = Array.from(dd.keys()).sort((p, q) => dd[p]! - dd[q]! || p - q);
+        for (let r = 0; r < K; r++) {
+          const got = (knn.data as Int32Array)[i * K + r]!, want = order[r]!;
+          if (got !== want) {
+            const tol = 2 ** -20 * (nrm(xd, i) + Math.max(nrm(yd, got), nrm(yd, want)));
+            assert.ok(Math.abs(dd[got]! - dd[want]!) <= tol, `row ${i} rank ${r}: ${got} (${dd[got]}) vs ${want} (${dd[want]})`);
+          }
+        }
+        const m = Math.max(...Array.from(dd, (v) => -scale * v));
+        wantLse.push(m + Math.log(dd.reduce((s, v) => s + Math.exp(-scale * v - m), 0)));
+        wantMin.push(Math.min(...dd));
+        for (let c = 0; c < 2; c++) {
+          wantConv.push(dd.reduce((s, v, j) => s + Math.exp(-scale * v) * b.data[j * 2 + c]!, 0));
+          let t = 0;
+          for (let j = 0; j < N; j++) {
+            let g = 0;
+            for (let k = 0; k < D; k++) g += xd[i * D + k]! * yd[j * D + k]!;
+            t += g * b.data[j * 2 + c]!;
+          }
+          wantDot.push(t);
+        }
+      }
+      // the expansion's absolute error ≈ 2⁻²³·(‖x‖² + ‖y‖²) ≈ 2⁻²²·D on these data
+      assertClose(mn.data, wantMin, { rtol: 0, atol: 2 ** -18 * D, what: "min" });
+      assertClose(conv.data, wantConv, { rtol: 2e-4, what: "sum" });
+      assertClose(lse.data, wantLse, { rtol: 1e-5, atol: 2 ** -18, what: "logsumexp" });
+      assertClose(dot.data, wantDot, { rtol: 1e-4, what: "dot" });
+    }));
