@@ -97,3 +97,8 @@ export async function connectChecked(o: RedisOptions, timeoutMs: number): Promis
     clearTimeout(timer);
   }
 }
+
+/** The options BullMQ's own connections get (blocking connections need maxRetriesPerRequest: null). */
+export function bullConnection(o: RedisOptions): import("bullmq").ConnectionOptions {
+  return { ...o, maxRetriesPerRequest: null } as import("bullmq").ConnectionOptions;
+}
