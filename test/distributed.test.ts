@@ -10,9 +10,8 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { KeOpsError, Vi, Vj, backendInfo, type Tensor } from "../src/index.js";
@@ -20,49 +19,11 @@ import { genred } from "../src/lazy/genred.js";
 import type { KeOpsFunction } from "../src/lazy/keopsfunction.js";
 import { connect, folderBlobs, startWorker, type Cluster } from "../src/distributed/index.js";
 import { assertClose, assertExact, withSeed } from "./util.js";
+import { Proc, freePort, startRedis, startWorkerProcess } from "./redis-server.js";
 
 const skip = process.env.KEOPS_TEST_REDIS === "0" ? "KEOPS_TEST_REDIS=0" : false;
 const root = resolve(import.meta.dirname, "..");
 type Out = Tensor | [Tensor, Tensor];
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => res(p));
-    });
-  });
-}
-
-/** A child process and its output so far; `waitFor` resolves when a line matches. */
-class Proc {
-  out = "";
-  private waiters: { re: RegExp; res: () => void }[] = [];
-  exited: Promise<number | null>;
-  constructor(readonly child: ChildProcess, readonly what: string) {
-    const take = (b: Buffer) => {
-      this.out += b.toString();
-      this.waiters = this.waiters.filter((w) => (w.re.test(this.out) ? (w.res(), false) : true));
-    };
-    child.stdout!.on("data", take);
-    child.stderr!.on("data", take);
-    this.exited = new Promise((r) => child.once("exit", (code) => r(code)));
-  }
-  waitFor(re: RegExp, ms: number): Promise<void> {
-    if (re.test(this.out)) return Promise.resolve();
-    return new Promise((res, rej) => {
-      const t = setTimeout(() => rej(new Error(`${this.what}: no ${re} within ${ms} ms; output:\n${this.out}`)), ms);
-      this.waiters.push({ re, res: () => (clearTimeout(t), res()) });
-      void this.exited.then((code) => rej(new Error(`${this.what} exited (${code}) before ${re}; output:\n${this.out}`)));
-    });
-  }
-  kill(sig: NodeJS.Signals = "SIGKILL"): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(sig);
-    return this.exited;
-  }
-}
 
 let redis: Proc | undefined;
 let url = "";
@@ -70,14 +31,9 @@ const procs: Proc[] = [];
 
 before(async () => {
   if (skip) return;
-  const port = await freePort();
-  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
-  const failed = new Promise<never>((_, rej) =>
-    child.once("error", (e: NodeJS.ErrnoException) =>
-      rej(new Error(e.code === "ENOENT" ? "redis-server is not installed: run scripts/test-deps.sh (or set KEOPS_TEST_REDIS=0 to leave these tests out)" : e.message))));
-  redis = new Proc(child, "redis-server");
-  await Promise.race([redis.waitFor(/Ready to accept connections/, 10_000), failed]);
-  url = `redis://127.0.0.1:${port}`;
+  const r = await startRedis();
+  redis = r.proc;
+  url = r.url;
 });
 
 after(async () => {
@@ -85,14 +41,10 @@ after(async () => {
   await redis?.kill("SIGTERM");
 });
 
-/** A worker process: the CLI (with fault hooks), ready when it says so. */
+/** A worker process on `queue` (the CLI with fault hooks), short locks. */
 async function worker(queue: string, extra: string[] = [], env: Record<string, string> = {}): Promise<Proc> {
-  const child = spawn(process.execPath, ["--import", "tsx", "test/distributed-worker.ts", "worker", "--redis", url, "--queue", queue, "--lock-ms", "1000", ...extra], {
-    cwd: root, env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"],
-  });
-  const p = new Proc(child, `worker ${queue} ${extra.join(" ")}`);
+  const p = await startWorkerProcess(root, url, ["--queue", queue, "--lock-ms", "1000", ...extra], env);
   procs.push(p);
-  await p.waitFor(/keops-ts worker: ready/, 30_000);
   return p;
 }
 

@@ -121,7 +121,7 @@ export async function main(argv: readonly string[], hooks: CliHooks = {}): Promi
     console.log(JSON.stringify({ files, shapes: tensors.map((t) => t.shape) }));
     return 0;
   } catch (e) {
-    console.error(e instanceof KeOpsError ? `keops-ts: ${e.message}` : e);
+    console.error(e instanceof KeOpsError ? (e.message.startsWith("keops-ts") ? e.message : `keops-ts: ${e.message}`) : e);
     return 1;
   }
 }

@@ -78,6 +78,7 @@ export async function prepareRun(b: BoundCall, store: BlobStore, sizes: ShardSiz
     K: call.K,
     axis: call.axis,
     dtype: b.dtype,
+    ...(call.opts.dtypeAcc ? { dtypeAcc: call.opts.dtypeAcc } : {}),
     sumScheme: call.opts.scheme,
     nOuter: b.nOuter,
     nInner: b.nInner,

@@ -58,6 +58,8 @@ export interface RunSpec {
   readonly K: number;
   readonly axis: 0 | 1;
   readonly dtype: FloatDType;
+  /** The accumulator dtype asked for (Sum shards accumulate in float64 whatever it says). */
+  readonly dtypeAcc?: FloatDType;
   readonly sumScheme: SumScheme;
   /** Output rows. */
   readonly nOuter: number;
@@ -111,6 +113,7 @@ export function checkSpec(spec: unknown, what = "job spec"): RunSpec {
     throw new KeOpsError(`${what}: version ${JSON.stringify(s.version)}, this keops-ts reads version ${SPEC_VERSION} (upgrade the workers and the client together)`);
   for (const k of ["run", "formula", "reduction"] as const) if (typeof s[k] !== "string") argError(`${what}.${k}`, "a string", s[k]);
   if (s.dtype !== "float32" && s.dtype !== "float64") argError(`${what}.dtype`, `"float32" or "float64"`, s.dtype);
+  if (s.dtypeAcc !== undefined && s.dtypeAcc !== "float32" && s.dtypeAcc !== "float64") argError(`${what}.dtypeAcc`, `"float32", "float64" or absent`, s.dtypeAcc);
   if (s.axis !== 0 && s.axis !== 1) argError(`${what}.axis`, "0 or 1", s.axis);
   for (const k of ["K", "nOuter", "nInner"] as const)
     if (!Number.isSafeInteger(s[k]) || s[k] < 0) argError(`${what}.${k}`, "an integer ≥ 0", s[k]);

@@ -3,9 +3,9 @@
  * reduction states with the reduction's own `merge` block and finalizes them with its `finalize`
  * block (src/distributed/merge.ts). Semantics are {@link evalOp}'s, op for op.
  *
- * {@link compileBlock} turns a block into a JavaScript function once (the merge of a K-min state
- * runs a few hundred instructions per row and shard); {@link evalBlock} is the plain interpreter,
- * the definition the compiled form is tested against.
+ * {@link RowEvaluator} runs a block over many rows at once, one tight loop per instruction (the
+ * merge of a K-min state is a few thousand instructions, per row and shard); {@link evalBlock} is
+ * the plain interpreter, one row at a time: the definition the row form is tested against.
  */
 import { evalOp, type Block, type Instr } from "./ssa.js";
 
@@ -46,43 +46,61 @@ export function evalBlock(block: Block, env: BlockEnv): number[] {
   return block.out.map((o) => v[o]!);
 }
 
-/** A compiled block: reads `state` and `other`, writes the outputs into `out`. */
-export type CompiledBlock = (state: ArrayLike<number>, other: ArrayLike<number>, out: Float64Array) => void;
-
-const INFIX: Readonly<Record<string, string>> = { add: "+", sub: "-", mul: "*", div: "/" };
-const COMPARE: Readonly<Record<string, string>> = { lt: "<", le: "<=", gt: ">", ge: ">=", eq: "===", ne: "!==" };
-const MATH: Readonly<Record<string, string>> = {
-  abs: "Math.abs", exp: "Math.exp", log: "Math.log", sqrt: "Math.sqrt", min: "Math.min", max: "Math.max",
-  floor: "Math.floor", log1p: "Math.log1p", expm1: "Math.expm1", pow: "Math.pow", atan2: "Math.atan2",
-};
-
-function literal(x: number): string {
-  return Object.is(x, -0) ? "-0" : String(x);
-}
-
 /**
- * Compiles a block that reads only `state`, `other` and constants (a merge or finalize block)
- * into a JavaScript function with the semantics of {@link evalBlock}.
+ * A block evaluated over many rows at once, instruction by instruction over columns of rows
+ * (a tight loop per instruction: fast whatever the block's size, with no code generation).
+ * Reads `state` and `other` (one column per component) and constants: merge and finalize blocks.
  */
-export function compileBlock(block: Block): CompiledBlock {
-  const lines: string[] = [];
-  block.code.forEach((ins, i) => {
-    const a = ins.a.map((x) => `v${x}`);
-    let e: string;
-    if (ins.op === "const") e = literal(ins.k[0]!);
-    else if (ins.op === "state") e = `s[${ins.k[0]}]`;
-    else if (ins.op === "other") e = `o[${ins.k[0]}]`;
-    else if (ins.op === "fval" || ins.op === "idx" || ins.op === "load")
-      throw new Error(`compileBlock: ${ins.op} is not available outside a kernel (merge and finalize blocks only)`);
-    else if (ins.op === "select") e = `(${a[0]} !== 0 ? ${a[1]} : ${a[2]})`;
-    else if (ins.op === "neg") e = `-${a[0]}`;
-    else if (INFIX[ins.op]) e = `${a[0]} ${INFIX[ins.op]} ${a[1]}`;
-    else if (COMPARE[ins.op]) e = `(${a[0]} ${COMPARE[ins.op]} ${a[1]} ? 1 : 0)`;
-    else if (MATH[ins.op]) e = `${MATH[ins.op]}(${a.join(", ")})`;
-    else e = `ev(${JSON.stringify(ins.op)}, [${a.join(", ")}])`;
-    lines.push(`const v${i} = ${e};`);
-  });
-  block.out.forEach((o, k) => lines.push(`out[${k}] = v${o};`));
-  const make = new Function("ev", `return function block(s, o, out) {\n${lines.join("\n")}\n};`) as (ev: typeof evalOp) => CompiledBlock;
-  return make(evalOp);
+export class RowEvaluator {
+  private readonly cols: Float64Array[];
+  constructor(
+    private readonly block: Block,
+    /** Most rows per call. */
+    readonly maxRows: number,
+  ) {
+    for (const ins of block.code)
+      if (ins.op === "fval" || ins.op === "idx" || ins.op === "load")
+        throw new Error(`RowEvaluator: ${ins.op} is not available outside a kernel (merge and finalize blocks only)`);
+    this.cols = block.code.map((ins) => (ins.op === "state" || ins.op === "other" ? new Float64Array(0) : new Float64Array(maxRows)));
+  }
+
+  /** Evaluates rows [0, n) of the inputs; returns the output columns (valid until the next call). */
+  run(state: readonly Float64Array[], other: readonly Float64Array[], n: number): Float64Array[] {
+    if (n > this.maxRows) throw new Error(`RowEvaluator: ${n} rows, at most ${this.maxRows}`);
+    const v = this.cols;
+    this.block.code.forEach((ins, i) => {
+      const [a, b, c] = ins.a.map((x) => v[x]!) as [Float64Array, Float64Array, Float64Array];
+      const o = v[i]!;
+      switch (ins.op) {
+        case "state": case "other": {
+          const src = (ins.op === "state" ? state : other)[ins.k[0]!];
+          if (!src) throw new Error(`RowEvaluator: the block reads ${ins.op}[${ins.k[0]}], which is not given`);
+          v[i] = src;
+          return;
+        }
+        case "const": o.fill(ins.k[0]!, 0, n); return;
+        case "add": for (let r = 0; r < n; r++) o[r] = a[r]! + b[r]!; return;
+        case "sub": for (let r = 0; r < n; r++) o[r] = a[r]! - b[r]!; return;
+        case "mul": for (let r = 0; r < n; r++) o[r] = a[r]! * b[r]!; return;
+        case "div": for (let r = 0; r < n; r++) o[r] = a[r]! / b[r]!; return;
+        case "max": for (let r = 0; r < n; r++) o[r] = Math.max(a[r]!, b[r]!); return;
+        case "min": for (let r = 0; r < n; r++) o[r] = Math.min(a[r]!, b[r]!); return;
+        case "lt": for (let r = 0; r < n; r++) o[r] = a[r]! < b[r]! ? 1 : 0; return;
+        case "le": for (let r = 0; r < n; r++) o[r] = a[r]! <= b[r]! ? 1 : 0; return;
+        case "gt": for (let r = 0; r < n; r++) o[r] = a[r]! > b[r]! ? 1 : 0; return;
+        case "ge": for (let r = 0; r < n; r++) o[r] = a[r]! >= b[r]! ? 1 : 0; return;
+        case "eq": for (let r = 0; r < n; r++) o[r] = a[r]! === b[r]! ? 1 : 0; return;
+        case "ne": for (let r = 0; r < n; r++) o[r] = a[r]! !== b[r]! ? 1 : 0; return;
+        case "select": for (let r = 0; r < n; r++) o[r] = a[r]! !== 0 ? b[r]! : c[r]!; return;
+        case "exp": for (let r = 0; r < n; r++) o[r] = Math.exp(a[r]!); return;
+        case "log": for (let r = 0; r < n; r++) o[r] = Math.log(a[r]!); return;
+        default: {
+          const op = ins.op;
+          const args = ins.a.map((x) => v[x]!);
+          for (let r = 0; r < n; r++) o[r] = evalOp(op, args.map((col) => col[r]!));
+        }
+      }
+    });
+    return this.block.out.map((k) => v[k]!);
+  }
 }
