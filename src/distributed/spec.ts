@@ -58,7 +58,7 @@ export interface RunSpec {
   readonly K: number;
   readonly axis: 0 | 1;
   readonly dtype: FloatDType;
-  /** The accumulator dtype asked for (Sum shards accumulate in float64 whatever it says). */
+  /** The accumulator dtype the function asked for; absent: Sum shards accumulate in float64, others in `dtype`. */
   readonly dtypeAcc?: FloatDType;
   readonly sumScheme: SumScheme;
   /** Output rows. */
