@@ -58,11 +58,13 @@ function same(got: Out, want: Out, what: string, rtol: number): void {
   });
 }
 
-const local = (fn: KeOpsFunction<unknown>, args: Tensor[]): Out => (fn as unknown as (...a: Tensor[]) => Out)(...args);
+const local = (fn: KeOpsFunction<unknown>, args: Tensor[]): Out => (fn as unknown as (...a: unknown[]) => Out)(...args, { backend: "wasm" });
 
 test("two worker processes: sum, logsumexp, arg-K-min, a genred function equal the local call; Redis and folder blobs", { skip, timeout: 120_000 }, async () => {
+  // wasm everywhere: no C++ compile per formula (the native path of the shards is tested in
+  // test/distributed-shards.test.ts, and measured by bench/distributed.ts)
   const q = "equal";
-  await Promise.all([worker(q), worker(q)]);
+  await Promise.all([worker(q, ["--backend", "wasm"]), worker(q, ["--backend", "wasm"])]);
   const dir = mkdtempSync(join(tmpdir(), "keops-dist-"));
   const clusters: Cluster[] = [connect({ connection: url, queue: q }), connect({ connection: url, queue: q, blobs: folderBlobs(dir) })];
   try {
