@@ -126,6 +126,12 @@ test("coverage: the shards must tile rows and columns exactly; a missing output 
       const run = await prepareRun(bindCall(fn, [d.randn([8, 2]), d.randn([9, 2])]), store, { rowsPerShard: 4, colsPerShard: 5 });
       for (const shard of run.shards.filter((x) => x.index !== 2)) await runShard({ spec: run, shard }, store, undefined);
       await assert.rejects(assemble(run, store), (e: unknown) => e instanceof KeOpsError && /shard 2 \(rows 4–8, columns 0–4\) has no output/.test(e.message));
+      // empty sides: no row (no shard at all), no column (shards over an empty range)
+      for (const [M, N] of [[0, 5], [6, 0]]) {
+        const args = [d.randn([M, 2]), d.randn([N, 2])];
+        const { out } = await distributed(fn, args, store, 4, 5);
+        same(out, (fn as (...a: Tensor[]) => Tensor)(...args), `M=${M} N=${N}`, 0);
+      }
     });
   } finally {
     rmSync(dir, { recursive: true, force: true });
