@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { KeOpsError, Vi, Vj, randn, type Tensor } from "../src/index.js";
 import { genred, type GenredOptions } from "../src/lazy/genred.js";
 import { reference } from "./reference.js";
-import { SIZES, assertClose, assertExact, rtolFor, withSeed, type Data } from "./util.js";
+import { SIZES, assertClose, assertExact, rtolFor, testBackends, withSeed, type Data } from "./util.js";
 
 type Out = Tensor | [Tensor, Tensor];
 
@@ -139,4 +139,78 @@ test("genred errors are KeOpsErrors naming the argument", () => {
   err(() => f(x, y, { backend: "nope" as never }), /backend: expected one of/);
   const k = genred("SqNorm2(x - y)", al, { reductionOp: "ArgKMin", optArg: 6, axis: 1 });
   err(() => k(x, y), /K: expected an integer from 1 to the reduced length 5, got 6/);
+});
+
+// Issue 18: variables written inline get their argument (in index order, as pykeops numbers them)
+for (const backend of testBackends()) {
+  const b = backend as GenredOptions["backend"];
+  test(`inline variables [${backend}]: Var, Vi/Vj/Pm, mixed with aliases, Grad, beside float literals`, async () => {
+    await withSeed((d) => {
+      for (const [M, N] of [[SIZES[2], SIZES[4]], [1, 1], [0, 3], [SIZES[3], 0]] as [number, number][]) {
+        const x = d.randn([M, 3]), y = d.randn([N, 3]), w = d.randn([N, 1]), e = d.randn([M, 1]);
+        const what = (s: string) => `${s} M=${M} N=${N} [${backend}]`;
+        // pykeops's own LazyTensor reductions call Genred like this: no alias at all
+        const f = genred("SqDist(Var(0,3,0),Var(1,3,1))", [], { axis: 1, backend: b });
+        assert.deepEqual(f.symbolicVariables, [[0, 3, 0], [1, 3, 1]]);
+        check(f(x, y), reference(f, x, y), what("inline Var"));
+        const g = genred("Exp(-SqDist(Vi(0,3), Vj(1,3))) * Vj(2,1) * Pm(3,1)", [], { axis: 1, backend: b });
+        assert.equal(g.formula, "((Exp(Minus(SqDist(Var(0,3,0),Var(1,3,1)))) * Var(2,1,1)) * Var(3,1,2))");
+        check(g(x, y, w, [0.5]), reference(g, x, y, w, [0.5]), what("Vi/Vj/Pm"));
+        // an alias list mixed with an inline variable: arguments in index order
+        const h = genred("Exp(-SqDist(x, y)) * Var(3,1,1) + c", ["x = Vi(3)", "y = Vj(3)", "c = Pm(2, 1)"], { axis: 1, backend: b });
+        assert.deepEqual([...h.symbolicVariables].sort((p, q) => p[0] - q[0]), [[0, 3, 0], [1, 3, 1], [2, 1, 2], [3, 1, 1]]);
+        check(h(x, y, [2], w), reference(h, x, y, [2], w), what("aliases + inline"));
+        // a float literal is numbered after the inline variable (it used to take index 1, Var(1,3,1)'s)
+        const k = genred("Exp(-0.5 * SqDist(x, Var(1,3,1)))", ["x = Vi(0, 3)"], { axis: 1, backend: b });
+        assert.equal(k.formula, "Exp((Var(2,1,2) * SqDist(Var(0,3,0),Var(1,3,1))))");
+        check(k(x, y), reference(k, x, y), what("float literal beside an inline variable"));
+        // Grad with an inline variable to differentiate and an inline gradient input, over i
+        const gr = genred("Grad(Exp(-SqDist(Var(0,3,0), y)), Var(0,3,0), Var(2,1,0))", ["y = Vj(1, 3)"], { axis: 1, backend: b });
+        check(gr(x, y, e), reference(gr, x, y, e), what("Grad, inline"), 1e-4);
+        // … and against the gradient written out: −2 (x − y) exp(−|x − y|²) e
+        const byHand = genred("IntCst(-2) * (x - y) * Exp(-SqDist(x, y)) * e", ["x = Vi(3)", "y = Vj(3)", "e = Vi(1)"], { axis: 1, backend: b });
+        assertClose((gr(x, y, e) as Tensor).data, (byHand(x, y, e) as Tensor).data, { rtol: 1e-4, atol: 1e-6, what: what("Grad by hand") });
+      }
+    });
+  });
+}
+
+test("inline variables: an index used twice differently, or clashing with an alias, is an error", () => {
+  const err = (f: () => unknown, re: RegExp): void => {
+    assert.throws(f, (e: unknown) => e instanceof KeOpsError && re.test(e.message), String(re));
+  };
+  err(() => genred("SqDist(Var(0,3,0), Var(0,3,1))", []), /formula: variable index 0 is used as both Var\(0,3,0\) and Var\(0,3,1\)/);
+  err(() => genred("SqDist(x, Var(0,3,1))", ["x = Vi(3)"]), /formula: variable index 0 is used as both Var\(0,3,0\) and Var\(0,3,1\)/);
+  err(() => genred("x", ["x = Vi(1)"], { reductionOp: "LogSumExp", formula2: "Var(0,2,1)" }), /formula2: variable index 0 is used as both/);
+});
+
+test("kernelSolve with an inline variable solves the same system as with aliases", async () => {
+  const { kernelSolve } = await import("../src/index.js");
+  await withSeed((d) => {
+    const x = d.randn([40, 3], "float64"), b = d.randn([40, 1], "float64");
+    const inline = kernelSolve("Exp(-SqDist(Var(0,3,0), Vj(1,3))) * b", ["b = Vj(2, 1)"], "b");
+    const aliased = kernelSolve("Exp(-SqDist(x, y)) * b", ["x = Vi(3)", "y = Vj(3)", "b = Vj(1)"], "b");
+    const a1 = inline(x, x, b, { alpha: 0.5, eps: 1e-12 });
+    assertClose(a1.data, aliased(x, x, b, { alpha: 0.5, eps: 1e-12 }).data, { rtol: 1e-9, what: "inline kernelSolve" });
+    // and it does solve (alpha Id + K) a = b
+    const K = genred("Exp(-SqDist(x, y)) * a", ["x = Vi(3)", "y = Vj(3)", "a = Vj(1)"], { axis: 1 });
+    const Ka = (K(x, x, a1) as Tensor).data;
+    assertClose(Array.from(Ka, (v, i) => v + 0.5 * a1.data[i]!), b.data, { rtol: 1e-7, atol: 1e-9, what: "residual" });
+  });
+});
+
+test("`**` in a genred formula: Square, Pow, Powf, as keopscore reads it", async () => {
+  await withSeed((d) => {
+    const x = d.uniform([9, 3], 0.5, 2), y = d.uniform([11, 3], 0.5, 2);
+    for (const [text, printed] of [
+      ["Sum((x - y)**2)", "Sum(Square((Var(0,3,0) - Var(1,3,1))))"],
+      ["Sum(x**3 * y**-1)", "Sum((Pow(Var(0,3,0),3) * Pow(Var(1,3,1),-1)))"],
+      ["Sum(x**0.5 + y**x)", "Sum((Powf(Var(0,3,0),Var(2,1,2)) + Powf(Var(1,3,1),Var(0,3,0))))"],
+      ["-Sum(x)**2", "Minus(Square(Sum(Var(0,3,0))))"],
+    ] as const) {
+      const f = genred(text, ["x = Vi(3)", "y = Vj(3)"], { axis: 1 });
+      assert.equal(f.formula, printed, text);
+      check(f(x, y), reference(f, x, y), text, 1e-5);
+    }
+  });
 });

@@ -44,6 +44,20 @@ console.log(JSON.stringify({ data: Array.from(s.data), auto: i.auto, backends: i
     );
     const br = JSON.parse(execFileSync("node", ["browser.js"], { cwd: app, encoding: "utf8" }));
     assert.deepEqual(br, { data: [26, 23], auto: "wasm", backends: ["wasm", "js", "webgpu"], sync: "this JavaScript host has no Web Workers" });
+    // keops-ts/distributed imports without its optional peers (bullmq, ioredis): they are needed,
+    // and named, only when a worker or a run starts; the keops-ts command is installed
+    writeFileSync(
+      join(app, "dist.js"),
+      `import { connect, startWorker } from "keops-ts/distributed";
+const c = connect({ connection: "redis://127.0.0.1:9" });
+const why = await startWorker({ connection: "redis://127.0.0.1:9" }).then(() => "started", (e) => e.message);
+console.log(JSON.stringify({ run: typeof c.run, why }));
+`,
+    );
+    const dist = JSON.parse(execFileSync("node", ["dist.js"], { cwd: app, encoding: "utf8" }));
+    assert.equal(dist.run, "function");
+    assert.match(dist.why, /keops-ts\/distributed needs the package bullmq \(npm install bullmq ioredis\)/);
+    assert.match(execFileSync(join(app, "node_modules", ".bin", "keops-ts"), ["--help"], { encoding: "utf8" }), /keops-ts worker --redis URL/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -9,7 +9,7 @@ import fc from "fast-check";
 import { KeOpsError, LazyTensor, Pm, Vi, Vj, randn, tensor } from "../src/index.js";
 import { Var, allOps, apply, opByName, type Formula, type OpDef } from "../src/formula/node.js";
 import { add, div, intCst, minus, mul, sub } from "../src/formula/ops/arith.js";
-import { exp, pow, square } from "../src/formula/ops/math.js";
+import { exp, pow, powf, square } from "../src/formula/ops/math.js";
 import { elem, extract, scalprod, sqnorm2 } from "../src/formula/ops/vector.js";
 import { sum } from "../src/formula/ops/inner-sum.js";
 import { parseAlias, parseFormula } from "../src/formula/parse.js";
@@ -234,8 +234,9 @@ test("random strings raise only KeOpsErrors (property)", () => {
 });
 
 test("deep nesting is an error, not a stack overflow; long formulas parse in linear time", () => {
-  assert.throws(() => P("(".repeat(5000) + "x" + ")".repeat(5000)), (e: unknown) => e instanceof KeOpsError && /nested more than 1000 levels/.test(e.message));
-  assert.throws(() => P("Exp(".repeat(5000) + "x" + ")".repeat(5000)), KeOpsError);
+  assert.throws(() => P("(".repeat(5000) + "x" + ")".repeat(5000)), (e: unknown) => e instanceof KeOpsError && /nested more than 500 levels/.test(e.message));
+  assert.throws(() => P("Exp(".repeat(5000) + "x" + ")".repeat(5000)), (e: unknown) => e instanceof KeOpsError && /nested more than 500 levels/.test(e.message));
+  assert.equal(P("Exp(".repeat(400) + "x" + ")".repeat(400)).dim, 3);
   assert.equal(P("-".repeat(5001) + "x").op.name, "Minus");
   assert.equal(P("- - 2"), minus(intCst(-2)));
   const long = Array.from({ length: 20000 }, () => "x").join(" + ");
@@ -253,4 +254,41 @@ test("TensorDot and Kron with their integer lists round-trip through the parser"
     assert.equal(parseFormula(String(f)), f, String(f));
   assert.throws(() => parseFormula("TensorDot(Var(0,6,0),Var(1,12,1),[2,3],[3,4],[1])"), /4 or 5 lists[\s\S]*\n    \^/);
   assert.throws(() => parseFormula("Kron(Var(0,4,0),Var(1,6,1),[2,2],[2,3.5])"), /expected an integer in a list, got 3.5 at position 36/);
+});
+
+test("`**` as keopscore's __pow__: 2 → Square, 1 → the base, other integers → Pow, anything else → Powf", () => {
+  const c = new Map<number, number>();
+  const constant = (v: number): Formula => {
+    c.set(c.size, v);
+    return Var(10 + c.size - 1, 1, 2);
+  };
+  const Q = (s: string): Formula => parseFormula(s, { aliases, constant });
+  assert.equal(P("(x - y)**2"), square(sub(x, y)));
+  assert.equal(P("x ** 3"), pow(x, 3));
+  assert.equal(P("x**-2"), pow(x, -2));
+  assert.equal(P("x**1"), x);
+  assert.equal(P("x**0"), pow(x, 0));
+  assert.equal(P("x**p"), powf(x, p));
+  assert.equal(Q("x**0.5"), powf(x, Var(10, 1, 2)));
+  assert.deepEqual([...c.values()], [0.5]);
+  assert.equal(Q("x**-0.5"), powf(x, Var(11, 1, 2)));
+  assert.equal(c.get(1), -0.5);
+  // precedence as in Python: above unary minus on its left and above * /, right-associative
+  assert.equal(P("-x**2"), minus(square(x)));
+  assert.equal(P("-2**2"), minus(square(intCst(2))));
+  assert.equal(P("x*y**2"), mul(x, square(y)));
+  assert.equal(P("x**2*y"), mul(square(x), y));
+  assert.equal(P("x**p**2"), powf(x, square(p)));
+  // what keopscore prints (Square as `**2`, no spaces) parses
+  assert.equal(parseFormula("Sum((Var(0,3,0)-Var(1,3,1))**2)"), sum(square(sub(x, y))));
+  assert.equal(parseFormula("Exp(-Sum((Var(0,3,0)-Var(1,3,1))**2))*Var(2,1,2)"), mul(exp(minus(sum(square(sub(x, y))))), p));
+  // and what we print for the parsed formula parses back to the same node
+  for (const s of ["(x - y)**2", "x**3", "x**-2", "x**p", "-x**2 / y**2"]) assert.equal(P(P(s).toString()), P(s), s);
+  throwsAt(() => P("x**0.5"), 3, /a float literal is not valid in a KeOps formula/);
+  throwsAt(() => P("x**"), 3, /expected a formula, got the end of the text/);
+  throwsAt(() => P("x***2"), 3, /expected a formula, got "\*"/);
+});
+
+test("a long chain of `**` is an error, not a stack overflow", () => {
+  assert.throws(() => P(Array.from({ length: 5000 }, () => "x").join("**")), (e: unknown) => e instanceof KeOpsError && /nested more than 500 levels/.test(e.message));
 });

@@ -9,7 +9,7 @@
  * scalprod := sum ('|' sum)*
  * sum      := product (('+' | '-') product)*
  * product  := unary (('*' | '/') unary)*
- * unary    := ('-' | '+') unary | primary
+ * unary    := ('-' | '+') unary | primary ('**' unary)?   (`**`: right-associative, above a unary minus on its left)
  * primary  := NUMBER | NAME | NAME '(' arguments ')' | '(' infix ')'
  * ```
  * - `NAME(…)` is an op looked up by its KeOps name with {@link opByName}: `arity` formula
@@ -19,6 +19,9 @@
  * - Infix operators map to `Add`, `Subtract`, `Mult`, `Divide`, `Scalprod`; unary minus to
  *   `Minus`. Every other infix symbol an op registers (`op.infix`) is accepted too, at the
  *   lowest precedence (printed formulas are fully parenthesised, so they parse back the same).
+ * - `a ** e` follows keopscore's `__pow__`: an integer exponent n gives `Square(a)` for 2, `a`
+ *   itself for 1, `Pow(a,n)` otherwise; any other exponent (a float literal, a formula) gives
+ *   `Powf(a,e)`. keopscore prints `Square(a)` as `a**2`.
  * - An integer literal is `IntCst(n)`. A float literal (`0.5`, `1e-3`) is not valid in KeOps;
  *   keops-ts accepts it when the caller provides {@link ParseOptions.constant} (genred does: the
  *   value becomes an extra parameter bound to it, as a float in a LazyTensor expression does).
@@ -112,8 +115,12 @@ function tokenize(text: string, symbols: readonly string[], what: string): Token
   return out;
 }
 
-/** Deepest nesting accepted (deeper input is an error rather than a stack overflow). */
-const MAX_DEPTH = 1000;
+/**
+ * Deepest nesting accepted (deeper input is an error rather than a stack overflow): each level
+ * takes about ten frames of recursive descent, and a cold (not yet optimised) parser overflows
+ * Node's default stack near 900 levels.
+ */
+const MAX_DEPTH = 500;
 
 /** The variable helpers accepted inside formulas and aliases: category by name. */
 const HELPERS: Readonly<Record<string, Cat>> = { Vi: 0, Vj: 1, Pm: 2 };
@@ -130,7 +137,7 @@ class Parser {
   ) {
     this.what = opts.what ?? "formula";
     this.infix = infixTable();
-    const symbols = [...new Set([...this.infix.keys(), "+", "-", "*", "/", "|"])].sort((a, b) => b.length - a.length);
+    const symbols = [...new Set([...this.infix.keys(), "**", "+", "-", "*", "/", "|"])].sort((a, b) => b.length - a.length);
     this.toks = tokenize(text, symbols, this.what);
   }
 
@@ -252,7 +259,7 @@ class Parser {
     for (;;) {
       const t = this.peek();
       const op = t.kind === "op" ? this.infix.get(t.text) : undefined;
-      if (!op || ["+", "-", "*", "/", "|"].includes(t.text)) return a;
+      if (!op || ["+", "-", "*", "/", "|", "**"].includes(t.text)) return a;
       this.next();
       a = this.build(op, [a, this.scalprod()], [], t.pos);
     }
@@ -286,17 +293,50 @@ class Parser {
   }
 
   private unary(): Formula {
+    // kept small: the nesting of parentheses recurses through this frame
+    if (this.isOp("-") || this.isOp("+")) return this.signed();
+    const f = this.primary();
+    return this.isOp("**") ? this.power(f) : f;
+  }
+
+  /** Leading signs, then the operand. */
+  private signed(): Formula {
     const minus: Token[] = [];
     while (this.isOp("-") || this.isOp("+")) {
       const t = this.next();
       if (t.text === "-") minus.push(t);
     }
     let f: Formula;
-    // `-2` and `-0.5` are negative literals (as Python folds them), not Minus(literal)
-    if (minus.length && this.peek().kind === "num") f = this.literal(this.next(), -1), minus.pop();
-    else f = this.primary();
+    // `-2` and `-0.5` are negative literals (as Python folds them), not Minus(literal); but
+    // `-2**2` is −(2**2), as in Python
+    const after = this.toks[this.k + 1];
+    if (minus.length && this.peek().kind === "num" && !(after?.kind === "op" && after.text === "**"))
+      f = this.literal(this.next(), -1), minus.pop();
+    else {
+      f = this.primary();
+      if (this.isOp("**")) f = this.power(f);
+    }
     for (let k = minus.length - 1; k >= 0; k--) f = this.build(named("Minus"), [f], [], minus[k]!.pos);
     return f;
+  }
+
+  /** `base ** unary`, as keopscore's `__pow__` builds it (the `**` is the next token). */
+  private power(base: Formula): Formula {
+    const t = this.next();
+    if (++this.depth > MAX_DEPTH) throw this.error(t.pos, `formula nested more than ${MAX_DEPTH} levels deep`);
+    let e: Formula;
+    try {
+      e = this.unary();
+    } finally {
+      this.depth--;
+    }
+    if (e.op === named("IntCst")) {
+      const n = e.attrs[0]!;
+      if (n === 2) return this.build(named("Square"), [base], [], t.pos);
+      if (n === 1) return base;
+      return this.build(named("Pow"), [base], [n], t.pos);
+    }
+    return this.build(named("Powf"), [base, e], [], t.pos);
   }
 
   private primary(): Formula {
@@ -398,7 +438,13 @@ function variable(ind: number, dim: number, cat: number, fail: (msg: string) => 
 /** Parses a KeOps formula string into a (hash-consed) formula. */
 export function parseFormula(text: string, opts: ParseOptions = {}): Formula {
   if (typeof text !== "string") throw new KeOpsError(`${opts.what ?? "formula"}: expected a string, got ${typeof text}`);
-  return new Parser(text, opts).formula();
+  try {
+    return new Parser(text, opts).formula();
+  } catch (e) {
+    // MAX_DEPTH keeps far from the stack's end; this is the backstop on a smaller stack
+    if (e instanceof RangeError) throw new KeOpsError(`${opts.what ?? "formula"}: formula nested too deeply for the stack (${e.message})`);
+    throw e;
+  }
 }
 
 /** A parsed alias declaration: `x = Vi(3)` (index undefined) or `x = Vi(0, 3)`. */

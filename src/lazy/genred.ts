@@ -6,15 +6,17 @@
  * f(x, y, b);
  * ```
  * Aliases are `name = Vi(dim)`, `Vi(ind, dim)`, `Vj(…)`, `Pm(…)` or `Var(ind,dim,cat)`; an omitted
- * index is the alias's position in the list (as pykeops assigns it). The returned
- * {@link KeOpsFunction} takes one argument per alias, in index order.
+ * index is the alias's position in the list (as pykeops assigns it). Variables may also be
+ * written inline (`Var(0,3,0)`, `Vi(0,3)`, `Vj(1,3)`, `Pm(2,1)`; pykeops's own LazyTensor
+ * reductions call Genred that way, with no alias). The returned {@link KeOpsFunction} takes one
+ * argument per variable, aliased or inline, in index order (as pykeops numbers its arguments).
  *
  * Float literals are not valid in KeOps formulas; keops-ts accepts them: each becomes an extra
- * parameter (after the aliases' indices) bound to its value, as a float in a LazyTensor
- * expression does. Integer literals are `IntCst(n)`.
+ * parameter (numbered after every variable of the formulas) bound to its value, as a float in a
+ * LazyTensor expression does. Integer literals are `IntCst(n)`.
  */
 import { KeOpsError, argError } from "../errors.js";
-import { Var, type Cat, type Formula } from "../formula/node.js";
+import { Var, substitute, type Cat, type Formula } from "../formula/node.js";
 import { parseAlias, parseFormula } from "../formula/parse.js";
 import { reductionByName, reductionSpellings } from "../reductions/index.js";
 import type { ReductionName } from "../reductions/types.js";
@@ -66,8 +68,29 @@ function parseAliases(aliases: readonly string[]): { byName: Map<string, Formula
 }
 
 /**
+ * The variables written inline in the formulas (`Var(3,1,1)`, `Vi(0,3)`, …, and a `Grad`'s
+ * direction), not declared by an alias: [ind, dim, cat] in order of first appearance. A variable
+ * index used with two different dimensions or categories is an error.
+ */
+function inlineVariables(formulas: readonly Formula[], declared: readonly (readonly [number, number, Cat])[]): [number, number, Cat][] {
+  const seen = new Map<number, Formula>(declared.map(([i, d, c]) => [i, Var(i, d, c)]));
+  const out: [number, number, Cat][] = [];
+  formulas.forEach((g, k) => {
+    for (const v of g.vars()) {
+      if (v.ind < 0) continue; // a float literal's placeholder
+      const prev = seen.get(v.ind);
+      if (prev === v) continue;
+      if (prev) throw new KeOpsError(`${k ? "formula2" : "formula"}: variable index ${v.ind} is used as both ${prev} and ${v}`);
+      seen.set(v.ind, v);
+      out.push([v.ind, v.dim, v.cat]);
+    }
+  });
+  return out;
+}
+
+/**
  * A reduction of a formula string over its aliases, as pykeops's `Genred`: returns a
- * {@link KeOpsFunction} taking the aliased variables in index order.
+ * {@link KeOpsFunction} taking the formula's variables (aliased or inline) in index order.
  */
 export function genred<O extends GenredOptions>(formula: string, aliases: readonly string[], opts?: O): KeOpsFunction<GenredResult<O["reductionOp"]>> {
   const o: GenredOptions = opts ?? {};
@@ -88,19 +111,23 @@ export function genred<O extends GenredOptions>(formula: string, aliases: readon
   const ex = execOptions(o);
 
   const { byName, symbolic } = parseAliases(aliases);
-  // float literals: parameters after every alias index, bound to their values
+  // float literals: placeholders while parsing (negative indices, which no formula can write),
+  // then parameters numbered after every variable of the formulas, aliased or inline
+  const literals: number[] = [];
+  const constant = (value: number): Formula => Var(-1 - (literals.push(value) - 1), 1, 2);
+  const parsed = [parseFormula(formula, { aliases: byName, constant, what: "formula" })];
+  if (o.formula2 !== undefined) parsed.push(parseFormula(o.formula2, { aliases: byName, constant, what: "formula2" }));
+  const inline = inlineVariables(parsed, symbolic);
+  symbolic.push(...inline);
   const fixed = new Map<number, Binding>();
-  let next = symbolic.reduce((m, [ind]) => Math.max(m, ind + 1), 0);
-  const constant = (value: number): Formula => {
-    const v = Var(next, 1, 2);
-    fixed.set(next++, { source: [value], cat: 2, dim: 1, rows: 1, batch: [] });
-    return v;
-  };
-  const f = parseFormula(formula, { aliases: byName, constant, what: "formula" });
-  const f2 = o.formula2 === undefined ? undefined : parseFormula(o.formula2, { aliases: byName, constant, what: "formula2" });
-  red.check({ fdim: f.dim, gdim: f2?.dim, K });
+  const first = symbolic.reduce((m, [ind]) => Math.max(m, ind + 1), 0);
+  literals.forEach((value, k) => fixed.set(first + k, { source: [value], cat: 2, dim: 1, rows: 1, batch: [] }));
+  const [f, f2] = literals.length
+    ? parsed.map((g) => substitute(g, (v) => (v.ind < 0 ? Var(first - 1 - v.ind, 1, 2) : undefined)))
+    : parsed;
+  red.check({ fdim: f!.dim, gdim: f2?.dim, K });
 
-  const call = { formula: f, formula2: f2, reduction: red, axis: axis as 0 | 1, K, opts: ex };
-  const spec = { call, fixed, symbolic, shape: f.dim === 1 ? [1, 1] : [1, 1, f.dim], dtype: undefined };
+  const call = { formula: f!, formula2: f2, reduction: red, axis: axis as 0 | 1, K, opts: ex };
+  const spec = { call, fixed, symbolic, shape: f!.dim === 1 ? [1, 1] : [1, 1, f!.dim], dtype: undefined };
   return makeKeOpsFunction<ReductionResult>(spec) as KeOpsFunction<GenredResult<O["reductionOp"]>>;
 }

@@ -57,7 +57,8 @@ export interface FunctionSpec {
   readonly dtype: FloatDType | undefined;
 }
 
-function fixedData(fixed: ReadonlyMap<number, Binding>): Map<number, VarData> {
+/** The data of a function's fixed (bound) variables by index. */
+export function fixedData(fixed: ReadonlyMap<number, Binding>): Map<number, VarData> {
   const m = new Map<number, VarData>();
   for (const [ind, b] of fixed)
     m.set(ind, {
