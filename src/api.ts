@@ -16,6 +16,9 @@ export { backendInfo, type BackendInfo, type BackendName } from "./backends/regi
 export { setThreads } from "./backends/workers.js";
 export { SolveConvergenceError, kernelSolve, type KernelSolveOptions, type SolveFunction, type SolveOptions } from "./solve/index.js";
 export type { SumScheme, ReductionName } from "./reductions/types.js";
+export {
+  gridCluster, sortClusters, clusterRanges, clusterCentroids, clusterRangesCentroids, fromMatrix, swapAxes, type Ranges,
+} from "./ranges/index.js";
 import "./formula/index.js";
 import "./lazy/math-methods.js";
 import "./autodiff/index.js";

@@ -19,6 +19,7 @@ import { makeKeOpsFunction, tuple, type KeOpsFunction } from "./keopsfunction.js
 import { lazySolve, type Solved, type SolvedAsync } from "../solve/lazy.js";
 import type { SolveFunction } from "../solve/function.js";
 import type { SolveOptions } from "../solve/options.js";
+import { assignedRanges, mergeRanges, transposedRanges, type Ranges } from "../ranges/index.js";
 import {
   execOptions, normaliseOptions, type KReduceOptions, type LogSumExpOptions, type ReduceOptions,
 } from "./options.js";
@@ -118,7 +119,9 @@ function combine(states: readonly State[], f: Formula, what: string): State {
   let ni: number | undefined, nj: number | undefined;
   let batch: number[] = [];
   let dtype: FloatDType | undefined;
+  let ranges: Ranges | undefined;
   for (const s of states) {
+    ranges = mergeRanges(ranges, s.ranges, what);
     for (const [k, b] of s.binds) binds.set(k, b);
     if (s.ni !== undefined) {
       if (ni !== undefined && ni !== s.ni) argError(what, `i-variables with the same number of rows M`, said(`M = ${ni} and M = ${s.ni}`));
@@ -131,7 +134,7 @@ function combine(states: readonly State[], f: Formula, what: string): State {
     batch = broadcastBatch(batch, s.batch, what);
     dtype = commonDtype(dtype, s.dtype, what);
   }
-  return { f, binds, ni, nj, batch, dtype };
+  return { f, binds, ni, nj, batch, dtype, ranges };
 }
 
 /**
@@ -192,6 +195,17 @@ export class LazyTensor<S extends boolean = false> {
   /** The symbolic variables [ind, dim, cat], in order of appearance. */
   get symbolicVariables(): [number, number, Cat][] {
     return this.st.f.vars().filter(isSymbolic).map((v) => [v.ind, v.dim, v.cat]);
+  }
+  /**
+   * Block-sparsity pattern used by this LazyTensor's reductions when they are given no `ranges`
+   * option (pykeops's `K.ranges = from_matrix(…)`; `undefined` or `null` restores the dense
+   * reduction). Carried by operations on it; `t()` swaps its halves.
+   */
+  get ranges(): Ranges | undefined {
+    return this.st.ranges;
+  }
+  set ranges(r: Ranges | undefined | null) {
+    (this as { st: State }).st = { ...this.st, ranges: assignedRanges(r) };
   }
   /** @internal the formula node (with placeholder variables). */
   get node(): Formula {
@@ -336,7 +350,7 @@ export class LazyTensor<S extends boolean = false> {
       K = extra.K as number;
       if (typeof K !== "number" || !Number.isInteger(K) || K < 1) argError("K", "a positive integer", K);
     }
-    const ex = execOptions(o);
+    const ex = execOptions(o.ranges === undefined && this.st.ranges ? { ...o, ranges: this.st.ranges } : o);
     const states = extra.formula2 ? [this.st, extra.formula2.st] : [this.st];
     const all = combine(states, this.st.f, name);
     const num = numberVariables(states.map((s) => s.f), all.binds);
@@ -466,7 +480,7 @@ export class LazyTensor<S extends boolean = false> {
     }
     for (const [k, b] of this.st.binds) if (b.cat === 2) binds.set(k, b);
     const f = substitute(this.st.f, (v) => renum.get(v.uid));
-    return LazyTensor.fromState({ ...this.st, f, binds, ni: this.st.nj, nj: this.st.ni });
+    return LazyTensor.fromState({ ...this.st, f, binds, ni: this.st.nj, nj: this.st.ni, ranges: transposedRanges(this.st.ranges) });
   }
 
   // ---- static forms --------------------------------------------------------------------------
