@@ -9,6 +9,7 @@ export {
 } from "./tensor.js";
 export { LazyTensor, type Operand, type Reduced } from "./lazy/lazytensor.js";
 export { Vi, Vj, Pm } from "./lazy/helpers.js";
+export { ComplexLazyTensor, type ComplexOperand } from "./complex/lazy.js";
 export type { KeOpsFunction } from "./lazy/keopsfunction.js";
 export { genred, type GenredOptions, type GenredReductionOp, type GenredResult } from "./lazy/genred.js";
 export type { ReduceOptions, KReduceOptions, LogSumExpOptions, CallOptions } from "./lazy/options.js";

@@ -10,3 +10,4 @@ export * from "./ops/erf.js";
 export * from "./ops/piecewise.js";
 export * from "./ops/norms.js";
 export * from "./ops/tensor.js";
+export * from "./ops/complex.js";

@@ -225,6 +225,10 @@ export class LazyTensor<S extends boolean = false> {
 
   /** @internal applies an op to this and other operands. */
   op<R extends boolean = S>(def: OpDef, others: readonly Operand[] = [], attrs: readonly number[] = []): LazyTensor<R> {
+    if (others.some(isComplexLazy) && !isComplexLazy(this)) {
+      const r = complexOperandHook(def, this, others);
+      if (r) return r as LazyTensor<R>;
+    }
     const states = [this.st, ...others.map((o, k) => operandState(o, `operand ${k + 1} of ${def.name}`))];
     const f = apply(def, states.map((s) => s.f), attrs);
     return LazyTensor.fromState<R>(combine(states, f, def.name));
@@ -519,6 +523,21 @@ export class LazyTensor<S extends boolean = false> {
   static sum<S extends boolean>(x: LazyTensor<S>, axisOrOptions?: number | ReduceOptions): unknown {
     return x.sum(axisOrOptions as number);
   }
+}
+
+/** Whether an operand is a ComplexLazyTensor (src/complex marks its prototype). */
+function isComplexLazy(o: unknown): boolean {
+  return o instanceof LazyTensor && (o as { isComplex?: boolean }).isComplex === true;
+}
+/** The result of a real op with a complex operand, or undefined for a complex op (built as usual). */
+type ComplexOperandHook = (def: OpDef, self: LazyTensor<boolean>, others: readonly Operand[]) => LazyTensor<boolean> | undefined;
+let complexOperandHook: ComplexOperandHook = (def) => argError(def.name, "real operands", said("a ComplexLazyTensor"));
+/**
+ * @internal installs what a real LazyTensor's op does with a complex operand (src/complex: `x.add(z)`
+ * is `x.real2complex().add(z)`, as in pykeops; ops with no complex meaning are errors).
+ */
+export function setComplexOperandHook(h: ComplexOperandHook): void {
+  complexOperandHook = h;
 }
 
 /** Converts an operand to a LazyTensor state. */
