@@ -170,20 +170,38 @@ export function fromMatrix(rangesI: TensorLike, rangesJ: TensorLike, keep: Tenso
     : asTensor(keep as TensorLike, "keep");
   if (!(k.ndim === 2 && k.shape[0] === Ci && k.shape[1] === Cj) && !(Ci * Cj === 0 && k.size === 0))
     argError("keep", `a (${Ci}, ${Cj}) matrix (clusters of i × clusters of j)`, k);
-  const kept = (a: number, b: number): boolean => k.data[a * Cj + b] !== 0;
+  // one row-major pass counts the kept pairs per row and per column, a second one fills both lists
+  const kd = k.data;
   const slicesI = new Int32Array(Ci), slicesJ = new Int32Array(Cj);
-  const redJ: number[] = [], redI: number[] = [];
+  let total = 0;
   for (let a = 0; a < Ci; a++) {
-    for (let b = 0; b < Cj; b++) if (kept(a, b)) redJ.push(rj[2 * b]!, rj[2 * b + 1]!);
-    slicesI[a] = redJ.length / 2;
+    const base = a * Cj;
+    for (let b = 0; b < Cj; b++)
+      if (kd[base + b] !== 0) {
+        total++;
+        slicesJ[b]!++;
+      }
+    slicesI[a] = total;
   }
-  for (let b = 0; b < Cj; b++) {
-    for (let a = 0; a < Ci; a++) if (kept(a, b)) redI.push(ri[2 * a]!, ri[2 * a + 1]!);
-    slicesJ[b] = redI.length / 2;
+  for (let b = 1; b < Cj; b++) slicesJ[b]! += slicesJ[b - 1]!;
+  const redJ = new Int32Array(2 * total), redI = new Int32Array(2 * total);
+  const cursor = Int32Array.from({ length: Cj }, (_, b) => (b === 0 ? 0 : slicesJ[b - 1]!));
+  let at = 0;
+  for (let a = 0; a < Ci; a++) {
+    const base = a * Cj;
+    for (let b = 0; b < Cj; b++)
+      if (kd[base + b] !== 0) {
+        redJ[2 * at] = rj[2 * b]!;
+        redJ[2 * at + 1] = rj[2 * b + 1]!;
+        at++;
+        const c = cursor[b]!++;
+        redI[2 * c] = ri[2 * a]!;
+        redI[2 * c + 1] = ri[2 * a + 1]!;
+      }
   }
   return [
-    new Tensor(ri, [Ci, 2]), new Tensor(slicesI, [Ci]), new Tensor(Int32Array.from(redJ), [redJ.length / 2, 2]),
-    new Tensor(rj, [Cj, 2]), new Tensor(slicesJ, [Cj]), new Tensor(Int32Array.from(redI), [redI.length / 2, 2]),
+    new Tensor(ri, [Ci, 2]), new Tensor(slicesI, [Ci]), new Tensor(redJ, [total, 2]),
+    new Tensor(rj, [Cj, 2]), new Tensor(slicesJ, [Cj]), new Tensor(redI, [total, 2]),
   ];
 }
 
