@@ -354,9 +354,10 @@ export class LazyTensor<S extends boolean = false> {
       K = extra.K as number;
       if (typeof K !== "number" || !Number.isInteger(K) || K < 1) argError("K", "a positive integer", K);
     }
-    const ex = execOptions(o.ranges === undefined && this.st.ranges ? { ...o, ranges: this.st.ranges } : o);
     const states = extra.formula2 ? [this.st, extra.formula2.st] : [this.st];
     const all = combine(states, this.st.f, name);
+    // ranges assigned with `K.ranges = …` apply when the call gives none
+    const ex = execOptions(o.ranges === undefined && all.ranges ? { ...o, ranges: all.ranges } : o);
     const num = numberVariables(states.map((s) => s.f), all.binds);
     const call = { formula: num.formulas[0]!, formula2: num.formulas[1], reduction: red, axis: axis as 0 | 1, K, opts: ex };
     // printed shape: pykeops shows the LazyTensor's (…, M, N, D) with D the formula's dim
