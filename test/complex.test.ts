@@ -90,6 +90,31 @@ for (const backend of BACKENDS)
       }
     }));
 
+test("complex: matmul with a complex v, and block-sparse complex sums", () =>
+  withSeed((d) => {
+    const M = 9, N = 11;
+    const zs = d.randn([M, 2], "float64"), ws = d.randn([N, 2], "float64"), vs = d.randn([N, 4], "float64");
+    const Kz = new ComplexLazyTensor(zs, 0).mul(new ComplexLazyTensor(ws, 1)).exp();
+    const got = Kz.matmul(vs);
+    const keep = (i: number, j: number) => (i < 4) === (j < 5);
+    const ranges = [[[0, 4], [4, 9]], [1, 2], [[0, 5], [5, 11]], [[0, 5], [5, 11]], [1, 2], [[0, 4], [4, 9]]].map((a) => tensor(a as never, { dtype: "int32" }));
+    const sparse = Kz.mul(new ComplexLazyTensor(vs, 1)).sum({ axis: 1, ranges: ranges as never }) as Tensor;
+    const ref = new Float64Array(M * 4), refSparse = new Float64Array(M * 4);
+    for (let i = 0; i < M; i++)
+      for (let j = 0; j < N; j++) {
+        const k = cexp(cmul(at(row(zs, i), 0), at(row(ws, j), 0)));
+        for (let p = 0; p < 2; p++) {
+          const t = cmul(k, at(row(vs, j), p));
+          ref[4 * i + 2 * p]! += t[0];
+          ref[4 * i + 2 * p + 1]! += t[1];
+          if (keep(i, j)) (refSparse[4 * i + 2 * p]! += t[0], refSparse[4 * i + 2 * p + 1]! += t[1]);
+        }
+      }
+    assert.deepEqual(got.shape, [M, 4]);
+    assertClose(got.data, ref, { rtol: 1e-12, what: "complex matmul" });
+    assertClose(sparse.data, refSparse, { rtol: 1e-12, what: "block-sparse complex sum" });
+  }));
+
 test("complex: gradients (vjp) through the complex ops match finite differences in float64", () =>
   withSeed((d) => {
     const M = 5, N = 6;

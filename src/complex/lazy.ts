@@ -143,9 +143,12 @@ export class ComplexLazyTensor<S extends boolean = false> extends LazyTensor<S> 
     return super.sum(axisOrOptions as number);
   }
 
-  /** `K @ v` for a complex K: Σ_j K_ij · v_j, v of shape (N, 2k) interleaved (complex) or (N, Dv) real. */
+  /**
+   * `K @ v` for a complex K: Σ_j K_ij · v_j with v complex, of shape (N, 2k) interleaved (for a
+   * real v, give `(re, 0)` pairs); an interleaved (M, 2k) result.
+   */
   override matmul(v: TensorLike): Tensor {
-    return this.mul(new LazyTensor(asTensor(v, "v"), 1)).sum({ axis: this.nbatchdims + 1 }) as Tensor;
+    return this.mul(new ComplexLazyTensor(asTensor(v, "v"), 1)).sum({ axis: this.nbatchdims + 1 }) as Tensor;
   }
 
   /** @internal only the sum keeps complex values; other reductions are errors. */
