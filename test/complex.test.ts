@@ -47,6 +47,7 @@ const CASES: Case[] = [
   { name: "x·conj(z) − w", lazy: (z, w, x) => x.mul(z.conj()).sub(w), ref: (z, w, x) => perPair(K, (p) => csub(cmul(re(x[0]!), conj(at(z, p))), at(w, p))) },
   { name: "exp1j(x·y)·w − 2", lazy: (_z, w, x, y) => x.mul(y).exp1j().mul(w).sub(2), ref: (_z, w, x, y) => perPair(K, (p) => csub(cmul([Math.cos(x[0]! * y[p]!), Math.sin(x[0]! * y[p]!)], at(w, p)), re(2))) },
   { name: "complex(x, y) / z", lazy: (z, _w, x, y) => LazyTensor.complex(x.mul(y), y).div(z), ref: (z, _w, x, y) => perPair(K, (p) => cdiv([x[0]! * y[p]!, y[p]!], at(z, p))) },
+  { name: "1 / z + 2 − w", lazy: (z, w) => LazyTensor.add(LazyTensor.div(1, z), LazyTensor.sub(2, w)), ref: (z, w) => perPair(K, (p) => cadd(cdiv(re(1), at(z, p)), csub(re(2), at(w, p)))) },
   { name: "Σ_k (z·w)_k · (z·w)_k", lazy: (z, w) => z.mul(w).sum().mul(z.mul(w).sum()), ref: (z, w) => {
     const s = [0, 1].reduce<C>((acc, p) => cadd(acc, cmul(at(z, p), at(w, p))), [0, 0]);
     return cmul(s, s);

@@ -85,6 +85,10 @@ export class ComplexLazyTensor<S extends boolean = false> extends LazyTensor<S> 
   override exp(): ComplexLazyTensor<S> {
     return wrap(this.op(ComplexExpOp));
   }
+  /** `1 / this`, the complex reciprocal (`LazyTensor.div(1, z)` too). */
+  override inv(): ComplexLazyTensor<S> {
+    return wrap(toLazy(1, "1").op(Real2ComplexOp).op(ComplexDivideOp, [this as unknown as Operand]));
+  }
   /** `-this`. */
   override neg(): ComplexLazyTensor<S> {
     return wrap(this.op(MinusOp));
