@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   KeOpsError, LazyTensor, Tensor, Vi, Vj, clusterRanges, clusterRangesCentroids, fromMatrix, genred, gridCluster, sortClusters,
-  swapAxes, tensor, type KeOpsFunction,
+  swapAxes, tensor, kernelSolve, type KeOpsFunction,
 } from "../src/index.js";
 import { referenceMasked } from "./reference.js";
 import { Data, assertClose, assertExact, testBackends, withSeed } from "./util.js";
@@ -129,6 +129,9 @@ test("ranges: solve with a block-diagonal kernel solves each block on its own", 
     const ranges = fromMatrix(r, r, [[true, false], [false, true]]);
     const K = Vi(xs).sub(Vj(xs)).sqnorm2().neg().exp();
     const sol = K.solve(bs, { alpha: 0.5, ranges, eps: 1e-12 }) as Tensor;
+    const ks = kernelSolve("Exp(-SqDist(x,y)) * a", ["x = Vi(2)", "y = Vj(2)", "a = Vj(1)"], "a", { alpha: 0.5, eps: 1e-12, ranges });
+    assertClose(ks(xs, xs, bs).data, sol.data, { rtol: 1e-8, what: "kernelSolve with ranges" });
+    assert.throws(() => K.solve(bs, { alpha: 0.5, ranges, precond: "nystrom" }), /precond: expected "none" with ranges/);
     for (const [s, e] of r) {
       const sub = (t: Tensor) => new Tensor(t.data.slice(s * t.shape[1]!, e * t.shape[1]!), [e - s, t.shape[1]!]);
       const Kb = Vi(sub(xs)).sub(Vj(sub(xs))).sqnorm2().neg().exp();
@@ -248,6 +251,8 @@ test("bad ranges are KeOpsErrors naming the array", () => {
   bad([ok[0], tensor([2], { dtype: "int32" }), ...ok.slice(2)], /ranges\[1\] \(slices_i\): expected non-decreasing slice ends in \[0, 1\]/);
   bad([ok[0], tensor([1, 1], { dtype: "int32" }), ...ok.slice(2)], /ranges\[1\] \(slices_i\): expected one entry per block/);
   bad([tensor([0, 3], { dtype: "int32" }), ...ok.slice(1)], /ranges\[0\] \(ranges_i\): expected a shape \(n, 2\)/);
+  bad([[[0, 2.5]], ...ok.slice(1)], /ranges\[0\] \(ranges_i\): expected int32 integers, got 2.5 at position 1/);
+  assert.deepEqual((K.sum({ axis: 1, ranges: [[[0, 3]], [1], [[0, 2]], [[0, 2]], [1], [[0, 3]]] }) as Tensor).data, (K.sum({ axis: 1 }) as Tensor).data);
   bad([tensor([[0, 2], [1, 3]], { dtype: "int32" }), tensor([1, 1], { dtype: "int32" }), ...ok.slice(2)], /output blocks that do not overlap/);
   const batched = new LazyTensor(tensor([[[[0]], [[1]]]])).sub(new LazyTensor(tensor([[[[0], [1]]]]))).square();
   assert.throws(() => batched.sum({ axis: 2, ranges: ok }), /block-sparse reductions take no batch dimensions/);

@@ -41,10 +41,11 @@ function intArray(x: TensorLike, k: number, pairs: boolean): Int32Array {
   const given = x;
   if (x instanceof Tensor && x.dtype !== "int32") argError(name, "an int32 tensor", said(`a ${x.dtype} tensor`));
   if (ArrayBuffer.isView(x) && !(x instanceof Int32Array)) argError(name, "an int32 tensor or an Int32Array", x);
-  const t = x instanceof Tensor ? x : asTensor(x, name);
+  // nested arrays are read in float64 (exact), then checked to be int32 values
+  const t = x instanceof Tensor || ArrayBuffer.isView(x) ? asTensor(x, name) : asTensor(x, name, "float64");
   const d = t.data;
   for (let e = 0; e < d.length; e++)
-    if (!Number.isInteger(d[e]!)) argError(name, "integers", said(`${d[e]} at position ${e}`));
+    if (!Number.isInteger(d[e]!) || Math.abs(d[e]!) > 2 ** 31 - 1) argError(name, "int32 integers", said(`${d[e]} at position ${e}`));
   const sh = t.shape;
   if (pairs) {
     const ok = (sh.length === 2 && sh[1] === 2) || (sh.length === 1 && sh[0] === 0);
