@@ -9,6 +9,7 @@ export {
 } from "./tensor.js";
 export { LazyTensor, type Operand, type Reduced } from "./lazy/lazytensor.js";
 export { Vi, Vj, Pm } from "./lazy/helpers.js";
+export { ComplexLazyTensor, type ComplexOperand } from "./complex/lazy.js";
 export type { KeOpsFunction } from "./lazy/keopsfunction.js";
 export { genred, type GenredOptions, type GenredReductionOp, type GenredResult } from "./lazy/genred.js";
 export type { ReduceOptions, KReduceOptions, LogSumExpOptions, CallOptions } from "./lazy/options.js";
@@ -16,6 +17,9 @@ export { backendInfo, type BackendInfo, type BackendName } from "./backends/regi
 export { setThreads } from "./backends/workers.js";
 export { SolveConvergenceError, kernelSolve, type KernelSolveOptions, type SolveFunction, type SolveOptions } from "./solve/index.js";
 export type { SumScheme, ReductionName } from "./reductions/types.js";
+export {
+  gridCluster, sortClusters, clusterRanges, clusterCentroids, clusterRangesCentroids, fromMatrix, swapAxes, type Ranges,
+} from "./ranges/index.js";
 import "./formula/index.js";
 import "./lazy/math-methods.js";
 import "./autodiff/index.js";

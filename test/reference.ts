@@ -128,6 +128,14 @@ function reduceRow(name: string, fs: Vec[], gs: Vec[] | undefined, fdim: number,
  * The function's fixed tensors are used as they are.
  */
 export function reference(fn: KeOpsFunction<unknown>, ...args: TensorLike[]): RefResult {
+  return referenceMasked(fn, undefined, ...args);
+}
+
+/**
+ * {@link reference} of a block-sparse reduction: only the pairs (i, j) with `keep(i, j)` true are
+ * reduced (indices stay those of the full range).
+ */
+export function referenceMasked(fn: KeOpsFunction<unknown>, keep: ((i: number, j: number) => boolean) | undefined, ...args: TensorLike[]): RefResult {
   const spec = specOf(fn);
   const { call } = spec;
   const vars = new Map<number, VarData>();
@@ -164,9 +172,11 @@ export function reference(fn: KeOpsFunction<unknown>, ...args: TensorLike[]): Re
       return Array.from({ length: v.dim }, (_, c) => Number((v.data as ArrayLike<number>)[base + c]));
     };
     for (let o = 0; o < nOut; o++) {
-      const fs: Vec[] = [], gs: Vec[] = [];
+      const fs: Vec[] = [], gs: Vec[] = [], kept: number[] = [];
       for (let n = 0; n < nIn; n++) {
         const i = axis === 1 ? o : n, j = axis === 1 ? n : o;
+        if (keep && !keep(i, j)) continue;
+        kept.push(n);
         const memo = new Map<Formula, Vec>();
         const value = (ind: number): Vec => {
           const v = vars.get(ind)!;
@@ -177,7 +187,7 @@ export function reference(fn: KeOpsFunction<unknown>, ...args: TensorLike[]): Re
       }
       const r = reduceRow(call.reduction.name, fs, call.formula2 ? gs : undefined, fdim, call.formula2?.dim ?? 0, call.K);
       if (r.v) valuesOut.push(...r.v);
-      if (r.i) indicesOut.push(...r.i);
+      if (r.i) indicesOut.push(...r.i.map((k) => (k < 0 ? k : kept[k]!)));
       rowShape = call.reduction.usesK ? (fdim === 1 ? [call.K] : [call.K, fdim]) : [call.formula2 && call.reduction.name !== "Sum" ? call.formula2.dim : fdim];
     }
   }

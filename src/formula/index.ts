@@ -13,3 +13,4 @@ export * from "./ops/tensor.js";
 export * from "./ops/bspline.js";
 export * from "./ops/sequences.js";
 export * from "./ops/factorize.js";
+export * from "./ops/complex.js";

@@ -5,6 +5,7 @@
 import { KeOpsError, argError, said } from "../errors.js";
 import { Var, substitute, type Cat, type Formula } from "../formula/node.js";
 import { sizeOf, type FloatDType, type Tensor } from "../tensor.js";
+import type { Ranges } from "../ranges/index.js";
 
 /** Variables indexed from here on are placeholders of fixed data, renumbered before use. */
 export const PLACEHOLDER_BASE = 1 << 30;
@@ -122,6 +123,8 @@ export interface LazyState {
   readonly nj: number | undefined;
   readonly batch: readonly number[];
   readonly dtype: FloatDType | undefined;
+  /** Block-sparsity pattern assigned with `K.ranges = …` (pykeops), carried through operations. */
+  readonly ranges?: Ranges;
 }
 
 /** The parts of a LazyTensor that the layers below it (solve) read: its state, shape and printout. */

@@ -15,6 +15,7 @@ import type { ReductionDef } from "../reductions/types.js";
 import { Tensor, allocate, type FloatDType, type TensorData } from "../tensor.js";
 import { broadcastBatch, ownBatchIndex } from "./bindings.js";
 import type { ExecOptions } from "./options.js";
+import { rangedLayout, runRanged, runRangedAsync, type RangedLayout, type RangesSpec } from "../ranges/index.js";
 
 /** Data of one variable at call time. */
 export interface VarData {
@@ -189,6 +190,8 @@ export interface ReadyJob {
   readonly kernel: () => BlockingKernel;
   readonly kernelAsync: () => Promise<Kernel>;
   readonly shapes: readonly (readonly number[])[];
+  /** Block-sparse layout (the `ranges` option), or undefined for the dense reduction. */
+  readonly ranged?: RangedLayout;
 }
 
 /** The result tensors of a job that has run. */
@@ -200,9 +203,10 @@ function resultOf(r: ReadyJob): ReductionResult {
 
 /**
  * Builds the job of a prepared reduction. `slots` holds the data of each input slot (in
- * `p.slotInds` order); `sizes` comes from {@link sizesOf}.
+ * `p.slotInds` order); `sizes` comes from {@link sizesOf}; `ranges` (checked against the sizes
+ * here) makes it block-sparse, reducing over `axis`.
  */
-export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes, backend: string | undefined): ReadyJob {
+export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes, backend: string | undefined, ranges?: RangesSpec, axis?: 0 | 1): ReadyJob {
   const { batch, nOuter, nInner } = sizes;
   // an unusable backend option is reported now; the backend is chosen for the call's mode at the run
   const name = backend ?? "auto";
@@ -219,18 +223,26 @@ export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes
   if (nBatch > 1) for (let b = 0; b < nBatch; b++) for (let k = 0; k < nOut; k++) outOffsets[b * nOut + k] = b * nOuter * p.rowSizes[k]!;
   const job: KernelJob = { inputs, outputs, nOuter, nInner, nBatch, inOffsets, outOffsets };
   const shapes = reds.map((o) => [...batch, nOuter, ...o.shape]);
-  return { job, kernel: () => kernelOf(p, backend), kernelAsync: () => kernelOfAsync(p, backend), shapes };
+  const ranged = ranges && rangedLayout(ranges, axis ?? 1, sizes, p.plan.program, p.rowSizes);
+  return { job, kernel: () => kernelOf(p, backend), kernelAsync: () => kernelOfAsync(p, backend), shapes, ranged };
 }
 
 /** Runs a ready job synchronously. */
 export function runJob(r: ReadyJob): ReductionResult {
-  if (r.job.nBatch * r.job.nOuter > 0) r.kernel().run(r.job);
+  if (r.job.nBatch * r.job.nOuter > 0) {
+    if (r.ranged) runRanged(r.job, r.kernel(), r.ranged);
+    else r.kernel().run(r.job);
+  }
   return resultOf(r);
 }
 
 /** Runs a ready job off the calling thread. */
 export async function runJobAsync(r: ReadyJob): Promise<ReductionResult> {
-  if (r.job.nBatch * r.job.nOuter > 0) await (await r.kernelAsync()).runAsync(r.job);
+  if (r.job.nBatch * r.job.nOuter > 0) {
+    const k = await r.kernelAsync();
+    if (r.ranged) await runRangedAsync(r.job, k, r.ranged);
+    else await k.runAsync(r.job);
+  }
   return resultOf(r);
 }
 
@@ -244,7 +256,7 @@ function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeH
     if (!d) throw new KeOpsError(`no data for variable ${p.plan.slotVars[p.slotInds.indexOf(ind)]}`);
     return d;
   });
-  return makeJob(p, slots, sizes, call.opts.backend);
+  return makeJob(p, slots, sizes, call.opts.backend, call.opts.ranges, call.axis);
 }
 
 const checked = new Set<string>();

@@ -11,6 +11,7 @@ import {
   checkCall,
 } from "./execute.js";
 import type { CallOptions } from "./options.js";
+import { checkRanges } from "../ranges/index.js";
 
 /** A callable reduction. `T` is what a call returns: a Tensor or [values, indices]. */
 export interface KeOpsFunction<T = Tensor | [Tensor, Tensor]> {
@@ -147,10 +148,12 @@ class Binder {
   /** Validates the arguments and builds the job. */
   bind(args: unknown[]): ReadyJob {
     let backend = this.spec.call.opts.backend;
+    let ranges = this.spec.call.opts.ranges;
     let n = args.length;
     if (n && isOptions(args[n - 1])) {
       const o = args[n - 1] as CallOptions;
       if (o.backend !== undefined) backend = o.backend;
+      if (o.ranges !== undefined) ranges = checkRanges(o.ranges);
       n--;
     }
     const order = this.order;
@@ -165,7 +168,7 @@ class Binder {
     const sizes = sizesOf(this.spec.call, this.fixed.length ? [...this.fixed, ...given] : given);
     const { p, fixed } = this.atDtype(dtype);
     const slots = this.slotSource.map((s) => (s >= 0 ? given[s]! : fixed[-1 - s]!));
-    return makeJob(p, slots, sizes, backend);
+    return makeJob(p, slots, sizes, backend, ranges, this.spec.call.axis);
   }
 }
 

@@ -19,6 +19,7 @@ import { makeKeOpsFunction, tuple, type KeOpsFunction } from "./keopsfunction.js
 import { lazySolve, type Solved, type SolvedAsync } from "../solve/lazy.js";
 import type { SolveFunction } from "../solve/function.js";
 import type { SolveOptions } from "../solve/options.js";
+import { assignedRanges, mergeRanges, transposedRanges, type Ranges } from "../ranges/index.js";
 import {
   execOptions, normaliseOptions, type KReduceOptions, type LogSumExpOptions, type ReduceOptions,
 } from "./options.js";
@@ -118,7 +119,9 @@ function combine(states: readonly State[], f: Formula, what: string): State {
   let ni: number | undefined, nj: number | undefined;
   let batch: number[] = [];
   let dtype: FloatDType | undefined;
+  let ranges: Ranges | undefined;
   for (const s of states) {
+    ranges = mergeRanges(ranges, s.ranges, what);
     for (const [k, b] of s.binds) binds.set(k, b);
     if (s.ni !== undefined) {
       if (ni !== undefined && ni !== s.ni) argError(what, `i-variables with the same number of rows M`, said(`M = ${ni} and M = ${s.ni}`));
@@ -131,7 +134,7 @@ function combine(states: readonly State[], f: Formula, what: string): State {
     batch = broadcastBatch(batch, s.batch, what);
     dtype = commonDtype(dtype, s.dtype, what);
   }
-  return { f, binds, ni, nj, batch, dtype };
+  return { f, binds, ni, nj, batch, dtype, ranges };
 }
 
 /**
@@ -193,6 +196,17 @@ export class LazyTensor<S extends boolean = false> {
   get symbolicVariables(): [number, number, Cat][] {
     return this.st.f.vars().filter(isSymbolic).map((v) => [v.ind, v.dim, v.cat]);
   }
+  /**
+   * Block-sparsity pattern used by this LazyTensor's reductions when they are given no `ranges`
+   * option (pykeops's `K.ranges = from_matrix(…)`; `undefined` or `null` restores the dense
+   * reduction). Carried by operations on it; `t()` swaps its halves.
+   */
+  get ranges(): Ranges | undefined {
+    return this.st.ranges;
+  }
+  set ranges(r: Ranges | undefined | null) {
+    (this as { st: State }).st = { ...this.st, ranges: assignedRanges(r) };
+  }
   /** @internal the formula node (with placeholder variables). */
   get node(): Formula {
     return this.st.f;
@@ -211,6 +225,10 @@ export class LazyTensor<S extends boolean = false> {
 
   /** @internal applies an op to this and other operands. */
   op<R extends boolean = S>(def: OpDef, others: readonly Operand[] = [], attrs: readonly number[] = []): LazyTensor<R> {
+    if (others.some(isComplexLazy) && !isComplexLazy(this)) {
+      const r = complexOperandHook(def, this, others);
+      if (r) return r as LazyTensor<R>;
+    }
     const states = [this.st, ...others.map((o, k) => operandState(o, `operand ${k + 1} of ${def.name}`))];
     const f = apply(def, states.map((s) => s.f), attrs);
     return LazyTensor.fromState<R>(combine(states, f, def.name));
@@ -333,9 +351,10 @@ export class LazyTensor<S extends boolean = false> {
       argError("axis", this.nbatchdims ? `${this.nbatchdims} or ${this.nbatchdims + 1} (0 or 1 offset by ${this.nbatchdims} batch dims)` : "0 or 1", raw);
     red.check({ fdim: this.st.f.dim, gdim: extra.formula2?.st.f.dim, K: extra.K });
     const K = red.usesK ? (extra.K as number) : 1;
-    const ex = execOptions(o);
     const states = extra.formula2 ? [this.st, extra.formula2.st] : [this.st];
     const all = combine(states, this.st.f, name);
+    // ranges assigned with `K.ranges = …` apply when the call gives none
+    const ex = execOptions(o.ranges === undefined && all.ranges ? { ...o, ranges: all.ranges } : o);
     const num = numberVariables(states.map((s) => s.f), all.binds);
     const call = { formula: num.formulas[0]!, formula2: num.formulas[1], reduction: red, axis: axis as 0 | 1, K, opts: ex };
     // printed shape: pykeops shows the LazyTensor's (…, M, N, D) with D the formula's dim
@@ -463,7 +482,7 @@ export class LazyTensor<S extends boolean = false> {
     }
     for (const [k, b] of this.st.binds) if (b.cat === 2) binds.set(k, b);
     const f = substitute(this.st.f, (v) => renum.get(v.uid));
-    return LazyTensor.fromState({ ...this.st, f, binds, ni: this.st.nj, nj: this.st.ni });
+    return LazyTensor.fromState({ ...this.st, f, binds, ni: this.st.nj, nj: this.st.ni, ranges: transposedRanges(this.st.ranges) });
   }
 
   // ---- static forms --------------------------------------------------------------------------
@@ -502,6 +521,21 @@ export class LazyTensor<S extends boolean = false> {
   static sum<S extends boolean>(x: LazyTensor<S>, axisOrOptions?: number | ReduceOptions): unknown {
     return x.sum(axisOrOptions as number);
   }
+}
+
+/** Whether an operand is a ComplexLazyTensor (src/complex marks its prototype). */
+function isComplexLazy(o: unknown): boolean {
+  return o instanceof LazyTensor && (o as { isComplex?: boolean }).isComplex === true;
+}
+/** The result of a real op with a complex operand, or undefined for a complex op (built as usual). */
+type ComplexOperandHook = (def: OpDef, self: LazyTensor<boolean>, others: readonly Operand[]) => LazyTensor<boolean> | undefined;
+let complexOperandHook: ComplexOperandHook = (def) => argError(def.name, "real operands", said("a ComplexLazyTensor"));
+/**
+ * @internal installs what a real LazyTensor's op does with a complex operand (src/complex: `x.add(z)`
+ * is `x.real2complex().add(z)`, as in pykeops; ops with no complex meaning are errors).
+ */
+export function setComplexOperandHook(h: ComplexOperandHook): void {
+  complexOperandHook = h;
 }
 
 /** Converts an operand to a LazyTensor state. */

@@ -3,6 +3,7 @@ import { argError } from "../errors.js";
 import type { BackendName } from "../backends/registry.js";
 import type { SumScheme } from "../reductions/types.js";
 import type { FloatDType } from "../tensor.js";
+import { checkRanges, type Ranges, type RangesSpec } from "../ranges/index.js";
 
 /** Options every reduction accepts. */
 export interface ReduceOptions {
@@ -20,6 +21,12 @@ export interface ReduceOptions {
   sumScheme?: SumScheme | "auto";
   /** true: return a Promise; the work runs off the calling thread. */
   async?: boolean;
+  /**
+   * Block-sparse reduction, as pykeops: `[ranges_i, slices_i, redranges_j, ranges_j, slices_j,
+   * redranges_i]` (int32 tensors; build them with `fromMatrix`). The first three serve reductions
+   * over j (and gradients with respect to i-variables), the last three reductions over i.
+   */
+  ranges?: Ranges;
 }
 
 /** Options of the K-min family. */
@@ -37,6 +44,8 @@ export interface LogSumExpOptions extends ReduceOptions {
 /** Options accepted when calling a compiled reduction. */
 export interface CallOptions {
   backend?: BackendName;
+  /** Block-sparse reduction for this call (see {@link ReduceOptions.ranges}). */
+  ranges?: Ranges;
 }
 
 /** Validated execution options. */
@@ -44,6 +53,8 @@ export interface ExecOptions {
   readonly backend: BackendName | undefined;
   readonly dtypeAcc: FloatDType | undefined;
   readonly scheme: SumScheme;
+  /** Checked `ranges` option: block-sparse when set. */
+  readonly ranges?: RangesSpec;
 }
 
 const schemes = ["direct_sum", "block_sum", "kahan_scheme"];
@@ -60,6 +71,7 @@ export function execOptions(o: ReduceOptions): ExecOptions {
     backend: o.backend,
     dtypeAcc: o.dtypeAcc === "auto" ? undefined : o.dtypeAcc,
     scheme: o.sumScheme === undefined || o.sumScheme === "auto" ? "block_sum" : o.sumScheme,
+    ranges: o.ranges === undefined ? undefined : checkRanges(o.ranges),
   };
 }
 

@@ -10,6 +10,7 @@ import { argumentData, tuple } from "../lazy/keopsfunction.js";
 import { Tensor, asTensor, type FloatDType, type TensorLike } from "../tensor.js";
 import type { CgResult } from "./cg.js";
 import { solveParams, type SolveOptions, type SolveParams } from "./options.js";
+import { checkRanges } from "../ranges/index.js";
 import {
   checkDtype, expandBatch, solveFlat, solveFlatAsync, systemShape, toTensor, type LinearSystem, type SystemShape,
 } from "./system.js";
@@ -107,9 +108,13 @@ function prepare(spec: SolveSpec, args: readonly TensorLike[], opts: SolveOption
   checkDtype(b, dtype, bName);
   const dt = dtype ?? (b.dtype as FloatDType);
   const b3 = rhsOf(b, spec.Dv, bName);
-  // a backend given at call time overrides the one the function was made with
+  // a backend given at call time overrides the one the function was made with; ranges likewise
   const backend = opts?.backend ?? spec.call.opts.backend;
-  const call = backend === spec.call.opts.backend ? spec.call : { ...spec.call, opts: { ...spec.call.opts, backend } };
+  const rangesOpt = opts?.ranges ?? spec.options.ranges;
+  const ranges = rangesOpt === undefined ? spec.call.opts.ranges : checkRanges(rangesOpt);
+  if (ranges && params.precond === "nystrom")
+    argError("precond", `"none" with ranges (the Nyström preconditioner samples rows of the dense K)`, params.precond);
+  const call = backend === spec.call.opts.backend && ranges === spec.call.opts.ranges ? spec.call : { ...spec.call, opts: { ...spec.call.opts, backend, ranges } };
   const sys: LinearSystem = { call, pInd: spec.pInd, Dv: spec.Dv, vars, dtype: dt };
   const shape = systemShape(sys, b3, bName);
   const outShape = b.ndim === 1 && shape.batch.length === 0 ? [shape.M] : [...shape.batch, shape.M, spec.Dv];

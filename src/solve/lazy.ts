@@ -76,7 +76,7 @@ export function lazySolveSpec(K: LazyView, b: unknown, opts: SolveOptions | unde
   const shape = [...st.batch, st.ni ?? 1, st.nj ?? 1];
   const spec: SolveSpec = {
     call, pInd, Dv, fixed, args, bPos: rhs.sym ? args.findIndex(([ind]) => ind === rhs.sym.ind) : undefined, b: bt,
-    dtype: st.dtype, options: { ...opts },
+    dtype: st.dtype, options: { ranges: st.ranges, ...opts },
     get printed() {
       return describeSolve(call.formula.toString(), args, shape, st.batch.length + 1); // on demand: never on the hot path
     },

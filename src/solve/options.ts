@@ -3,6 +3,7 @@ import { argError } from "../errors.js";
 import type { BackendName } from "../backends/registry.js";
 import type { SumScheme } from "../reductions/types.js";
 import type { FloatDType } from "../tensor.js";
+import type { Ranges } from "../ranges/index.js";
 
 /** Options of `LazyTensor.solve` and of a `kernelSolve` call. */
 export interface SolveOptions {
@@ -38,6 +39,11 @@ export interface SolveOptions {
   dtypeAcc?: FloatDType | "auto";
   /** Summation scheme of the reductions. */
   sumScheme?: SumScheme | "auto";
+  /**
+   * Block-sparse K (pykeops's `ranges`, see `ReduceOptions.ranges`): the products K·p of the
+   * conjugate gradient reduce over the kept blocks only.
+   */
+  ranges?: Ranges;
 }
 
 /** Validated numeric options. */
