@@ -15,6 +15,7 @@ import type { ReductionDef } from "../reductions/types.js";
 import { Tensor, allocate, type FloatDType, type TensorData } from "../tensor.js";
 import { broadcastBatch, ownBatchIndex } from "./bindings.js";
 import type { ExecOptions } from "./options.js";
+import { runWatched, runWatchedAsync, throwIfAborted, watched, type ChunkLayout, type Watch } from "./progress.js";
 
 /** Data of one variable at call time. */
 export interface VarData {
@@ -183,6 +184,9 @@ export interface ReadyJob {
   readonly kernel: () => Kernel;
   readonly kernelAsync: () => Promise<Kernel>;
   readonly shapes: readonly (readonly number[])[];
+  /** Progress and cancellation: a watched run goes in row chunks (see progress.ts). */
+  readonly watch: Watch | undefined;
+  readonly layout: ChunkLayout;
 }
 
 /** The result tensors of a job that has run. */
@@ -196,7 +200,7 @@ function resultOf(r: ReadyJob): ReductionResult {
  * Builds the job of a prepared reduction. `slots` holds the data of each input slot (in
  * `p.slotInds` order); `sizes` comes from {@link sizesOf}.
  */
-export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes, backend: string | undefined): ReadyJob {
+export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes, backend: string | undefined, watch?: Watch): ReadyJob {
   const { batch, nOuter, nInner } = sizes;
   const name = backend ?? "auto";
   // a new kernel's backend is chosen (and an unusable choice reported) now; it compiles at the run
@@ -214,18 +218,37 @@ export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes
   if (nBatch > 1) for (let b = 0; b < nBatch; b++) for (let k = 0; k < nOut; k++) outOffsets[b * nOut + k] = b * nOuter * p.rowSizes[k]!;
   const job: KernelJob = { inputs, outputs, nOuter, nInner, nBatch, inOffsets, outOffsets };
   const shapes = reds.map((o) => [...batch, nOuter, ...o.shape]);
-  return { job, kernel: () => kernelOf(p, name, backendOf), kernelAsync: () => kernelOfAsync(p, name, backendOf), shapes };
+  const prog = p.plan.program;
+  const layout: ChunkLayout = { roles: prog.slots.map((s) => s.role), dims: prog.slots.map((s) => s.dim), rowSizes: p.rowSizes };
+  return {
+    job, kernel: () => kernelOf(p, name, backendOf), kernelAsync: () => kernelOfAsync(p, name, backendOf), shapes,
+    watch: watched(watch) ? { onProgress: watch.onProgress, signal: watch.signal } : undefined, layout,
+  };
 }
 
-/** Runs a ready job synchronously. */
+/** Runs a ready job synchronously (in row chunks when watched). */
 export function runJob(r: ReadyJob): ReductionResult {
-  if (r.job.nBatch * r.job.nOuter > 0) r.kernel().run(r.job);
+  const w = r.watch;
+  if (!w) {
+    if (r.job.nBatch * r.job.nOuter > 0) r.kernel().run(r.job);
+    return resultOf(r);
+  }
+  throwIfAborted(w.signal);
+  const k = r.job.nBatch * r.job.nOuter > 0 ? r.kernel() : undefined;
+  runWatched(r.job, r.layout, w, (j) => k?.run(j));
   return resultOf(r);
 }
 
-/** Runs a ready job off the calling thread. */
+/** Runs a ready job off the calling thread (in row chunks when watched). */
 export async function runJobAsync(r: ReadyJob): Promise<ReductionResult> {
-  if (r.job.nBatch * r.job.nOuter > 0) await (await r.kernelAsync()).runAsync(r.job);
+  const w = r.watch;
+  if (!w) {
+    if (r.job.nBatch * r.job.nOuter > 0) await (await r.kernelAsync()).runAsync(r.job);
+    return resultOf(r);
+  }
+  throwIfAborted(w.signal);
+  const k = r.job.nBatch * r.job.nOuter > 0 ? await r.kernelAsync() : undefined;
+  await runWatchedAsync(r.job, r.layout, w, async (j) => k?.runAsync(j));
   return resultOf(r);
 }
 
@@ -239,7 +262,7 @@ function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeH
     if (!d) throw new KeOpsError(`no data for variable ${p.plan.slotVars[p.slotInds.indexOf(ind)]}`);
     return d;
   });
-  return makeJob(p, slots, sizes, call.opts.backend);
+  return makeJob(p, slots, sizes, call.opts.backend, call.opts);
 }
 
 /** Runs a reduction synchronously. */

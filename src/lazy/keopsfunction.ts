@@ -9,7 +9,8 @@ import type { Binding } from "./bindings.js";
 import {
   dtypeOf, makeJob, prepareCall, sizesOf, runJob, runJobAsync, type Prepared, type ReadyJob, type ReductionCall, type VarData,
 } from "./execute.js";
-import type { CallOptions } from "./options.js";
+import { INSPECT } from "../inspect.js";
+import { CALL_KEYS, checkOptions, type CallOptions } from "./options.js";
 
 /** A callable reduction. `T` is what a call returns: a Tensor or [values, indices]. */
 export interface KeOpsFunction<T = Tensor | [Tensor, Tensor]> {
@@ -144,11 +145,15 @@ class Binder {
 
   /** Validates the arguments and builds the job. */
   bind(args: unknown[]): ReadyJob {
-    let backend = this.spec.call.opts.backend;
+    const made = this.spec.call.opts;
+    let backend = made.backend;
+    let watch = { onProgress: made.onProgress, signal: made.signal };
     let n = args.length;
     if (n && isOptions(args[n - 1])) {
       const o = args[n - 1] as CallOptions;
+      checkOptions(o, "KeOpsFunction call", CALL_KEYS);
       if (o.backend !== undefined) backend = o.backend;
+      watch = { onProgress: o.onProgress ?? watch.onProgress, signal: o.signal ?? watch.signal };
       n--;
     }
     const order = this.order;
@@ -163,7 +168,7 @@ class Binder {
     const sizes = sizesOf(this.spec.call, this.fixed.length ? [...this.fixed, ...given] : given);
     const { p, fixed } = this.atDtype(dtype);
     const slots = this.slotSource.map((s) => (s >= 0 ? given[s]! : fixed[-1 - s]!));
-    return makeJob(p, slots, sizes, backend);
+    return makeJob(p, slots, sizes, backend, watch);
   }
 }
 
@@ -188,6 +193,7 @@ export function makeKeOpsFunction<T>(spec: FunctionSpec): KeOpsFunction<T> {
     toString: () => describeFunction(spec),
   };
   for (const [k, v] of Object.entries(props)) Object.defineProperty(fn, k, { value: v, enumerable: true });
+  Object.defineProperty(fn, INSPECT, { value: () => describeFunction(spec) });
   registerSpec(fn, spec);
   return fn;
 }
