@@ -3,7 +3,7 @@
  * `keops_kernel(nBatch, nOuter, nInner, nThreads, offF64, inOff, outOff, in0…, out0…)` (offsets
  * are float64 when offF64, else int32).
  *
- * Design (see PERFORMANCE.md): per batch, every inner (j) slot is transposed once into one padded
+ * Design (see bench/REFERENCE.md): per batch, every inner (j) slot is transposed once into one padded
  * array per coordinate; OpenMP threads take blocks of IB outer rows; for each tile of JT inner
  * indices (sized for L1) every row of the block evaluates the formula on V consecutive j at once
  * in SIMD lanes. Two schemes:
