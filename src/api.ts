@@ -8,6 +8,8 @@ export {
   type DType, type FloatDType, type TensorData, type TensorLike, type NestedArray, type TensorOptions, type RandomOptions,
 } from "./tensor.js";
 export { LazyTensor, type Operand, type Reduced } from "./lazy/lazytensor.js";
+export type { Solved, SolvedAsync } from "./solve/lazy.js";
+export type { Cat } from "./formula/node.js";
 export { Vi, Vj, Pm } from "./lazy/helpers.js";
 export type { KeOpsFunction } from "./lazy/keopsfunction.js";
 export { genred, type GenredOptions, type GenredReductionOp, type GenredResult } from "./lazy/genred.js";
