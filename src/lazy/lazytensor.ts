@@ -511,8 +511,8 @@ export class LazyTensor<S extends boolean = false> {
     return lazySolve(K, b, opts);
   }
   /** `x.sum(axisOrOptions)`: the inner sum without an axis (or −1), else the sum reduction. */
-  static sum<S extends boolean>(x: LazyTensor<S>, axis?: -1): LazyTensor<S>;
-  static sum<S extends boolean, O extends ReduceOptions>(x: LazyTensor<S>, axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  static sum<S extends boolean>(x: LazyTensor<S>, axis?: -1 | InnerOptions): LazyTensor<S>;
+  static sum<S extends boolean, O extends ReduceOptions & WithAxis>(x: LazyTensor<S>, axisOrOptions: number | O): Reduced<S, O, Tensor>;
   static sum<S extends boolean>(x: LazyTensor<S>, axisOrOptions?: number | ReduceOptions): unknown {
     return x.sum(axisOrOptions as number);
   }
