@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { KeOpsError, LazyTensor, Vi, Vj, genred, kernelSolve, randn, tensor, zeros, ones, rand } from "../src/index.js";
+import { KeOpsError, LazyTensor, Tensor, Vi, Vj, genred, kernelSolve, randn, tensor, zeros, ones, rand, type KeOpsFunction } from "../src/index.js";
 import { editDistance, closest } from "../src/check-options.js";
 import { formatTensor } from "../src/inspect.js";
 
@@ -91,4 +91,17 @@ test("a large tensor is summarised NumPy-style: first and last three of each axi
   assert.equal(wide, "Tensor(shape [1, 1001], int32)\n[[   0,    1,    2, ...,  998,  999, 1000]]");
   const small = formatTensor({ shape: [2], dtype: "float32", data: new Float32Array([1e-6, 2]) });
   assert.equal(small, "Tensor(shape [2], float32)\n[1.0000e-6, 2.0000e+0]");
+});
+
+test("the overloads' result types (checked by tsc: npm run typecheck)", () => {
+  const t: Tensor = K.sum({ axis: 1 });
+  const p: Promise<Tensor> = K.sum({ axis: 1, async: true });
+  const lazy: LazyTensor<false> = K.sum({});
+  const inner: LazyTensor<false> = K.min();
+  const flag = Math.random() < 2;
+  const either: Tensor | Promise<Tensor> = K.sum({ axis: 1, async: flag });
+  const fn: KeOpsFunction<Tensor> = K.sum({ axis: 1, call: false });
+  const sym: KeOpsFunction<Tensor> = Vi(0, 3).sqnorm2().sum({ axis: 1 });
+  assert.ok(t instanceof Tensor && lazy instanceof LazyTensor && inner instanceof LazyTensor && typeof fn === "function" && typeof sym === "function");
+  return Promise.all([p, either]).then(([a, b]) => assert.ok(a instanceof Tensor && b instanceof Tensor));
 });

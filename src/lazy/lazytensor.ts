@@ -29,14 +29,19 @@ export type Operand = LazyTensor<boolean> | number | readonly number[] | Tensor 
 
 type Or<A extends boolean, B extends boolean> = A extends true ? true : B extends true ? true : false;
 
-/** What a reduction returns: a function when symbolic or `call: false`, a Promise with `async`. */
+/**
+ * What a reduction returns: a function when symbolic or `call: false`, a Promise with `async:
+ * true`, either a Promise or the result when `async` is a `boolean` known only at run time.
+ */
 export type Reduced<S extends boolean, O, T> = O extends { call: false }
   ? KeOpsFunction<T>
   : S extends true
     ? KeOpsFunction<T>
     : O extends { async: true }
       ? Promise<T>
-      : T;
+      : O extends { async: boolean }
+        ? boolean extends O["async"] ? T | Promise<T> : T
+        : T;
 
 type State = LazyState;
 
