@@ -112,6 +112,7 @@ export function markdown(rec: RunRecord, plotDir: string, plotFiles: readonly st
   if (m.load1Start !== undefined)
     out.push(`Load average (1 min) at the start / end of the run: ${m.load1Start} / ${m.load1End} on ${m.cores} cores${Number(m.load1Start) > Number(m.cores) || Number(m.load1End) > Number(m.cores) ? " — other processes competed for the CPU, so times are inflated and noisy" : ""}.`);
   out.push(`The machine is shared and noisy: compare ratios measured in one run, not absolute times from different days.`, "");
+  out.push(`The reference figures of pykeops's CPU backend, dense PyTorch and NumPy on this machine, and the targets: [REFERENCE.md](REFERENCE.md).`, "");
   out.push(`keops-ts backends: ${rec.backends.map((b) => (b.unavailable === null ? `\`${b.name}\`` : `\`${b.name}\` (unavailable: ${b.unavailable})`)).join(", ")}.`, "");
   out.push("## What is measured", "");
   out.push(
@@ -133,7 +134,7 @@ export function markdown(rec: RunRecord, plotDir: string, plotFiles: readonly st
   out.push("## Headline", "", "The fastest keops-ts backend per workload and size; a ratio above 1 means keops-ts is that many times faster than the peer.", "", ...headline(rec), "");
   const targets = targetRows(rec.results, rec.backends.map((b) => b.name));
   if (targets.length) {
-    out.push("## PERFORMANCE.md targets", "", "| target | backend | measured | met |", "|---|---|---|---|", ...targets, "");
+    out.push("## Targets (bench/REFERENCE.md)", "", "| target | backend | measured | met |", "|---|---|---|---|", ...targets, "");
     out.push("Rates at the largest size measured within the time budget unless the target names a size; a target is judged only where its figure exists.", "");
   }
   if (plotFiles.length) {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- options]`: runs the workloads W1–W8 of PERFORMANCE.md on every available
+ * `npm run bench [-- options]`: runs the workloads W1–W8 of bench/REFERENCE.md on every available
  * keops-ts backend and, in the same run, the peers (dense TensorFlow.js on cpu and wasm, a plain
  * JavaScript loop, FAISS through Debian's python3-faiss and usearch when present). Each figure is measured in a fresh child process
  * (bench/one.ts). Writes <out>/<date>.json, RESULTS.md and SVG plots; see `--help`.

@@ -1,4 +1,4 @@
-/** The targets of PERFORMANCE.md, checked against a run's figures. */
+/** The targets of bench/REFERENCE.md, checked against a run's figures. */
 import type { FigureResult } from "./types.js";
 import { fmtSci, fmtSize, fmtTime } from "./format.js";
 

@@ -1,5 +1,5 @@
 /**
- * The workloads W1–W8 of PERFORMANCE.md: sizes (full and quick), pairs per call, and which
+ * The workloads W1–W8 of bench/REFERENCE.md: sizes (full and quick), pairs per call, and which
  * implementations run them. The computations themselves live in impl/*.ts, the float64
  * references in reference.ts.
  */
@@ -8,7 +8,7 @@
 export interface Workload {
   /** Key used in files and tables ("W3-D64"). */
   readonly key: string;
-  /** PERFORMANCE.md id ("W3"). */
+  /** bench/REFERENCE.md id ("W3"). */
   readonly id: string;
   readonly title: string;
   /** Point dimension D. */

@@ -4,8 +4,8 @@
  * keops-ts raises where pykeops would loop forever (an indefinite K).
  */
 import { pathToFileURL } from "node:url";
-import { LazyTensor, SolveConvergenceError, Vi, Vj, randn, type Tensor } from "../src/index.js";
-import { size } from "./tutorial1.js";
+import { LazyTensor, SolveConvergenceError, Vi, Vj, randn, type Tensor } from "keops-ts";
+import { first, size } from "./tutorial1.js";
 
 function tutorial(): { x: Tensor; b_i: Tensor; alpha: number; g_i: Tensor } {
   const M = 1000, D = 3;
@@ -19,7 +19,7 @@ function tutorial(): { x: Tensor; b_i: Tensor; alpha: number; g_i: Tensor } {
   const b_i = randn([M, 4], { seed: 1 }); // Target signal, supported by the x_i's
   const a_i = K_xx.solve(b_i, { alpha }); // Source signal, supported by the x_i's
 
-  console.log(`a_i is now a ${a_i.constructor.name} of shape ${size(a_i)}.`);
+  console.log(`a_i is now a ${a_i.constructor.name} of shape ${size(a_i)}; ${first(a_i)}.`);
 
   // (alpha·Id + K_xx) a ≃ b
   const Ka = K_xx.matmul(a_i);
@@ -44,11 +44,11 @@ function tutorial(): { x: Tensor; b_i: Tensor; alpha: number; g_i: Tensor } {
 
 /** The same gradient the way pykeops.torch writes it, through TensorFlow.js's autodiff (keops-ts/tfjs). */
 async function tfjsGradient(x: Tensor, b: Tensor, alpha: number, g_core: Tensor): Promise<void> {
-  let tf: typeof import("@tensorflow/tfjs-core"), ktf: typeof import("../src/adapters/tfjs.js");
+  let tf: typeof import("@tensorflow/tfjs-core"), ktf: typeof import("keops-ts/tfjs");
   try {
     tf = await import("@tensorflow/tfjs-core");
     await import("@tensorflow/tfjs-backend-cpu");
-    ktf = await import("../src/adapters/tfjs.js");
+    ktf = await import("keops-ts/tfjs");
   } catch {
     console.log("(TensorFlow.js is not installed: the tf.grad version is skipped)");
     return;
@@ -77,10 +77,15 @@ function longSolve(M: number): void {
   const K = Vi(x).sub(Vj(x)).sqnorm2().mul(-2).exp();
   const b = randn([M, 1], { seed: 3 });
   const t0 = performance.now();
+  let shown = 0;
   const a = K.solve(b, {
     alpha: 0.01,
     onIteration: (k, residual) => {
       if (k % 50 === 0) console.log(`  iteration ${String(k).padStart(4)}: residual ${residual.toExponential(2)} (eps = 1e-6), ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    },
+    // fraction: the residual's way down to eps (log scale); at most a few calls a second
+    onProgress: (p) => {
+      if (p.fraction >= shown + 0.25 || p.fraction === 1) console.log(`  progress ${(100 * p.fraction).toFixed(0)} %`), (shown = p.fraction);
     },
   });
   console.log(`Solved M = ${M} in ${((performance.now() - t0) / 1000).toFixed(1)} s, a of shape ${size(a)}.`);

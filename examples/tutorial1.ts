@@ -3,11 +3,17 @@
  * (reductions part; the solving part lives in examples/solve.ts). CPU sizes: M = 1000, N = 2000.
  */
 import { pathToFileURL } from "node:url";
-import { LazyTensor, randn, type Tensor } from "../src/index.js";
+import { LazyTensor, randn, type Tensor } from "keops-ts";
 
-/** pykeops prints shapes as `torch.Size([1000, 3])`. */
+/** A result's shape as a JavaScript array, and its dtype (pykeops prints `torch.Size([1000, 3])`). */
 export function size(t: Tensor): string {
-  return `torch.Size([${t.shape.join(", ")}])`;
+  return `[${t.shape.join(", ")}] ${t.dtype}`;
+}
+
+/** The first values of a result, e.g. `first values 1.2346, 0.5432, …`. */
+export function first(t: Tensor, n = 3): string {
+  const v = Array.from(t.data.subarray(0, n), (x) => (t.dtype === "int32" ? String(x) : x.toFixed(4)));
+  return `first values ${v.join(", ")}${t.size > n ? ", …" : ""}`;
 }
 
 export function main(): void {
@@ -26,7 +32,8 @@ export function main(): void {
   console.log(String(S_ij));
   console.log(String(V_ij));
 
-  console.log("Sum reduction of S_ij wrt. the 'N' dimension:", size(S_ij.sum({ dim: 1 })));
+  const sum_i = S_ij.sum({ dim: 1 });
+  console.log("Sum reduction of S_ij wrt. the 'N' dimension:", size(sum_i), "—", first(sum_i));
   console.log("Sum reduction of V_ij wrt. the 'M' dimension:", size(V_ij.sum({ axis: 0 })));
   console.log("LogSumExp reduction of S_ij wrt. the 'M' dimension:", size(S_ij.logsumexp({ dim: 0 })));
   console.log(
@@ -46,13 +53,16 @@ export function main(): void {
 
   let K = 5;
   console.log("KMin    reduction of S_ij wrt. the 'M' dimension:", size(S_ij.Kmin({ K, dim: 0 })));
-  console.log("ArgKMin reduction of S_ij wrt. the 'N' dimension:", size(S_ij.argKmin({ K, dim: 1 })));
+  const nn = S_ij.argKmin({ K, dim: 1 });
+  console.log("ArgKMin reduction of S_ij wrt. the 'N' dimension:", size(nn), "—", first(nn, K));
   K = 7;
   console.log("KMin    reduction of V_ij wrt. the 'M' dimension:", size(V_ij.Kmin({ K, dim: 0 })));
   console.log("ArgKMin reduction of V_ij wrt. the 'N' dimension:", size(V_ij.argKmin({ K, dim: 1 })));
 
   const a_i = S_ij.sumsoftmaxweight(V_ij, { dim: 1 });
-  console.log("SumSoftMaxWeight reduction of S_ij, with weights V_ij, wrt. the 'N' dimension:", size(a_i));
+  console.log("SumSoftMaxWeight reduction of S_ij, with weights V_ij, wrt. the 'N' dimension:", size(a_i), "—", first(a_i));
+  console.log("The whole result, as console.log prints a Tensor:");
+  console.log(a_i);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) main();

@@ -5,7 +5,7 @@
  * (`squared`), and `a ** 2` on a LazyTensor is `a.pow(2)`.
  */
 import { pathToFileURL } from "node:url";
-import { KeOpsError, LazyTensor, Pm, Tensor, Vi, Vj, rand, randn, tensor } from "../src/index.js";
+import { KeOpsError, LazyTensor, Pm, Tensor, Vi, Vj, rand, randn, tensor } from "keops-ts";
 
 /** Options of {@link main} (the test runs it small and captures the output). */
 export interface Tutorial2Options {
@@ -109,6 +109,7 @@ export function main(opts: Tutorial2Options = {}): { rebuild: number; reuse: num
   const dxy2 = LazyTensor.sum(xi.sub(yj).pow(2));
   const Niter = opts.Niter ?? 1000;
 
+  log(`Small problem (M = ${M}, N = ${N}), the formula built and reduced in each of ${Niter} calls:`);
   let start = performance.now();
   for (let k = 0; k < Niter; k++) {
     const Kxyb = LazyTensor.exp(dxy2.neg().div(squared(sigmas))).sum().mul(bj);
@@ -118,6 +119,7 @@ export function main(opts: Tutorial2Options = {}): { rebuild: number; reuse: num
   const rebuild = (end - start) / 1000 / Niter;
   log(timing(Niter, (end - start) / 1000));
 
+  log(`The same ${Niter} calls of one function made once with call: false (the formula is not rebuilt):`);
   start = performance.now();
   const Kxyb = LazyTensor.exp(dxy2.neg().div(squared(sigmas))).sum().mul(bj);
   gammafun = Kxyb.sumReduction({ axis: 1, call: false });
@@ -144,6 +146,7 @@ export function main(opts: Tutorial2Options = {}): { rebuild: number; reuse: num
   const mKxyb = LazyTensor.exp(mdxy2.neg().div(squared(sigmas))).sum().mul(bj);
   const mixedfun = mKxyb.sumReduction({ axis: 1 });
   gamma = mixedfun(y);
+  log(`gamma = mixedfun(y): shape [${(gamma as Tensor).shape.join(", ")}], first row [${Array.from((gamma as Tensor).data.subarray(0, Dv), (v) => v.toFixed(4)).join(", ")}]`);
   log(String(mixedfun));
 
   void [indmin, res, gamma];

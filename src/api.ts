@@ -8,11 +8,16 @@ export {
   type DType, type FloatDType, type TensorData, type TensorLike, type NestedArray, type TensorOptions, type RandomOptions,
 } from "./tensor.js";
 export { LazyTensor, type Operand, type Reduced } from "./lazy/lazytensor.js";
+export type { Solved, SolvedAsync } from "./solve/lazy.js";
+export type { Cat } from "./formula/node.js";
 export { Vi, Vj, Pm } from "./lazy/helpers.js";
 export { ComplexLazyTensor, type ComplexOperand } from "./complex/lazy.js";
 export type { KeOpsFunction } from "./lazy/keopsfunction.js";
 export { genred, type GenredOptions, type GenredReductionOp, type GenredResult } from "./lazy/genred.js";
-export type { ReduceOptions, KReduceOptions, LogSumExpOptions, CallOptions } from "./lazy/options.js";
+export type {
+  ReduceOptions, KReduceOptions, LogSumExpOptions, CallOptions, LongWorkOptions, Progress, InnerOptions, WithAxis,
+} from "./lazy/options.js";
+export { KeOpsAbortError } from "./lazy/progress.js";
 export { backendInfo, type BackendInfo, type BackendName } from "./backends/registry.js";
 export { setThreads } from "./backends/workers.js";
 export { SolveConvergenceError, kernelSolve, type KernelSolveOptions, type SolveFunction, type SolveOptions } from "./solve/index.js";
@@ -24,3 +29,4 @@ import "./formula/index.js";
 import "./lazy/math-methods.js";
 import "./autodiff/index.js";
 import "./lazy/grad-methods.js";
+import "./lazy/inspect.js";

@@ -1,5 +1,7 @@
 import { KeOpsError, argError, describe, said } from "./errors.js";
 import { Rng, freshSeed } from "./random.js";
+import { checkKeys } from "./check-options.js";
+import { INSPECT, formatTensor } from "./inspect.js";
 
 /** Element types of dense tensors. Float results keep their inputs' dtype; indices are int32. */
 export type DType = "float32" | "float64" | "int32";
@@ -131,9 +133,17 @@ export class Tensor {
     return new Tensor(out, this.shape);
   }
 
-  /** Shape as pykeops/PyTorch print it, e.g. `(1000, 3)`. */
+  /**
+   * Shape, dtype and values, summarised NumPy-style above 1000 elements (first and last three
+   * entries of each axis), e.g. `Tensor(shape [1000, 3], float32)` then `[[ 1.6243, …], …]`.
+   */
   toString(): string {
-    return `Tensor(shape=(${this.shape.join(", ")}), dtype=${this.dtype})`;
+    return formatTensor(this);
+  }
+
+  /** What `console.log` / `util.inspect` print: as {@link Tensor.toString}. */
+  [INSPECT](): string {
+    return formatTensor(this);
   }
 }
 
@@ -165,6 +175,7 @@ function flatten(v: NestedArray, arg: string): { values: number[]; shape: number
  * Floats default to float32; a typed array keeps its own dtype unless `dtype` is given.
  */
 export function tensor(values: NestedArray | TensorData | Tensor, opts: TensorOptions = {}): Tensor {
+  checkKeys(opts, "tensor", ["dtype", "shape"]);
   if (values instanceof Tensor) {
     const t = opts.dtype && opts.dtype !== values.dtype ? values.astype(opts.dtype) : values;
     return opts.shape ? t.reshape(opts.shape) : t;
@@ -199,11 +210,13 @@ function filled(shape: readonly number[], dtype: DType, fill: (k: number) => num
 
 /** A tensor of zeros (float32 unless `dtype` says otherwise). */
 export function zeros(shape: readonly number[], opts: { dtype?: DType } = {}): Tensor {
+  checkKeys(opts, "zeros", ["dtype"]);
   return filled(shape, opts.dtype ?? "float32", () => 0);
 }
 
 /** A tensor of ones. */
 export function ones(shape: readonly number[], opts: { dtype?: DType } = {}): Tensor {
+  checkKeys(opts, "ones", ["dtype"]);
   return filled(shape, opts.dtype ?? "float32", () => 1);
 }
 
@@ -213,7 +226,8 @@ export function lastSeed(): number {
   return seedUsed;
 }
 
-function rngFor(opts: RandomOptions): Rng {
+function rngFor(opts: RandomOptions, method: string): Rng {
+  checkKeys(opts, method, ["dtype", "seed"]);
   const seed = opts.seed ?? freshSeed();
   if (typeof seed !== "number" || !Number.isFinite(seed)) argError("seed", "a finite number", seed);
   seedUsed = seed;
@@ -222,13 +236,13 @@ function rngFor(opts: RandomOptions): Rng {
 
 /** Uniform random numbers in [0, 1). */
 export function rand(shape: readonly number[], opts: RandomOptions = {}): Tensor {
-  const rng = rngFor(opts);
+  const rng = rngFor(opts, "rand");
   return filled(shape, opts.dtype ?? "float32", () => rng.uniform());
 }
 
 /** Standard normal random numbers. */
 export function randn(shape: readonly number[], opts: RandomOptions = {}): Tensor {
-  const rng = rngFor(opts);
+  const rng = rngFor(opts, "randn");
   return filled(shape, opts.dtype ?? "float32", () => rng.normal());
 }
 

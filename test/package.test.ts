@@ -16,7 +16,7 @@ test("npm pack → install in a fresh folder → import keops-ts (and keops-ts/b
   assert.ok(existsSync(join(root, "dist", "index.js")), "dist/ is missing: run `npm run build` first");
   const dir = mkdtempSync(join(tmpdir(), "keops-ts-pack-"));
   try {
-    const out = execFileSync("npm", ["pack", "--silent", "--pack-destination", dir], { cwd: root, encoding: "utf8" });
+    const out = execFileSync("npm", ["pack", "--silent", "--ignore-scripts", "--pack-destination", dir], { cwd: root, encoding: "utf8" });
     const tgz = join(dir, out.trim().split("\n").pop()!);
     const app = join(dir, "app");
     execFileSync("mkdir", ["-p", app]);

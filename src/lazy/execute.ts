@@ -16,6 +16,7 @@ import { Tensor, allocate, type FloatDType, type TensorData } from "../tensor.js
 import { broadcastBatch, ownBatchIndex } from "./bindings.js";
 import type { ExecOptions } from "./options.js";
 import { rangedLayout, runRanged, runRangedAsync, type RangedLayout, type RangesSpec } from "../ranges/index.js";
+import { runWatched, runWatchedAsync, throwIfAborted, watched, type ChunkLayout, type Watch } from "./progress.js";
 
 /** Data of one variable at call time. */
 export interface VarData {
@@ -183,6 +184,14 @@ function inputOffsets(slots: readonly VarData[], batch: readonly number[], nBatc
   return out;
 }
 
+/** What a job may add to the dense run: progress and cancellation, block-sparse ranges. */
+export interface JobExtras {
+  readonly watch?: Watch;
+  readonly ranges?: RangesSpec;
+  /** The reduced axis of the ranges (default 1). */
+  readonly axis?: 0 | 1;
+}
+
 /** A job ready to run, and the shapes of its outputs. */
 export interface ReadyJob {
   readonly job: KernelJob;
@@ -192,6 +201,9 @@ export interface ReadyJob {
   readonly shapes: readonly (readonly number[])[];
   /** Block-sparse layout (the `ranges` option), or undefined for the dense reduction. */
   readonly ranged?: RangedLayout;
+  /** Progress and cancellation: a watched run goes in row chunks (see progress.ts). */
+  readonly watch: Watch | undefined;
+  readonly layout: ChunkLayout;
 }
 
 /** The result tensors of a job that has run. */
@@ -203,10 +215,10 @@ function resultOf(r: ReadyJob): ReductionResult {
 
 /**
  * Builds the job of a prepared reduction. `slots` holds the data of each input slot (in
- * `p.slotInds` order); `sizes` comes from {@link sizesOf}; `ranges` (checked against the sizes
- * here) makes it block-sparse, reducing over `axis`.
+ * `p.slotInds` order); `sizes` comes from {@link sizesOf}; `extra.ranges` (checked against the
+ * sizes here) makes it block-sparse, reducing over `extra.axis`; `extra.watch` reports and stops.
  */
-export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes, backend: string | undefined, ranges?: RangesSpec, axis?: 0 | 1): ReadyJob {
+export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes, backend: string | undefined, extra: JobExtras = {}): ReadyJob {
   const { batch, nOuter, nInner } = sizes;
   // an unusable backend option is reported now; the backend is chosen for the call's mode at the run
   const name = backend ?? "auto";
@@ -223,26 +235,50 @@ export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes
   if (nBatch > 1) for (let b = 0; b < nBatch; b++) for (let k = 0; k < nOut; k++) outOffsets[b * nOut + k] = b * nOuter * p.rowSizes[k]!;
   const job: KernelJob = { inputs, outputs, nOuter, nInner, nBatch, inOffsets, outOffsets };
   const shapes = reds.map((o) => [...batch, nOuter, ...o.shape]);
-  const ranged = ranges && rangedLayout(ranges, axis ?? 1, sizes, p.plan.program, p.rowSizes);
-  return { job, kernel: () => kernelOf(p, backend), kernelAsync: () => kernelOfAsync(p, backend), shapes, ranged };
+  const prog = p.plan.program;
+  const layout: ChunkLayout = { roles: prog.slots.map((s) => s.role), dims: prog.slots.map((s) => s.dim), rowSizes: p.rowSizes };
+  const { watch, ranges, axis } = extra;
+  return {
+    job, kernel: () => kernelOf(p, backend), kernelAsync: () => kernelOfAsync(p, backend), shapes,
+    watch: watched(watch) ? { onProgress: watch.onProgress, signal: watch.signal } : undefined, layout,
+    ranged: ranges && rangedLayout(ranges, axis ?? 1, sizes, prog, p.rowSizes),
+  };
 }
 
-/** Runs a ready job synchronously. */
+/** Runs a ready job synchronously (in row chunks when watched). */
 export function runJob(r: ReadyJob): ReductionResult {
-  if (r.job.nBatch * r.job.nOuter > 0) {
-    if (r.ranged) runRanged(r.job, r.kernel(), r.ranged);
-    else r.kernel().run(r.job);
+  const w = r.watch;
+  const live = r.job.nBatch * r.job.nOuter > 0;
+  if (!w) {
+    if (live) {
+      if (r.ranged) runRanged(r.job, r.kernel(), r.ranged);
+      else r.kernel().run(r.job);
+    }
+    return resultOf(r);
   }
+  throwIfAborted(w.signal);
+  const k = live ? r.kernel() : undefined;
+  if (k && r.ranged) runRanged(r.job, k, r.ranged, w);
+  else runWatched(r.job, r.layout, w, (j) => k?.run(j));
   return resultOf(r);
 }
 
-/** Runs a ready job off the calling thread. */
+/** Runs a ready job off the calling thread (in row chunks when watched). */
 export async function runJobAsync(r: ReadyJob): Promise<ReductionResult> {
-  if (r.job.nBatch * r.job.nOuter > 0) {
-    const k = await r.kernelAsync();
-    if (r.ranged) await runRangedAsync(r.job, k, r.ranged);
-    else await k.runAsync(r.job);
+  const w = r.watch;
+  const live = r.job.nBatch * r.job.nOuter > 0;
+  if (!w) {
+    if (live) {
+      const k = await r.kernelAsync();
+      if (r.ranged) await runRangedAsync(r.job, k, r.ranged);
+      else await k.runAsync(r.job);
+    }
+    return resultOf(r);
   }
+  throwIfAborted(w.signal);
+  const k = live ? await r.kernelAsync() : undefined;
+  if (k && r.ranged) await runRangedAsync(r.job, k, r.ranged, w);
+  else await runWatchedAsync(r.job, r.layout, w, async (j) => k?.runAsync(j));
   return resultOf(r);
 }
 
@@ -256,7 +292,7 @@ function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeH
     if (!d) throw new KeOpsError(`no data for variable ${p.plan.slotVars[p.slotInds.indexOf(ind)]}`);
     return d;
   });
-  return makeJob(p, slots, sizes, call.opts.backend, call.opts.ranges, call.axis);
+  return makeJob(p, slots, sizes, call.opts.backend, { watch: call.opts, ranges: call.opts.ranges, axis: call.axis });
 }
 
 const checked = new Set<string>();

@@ -24,13 +24,13 @@ import type { Tensor } from "../tensor.js";
 import type { Binding } from "./bindings.js";
 import type { ReductionResult } from "./execute.js";
 import { makeKeOpsFunction, type KeOpsFunction } from "./keopsfunction.js";
-import { execOptions, type ReduceOptions } from "./options.js";
+import { LONG_WORK_KEYS, checkOptions, execOptions, type ReduceOptions } from "./options.js";
 
 /** Reduction names genred accepts: KeOps's, and pykeops's underscore spellings. */
 export type GenredReductionOp = ReductionName | "Min_ArgMin" | "Max_ArgMax" | "KMin_ArgKMin";
 
 /** Options of {@link genred}. */
-export interface GenredOptions extends Pick<ReduceOptions, "backend" | "dtypeAcc" | "sumScheme"> {
+export interface GenredOptions extends Pick<ReduceOptions, "backend" | "dtypeAcc" | "sumScheme" | "onProgress" | "signal"> {
   /** The reduction (default `"Sum"`). */
   reductionOp?: GenredReductionOp;
   /** 0 reduces over i, 1 over j (default 0, as pykeops). */
@@ -40,6 +40,9 @@ export interface GenredOptions extends Pick<ReduceOptions, "backend" | "dtypeAcc
   /** Second formula: the weight of LogSumExp, the values of SumSoftMaxWeight. */
   formula2?: string;
 }
+
+/** The keys {@link GenredOptions} has. */
+export const GENRED_KEYS = ["reductionOp", "axis", "optArg", "formula2", "backend", "dtypeAcc", "sumScheme", ...LONG_WORK_KEYS] as const;
 
 /** The result type of a genred function for a reduction name. */
 export type GenredResult<R> = R extends "MinArgMin" | "MaxArgMax" | "KMinArgKMin" | "Min_ArgMin" | "Max_ArgMax" | "KMin_ArgKMin"
@@ -94,7 +97,7 @@ function inlineVariables(formulas: readonly Formula[], declared: readonly (reado
  */
 export function genred<O extends GenredOptions>(formula: string, aliases: readonly string[], opts?: O): KeOpsFunction<GenredResult<O["reductionOp"]>> {
   const o: GenredOptions = opts ?? {};
-  if (typeof o !== "object" || o === null) argError("opts", "an options object", o);
+  checkOptions(o, "genred", GENRED_KEYS);
   const rawName = o.reductionOp ?? "Sum";
   const red = reductionByName(rawName);
   if (!red) argError("reductionOp", `one of ${reductionSpellings.map((s) => JSON.stringify(s)).join(", ")}`, rawName);

@@ -10,7 +10,8 @@ import {
   dtypeOf, makeJob, prepareCall, sizesOf, runJob, runJobAsync, type Prepared, type ReadyJob, type ReductionCall, type VarData,
   checkCall,
 } from "./execute.js";
-import type { CallOptions } from "./options.js";
+import { INSPECT } from "../inspect.js";
+import { CALL_KEYS, checkOptions, type CallOptions } from "./options.js";
 import { checkRanges } from "../ranges/index.js";
 
 /** A callable reduction. `T` is what a call returns: a Tensor or [values, indices]. */
@@ -147,13 +148,17 @@ class Binder {
 
   /** Validates the arguments and builds the job. */
   bind(args: unknown[]): ReadyJob {
-    let backend = this.spec.call.opts.backend;
-    let ranges = this.spec.call.opts.ranges;
+    const made = this.spec.call.opts;
+    let backend = made.backend;
+    let watch = { onProgress: made.onProgress, signal: made.signal };
+    let ranges = made.ranges;
     let n = args.length;
     if (n && isOptions(args[n - 1])) {
       const o = args[n - 1] as CallOptions;
+      checkOptions(o, "KeOpsFunction call", CALL_KEYS);
       if (o.backend !== undefined) backend = o.backend;
       if (o.ranges !== undefined) ranges = checkRanges(o.ranges);
+      watch = { onProgress: o.onProgress ?? watch.onProgress, signal: o.signal ?? watch.signal };
       n--;
     }
     const order = this.order;
@@ -168,7 +173,7 @@ class Binder {
     const sizes = sizesOf(this.spec.call, this.fixed.length ? [...this.fixed, ...given] : given);
     const { p, fixed } = this.atDtype(dtype);
     const slots = this.slotSource.map((s) => (s >= 0 ? given[s]! : fixed[-1 - s]!));
-    return makeJob(p, slots, sizes, backend, ranges, this.spec.call.axis);
+    return makeJob(p, slots, sizes, backend, { watch, ranges, axis: this.spec.call.axis });
   }
 }
 
@@ -195,6 +200,7 @@ export function makeKeOpsFunction<T>(spec: FunctionSpec): KeOpsFunction<T> {
   // printed on demand (never on the hot path: a deeply shared formula prints long)
   Object.defineProperty(fn, "formula", { get: () => spec.call.formula.toString(), enumerable: true });
   Object.defineProperty(fn, "formula2", { get: () => spec.call.formula2?.toString(), enumerable: true });
+  Object.defineProperty(fn, INSPECT, { value: () => describeFunction(spec) });
   registerSpec(fn, spec);
   return fn;
 }

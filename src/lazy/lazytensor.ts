@@ -21,7 +21,8 @@ import type { SolveFunction } from "../solve/function.js";
 import type { SolveOptions } from "../solve/options.js";
 import { assignedRanges, mergeRanges, transposedRanges, type Ranges } from "../ranges/index.js";
 import {
-  execOptions, normaliseOptions, type KReduceOptions, type LogSumExpOptions, type ReduceOptions,
+  REDUCE_KEYS, checkInner, execOptions, normaliseOptions, requireAxis,
+  type InnerOptions, type KReduceOptions, type LogSumExpOptions, type ReduceOptions, type WithAxis,
 } from "./options.js";
 
 /** Anything a binary method accepts besides a LazyTensor: numbers, number arrays, 1-D tensors. */
@@ -29,14 +30,19 @@ export type Operand = LazyTensor<boolean> | number | readonly number[] | Tensor 
 
 type Or<A extends boolean, B extends boolean> = A extends true ? true : B extends true ? true : false;
 
-/** What a reduction returns: a function when symbolic or `call: false`, a Promise with `async`. */
+/**
+ * What a reduction returns: a function when symbolic or `call: false`, a Promise with `async:
+ * true`, either a Promise or the result when `async` is a `boolean` known only at run time.
+ */
 export type Reduced<S extends boolean, O, T> = O extends { call: false }
   ? KeOpsFunction<T>
   : S extends true
     ? KeOpsFunction<T>
     : O extends { async: true }
       ? Promise<T>
-      : T;
+      : O extends { async: boolean }
+        ? boolean extends O["async"] ? T | Promise<T> : T
+        : T;
 
 type State = LazyState;
 
@@ -329,23 +335,24 @@ export class LazyTensor<S extends boolean = false> {
    */
   sum(): LazyTensor<S>;
   sum(axis: -1): LazyTensor<S>;
-  sum<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  sum(options: InnerOptions): LazyTensor<S>;
+  sum<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  sum(options: ReduceOptions): LazyTensor<S> | Reduced<S, ReduceOptions, Tensor>;
   sum(axisOrOptions?: number | ReduceOptions): unknown {
-    const o = normaliseOptions(axisOrOptions);
+    const o = normaliseOptions(axisOrOptions, "sum", REDUCE_KEYS);
     const axis = o.axis ?? o.dim;
-    if (axis === undefined || axis === -1 || axis === this.nbatchdims + 2) return this.op(SumOp);
+    if (axis === undefined || axis === -1 || axis === this.nbatchdims + 2) return checkInner(o, "sum"), this.op(SumOp);
     return this.reduce("Sum", o);
   }
   /** Sum reduction over i (axis 0) or j (axis 1). */
-  sumReduction<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor> {
+  sumReduction<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, Tensor> {
     return this.reduce("Sum", normaliseOptions(axisOrOptions)) as Reduced<S, O, Tensor>;
   }
 
   /** @internal runs (or packages) a reduction. */
   reduce(name: ReductionName, o: ReduceOptions, extra: { K?: number; formula2?: LazyTensor<boolean> } = {}): unknown {
     const red = reductionByName(name)!;
-    const raw = o.axis ?? o.dim;
-    if (raw === undefined) argError("axis", `0 or 1 (plus the ${this.nbatchdims} batch dims)`, raw);
+    const raw = requireAxis(o, name, red.usesK, this.nbatchdims);
     const axis = raw - this.nbatchdims;
     if (axis !== 0 && axis !== 1)
       argError("axis", this.nbatchdims ? `${this.nbatchdims} or ${this.nbatchdims + 1} (0 or 1 offset by ${this.nbatchdims} batch dims)` : "0 or 1", raw);
@@ -371,13 +378,13 @@ export class LazyTensor<S extends boolean = false> {
   }
 
   /** Log-sum-exp over i or j (stable, online); with `weight`: log Σ exp(F)·weight. */
-  logsumexp<O extends LogSumExpOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor> {
+  logsumexp<O extends LogSumExpOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, Tensor> {
     const o = normaliseOptions<LogSumExpOptions>(axisOrOptions);
     const w = o.weight === undefined ? undefined : toLazy(o.weight as Operand, "weight");
     return this.reduce("LogSumExp", o, { formula2: w }) as Reduced<S, O, Tensor>;
   }
   /** Σ exp(F)·weight / Σ exp(F) over i or j (F scalar). */
-  sumsoftmaxweight<O extends ReduceOptions>(weight: Operand, axisOrOptions: number | O): Reduced<S, O, Tensor> {
+  sumsoftmaxweight<O extends ReduceOptions & WithAxis>(weight: Operand, axisOrOptions: number | O): Reduced<S, O, Tensor> {
     return this.reduce("SumSoftMaxWeight", normaliseOptions(axisOrOptions), { formula2: toLazy(weight, "weight") }) as Reduced<S, O, Tensor>;
   }
   /**
@@ -386,14 +393,18 @@ export class LazyTensor<S extends boolean = false> {
    */
   min(): LazyTensor<S>;
   min(axis: -1): LazyTensor<S>;
-  min<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  min(options: InnerOptions): LazyTensor<S>;
+  min<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  min(options: ReduceOptions): LazyTensor<S> | Reduced<S, ReduceOptions, Tensor>;
   min(axisOrOptions?: number | ReduceOptions): unknown {
     return this.innerOrReduce(MinOp, "Min", axisOrOptions);
   }
   /** Maximum: over the vector dimension without an axis (`Max`), else the max reduction over i or j. */
   max(): LazyTensor<S>;
   max(axis: -1): LazyTensor<S>;
-  max<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  max(options: InnerOptions): LazyTensor<S>;
+  max<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  max(options: ReduceOptions): LazyTensor<S> | Reduced<S, ReduceOptions, Tensor>;
   max(axisOrOptions?: number | ReduceOptions): unknown {
     return this.innerOrReduce(MaxOp, "Max", axisOrOptions);
   }
@@ -403,42 +414,47 @@ export class LazyTensor<S extends boolean = false> {
    */
   argmin(): LazyTensor<S>;
   argmin(axis: -1): LazyTensor<S>;
-  argmin<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  argmin(options: InnerOptions): LazyTensor<S>;
+  argmin<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  argmin(options: ReduceOptions): LazyTensor<S> | Reduced<S, ReduceOptions, Tensor>;
   argmin(axisOrOptions?: number | ReduceOptions): unknown {
     return this.innerOrReduce(ArgMinOp, "ArgMin", axisOrOptions);
   }
   /** Index of the maximum: over the vector dimension without an axis (`ArgMax`), else the argmax reduction. */
   argmax(): LazyTensor<S>;
   argmax(axis: -1): LazyTensor<S>;
-  argmax<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  argmax(options: InnerOptions): LazyTensor<S>;
+  argmax<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  argmax(options: ReduceOptions): LazyTensor<S> | Reduced<S, ReduceOptions, Tensor>;
   argmax(axisOrOptions?: number | ReduceOptions): unknown {
     return this.innerOrReduce(ArgMaxOp, "ArgMax", axisOrOptions);
   }
   /** The inner vector op without an axis (or axis −1 / the vector axis), else the reduction. */
   private innerOrReduce(inner: OpDef, red: ReductionName, axisOrOptions: number | ReduceOptions | undefined): unknown {
-    const o = normaliseOptions(axisOrOptions);
+    const method = red.toLowerCase();
+    const o = normaliseOptions(axisOrOptions, method, REDUCE_KEYS);
     const axis = o.axis ?? o.dim;
-    if (axis === undefined || axis === -1 || axis === this.nbatchdims + 2) return this.op(inner);
+    if (axis === undefined || axis === -1 || axis === this.nbatchdims + 2) return checkInner(o, method), this.op(inner);
     return this.reduce(red, o);
   }
   /** [min, argmin] in one pass. */
-  minArgmin<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, [Tensor, Tensor]> {
+  minArgmin<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, [Tensor, Tensor]> {
     return this.reduce("MinArgMin", normaliseOptions(axisOrOptions)) as Reduced<S, O, [Tensor, Tensor]>;
   }
   /** [max, argmax] in one pass. */
-  maxArgmax<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, [Tensor, Tensor]> {
+  maxArgmax<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, [Tensor, Tensor]> {
     return this.reduce("MaxArgMax", normaliseOptions(axisOrOptions)) as Reduced<S, O, [Tensor, Tensor]>;
   }
   /** The K smallest values, sorted ascending: (M, K) for a scalar formula, (M, K, D) otherwise. */
-  Kmin<O extends KReduceOptions>(opts: O): Reduced<S, O, Tensor> {
+  Kmin<O extends KReduceOptions & WithAxis>(opts: O): Reduced<S, O, Tensor> {
     return this.reduce("KMin", normaliseOptions(opts), { K: opts.K }) as Reduced<S, O, Tensor>;
   }
   /** Indices of the K smallest values (int32, ties to the lowest index). */
-  argKmin<O extends KReduceOptions>(opts: O): Reduced<S, O, Tensor> {
+  argKmin<O extends KReduceOptions & WithAxis>(opts: O): Reduced<S, O, Tensor> {
     return this.reduce("ArgKMin", normaliseOptions(opts), { K: opts.K }) as Reduced<S, O, Tensor>;
   }
   /** [Kmin, argKmin] in one pass. */
-  KminArgKmin<O extends KReduceOptions>(opts: O): Reduced<S, O, [Tensor, Tensor]> {
+  KminArgKmin<O extends KReduceOptions & WithAxis>(opts: O): Reduced<S, O, [Tensor, Tensor]> {
     return this.reduce("KMinArgKMin", normaliseOptions(opts), { K: opts.K }) as Reduced<S, O, [Tensor, Tensor]>;
   }
 
@@ -516,8 +532,8 @@ export class LazyTensor<S extends boolean = false> {
     return lazySolve(K, b, opts);
   }
   /** `x.sum(axisOrOptions)`: the inner sum without an axis (or −1), else the sum reduction. */
-  static sum<S extends boolean>(x: LazyTensor<S>, axis?: -1): LazyTensor<S>;
-  static sum<S extends boolean, O extends ReduceOptions>(x: LazyTensor<S>, axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  static sum<S extends boolean>(x: LazyTensor<S>, axis?: -1 | InnerOptions): LazyTensor<S>;
+  static sum<S extends boolean, O extends ReduceOptions & WithAxis>(x: LazyTensor<S>, axisOrOptions: number | O): Reduced<S, O, Tensor>;
   static sum<S extends boolean>(x: LazyTensor<S>, axisOrOptions?: number | ReduceOptions): unknown {
     return x.sum(axisOrOptions as number);
   }

@@ -9,7 +9,8 @@
  * reduction's empty value (sum 0, min +∞, argmin −1, …). The work is the kept pairs, plus a copy
  * of the kept inner rows per block; nothing is O(M·N).
  */
-import type { Kernel, KernelJob, SlotRole } from "../compile/program.js";
+import type { BlockingKernel, Kernel, KernelJob, SlotRole } from "../compile/program.js";
+import { Reporter, throwIfAborted, type Watch } from "../lazy/progress.js";
 import { allocate, type FloatDType, type TensorData } from "../tensor.js";
 import type { RangeTriple } from "./spec.js";
 
@@ -112,17 +113,39 @@ function mapIndices(p: Piece, lay: RangedLayout): void {
 }
 
 /** Runs the block-sparse form of `job` (one batch) with the dense kernel. */
-export function runRanged(job: KernelJob, kernel: Kernel, lay: RangedLayout): void {
+export function runRanged(job: KernelJob, kernel: BlockingKernel, lay: RangedLayout, w?: Watch): void {
+  const steps = progressOf(job, w);
   for (const p of pieces(job, lay)) {
     kernel.run(p.job);
     mapIndices(p, lay);
+    steps.after(p);
   }
+  steps.done();
 }
 
 /** The same, off the calling thread (pieces one after the other). */
-export async function runRangedAsync(job: KernelJob, kernel: Kernel, lay: RangedLayout): Promise<void> {
+export async function runRangedAsync(job: KernelJob, kernel: Kernel, lay: RangedLayout, w?: Watch): Promise<void> {
+  const steps = progressOf(job, w);
   for (const p of pieces(job, lay)) {
     await kernel.runAsync(p.job);
     mapIndices(p, lay);
+    steps.after(p);
   }
+  steps.done();
+}
+
+/** Progress and cancellation between the pieces of a ranged run (the fraction: outer rows done). */
+function progressOf(job: KernelJob, w: Watch | undefined): { after(p: Piece): void; done(): void } {
+  throwIfAborted(w?.signal);
+  const rep = new Reporter(w?.onProgress);
+  let rows = 0, pairs = 0;
+  return {
+    after(p) {
+      rows += p.rows[1] - p.rows[0];
+      pairs += p.job.nOuter * p.job.nInner;
+      rep.report(rows / Math.max(1, job.nOuter), pairs);
+      throwIfAborted(w?.signal);
+    },
+    done: () => rep.done(pairs),
+  };
 }

@@ -3,6 +3,7 @@
  * Returned by `kernelSolve` and by `K.solve(b, { call: false })` (or when K has symbolic
  * variables); its `vjp` gives the gradients with respect to every argument.
  */
+import { INSPECT } from "../inspect.js";
 import { KeOpsError, argError, said } from "../errors.js";
 import type { Cat } from "../formula/node.js";
 import type { ReductionCall, VarData } from "../lazy/execute.js";
@@ -196,6 +197,7 @@ export function makeSolveFunction(spec: SolveSpec): SolveFunction {
   Object.defineProperty(fn, "last", { get: () => last, enumerable: true });
   Object.defineProperty(fn, "formula", { get: () => spec.call.formula.toString(), enumerable: true });
   Object.defineProperty(fn, "toString", { value: () => spec.printed });
+  Object.defineProperty(fn, INSPECT, { value: () => spec.printed });
   return fn;
 }
 

@@ -15,7 +15,8 @@ import { genred, type GenredOptions } from "../lazy/genred.js";
 import { specOf } from "../lazy/keopsfunction.js";
 import type { Tensor } from "../tensor.js";
 import { describeSolve, makeSolveFunction, type SolveFunction } from "./function.js";
-import { solveParams, type SolveOptions } from "./options.js";
+import { SOLVE_KEYS, solveParams, type SolveOptions } from "./options.js";
+import { checkOptions } from "../lazy/options.js";
 
 /** Options of {@link kernelSolve}: the reduction's (axis, backend, …) and the solve's defaults. */
 export interface KernelSolveOptions extends Pick<GenredOptions, "backend" | "dtypeAcc" | "sumScheme">, Omit<SolveOptions, "call"> {
@@ -34,7 +35,7 @@ export interface KernelSolveOptions extends Pick<GenredOptions, "backend" | "dty
 export function kernelSolve(formula: string, aliases: readonly string[], varInvAlias: string, opts?: KernelSolveOptions): SolveFunction {
   if (typeof varInvAlias !== "string") argError("varInvAlias", "the name of one of the aliases", varInvAlias);
   const o = opts ?? {};
-  if (typeof o !== "object" || o === null) argError("opts", "an options object", o);
+  checkOptions(o, "kernelSolve", ["axis", ...SOLVE_KEYS.filter((k) => k !== "call")]);
   const { axis: axisOpt, backend, dtypeAcc, sumScheme, ...solveOpts } = o;
   solveParams(solveOpts);
   if (!Array.isArray(aliases)) argError("aliases", `an array of strings such as "x = Vi(0, 3)"`, aliases);

@@ -1,12 +1,13 @@
 /** Options of `solve` / `kernelSolve` and their validation. */
 import { argError } from "../errors.js";
+import { LONG_WORK_KEYS, checkOptions, type LongWorkOptions, type Progress } from "../lazy/options.js";
 import type { BackendName } from "../backends/registry.js";
 import type { SumScheme } from "../reductions/types.js";
 import type { FloatDType } from "../tensor.js";
 import type { Ranges } from "../ranges/index.js";
 
 /** Options of `LazyTensor.solve` and of a `kernelSolve` call. */
-export interface SolveOptions {
+export interface SolveOptions extends LongWorkOptions {
   /** Ridge term: solves (alpha·Id + K) a = b. Default 1e-10 (as pykeops); must be ≥ 0. */
   alpha?: number;
   /**
@@ -54,7 +55,14 @@ export interface SolveParams {
   readonly onIteration: ((iteration: number, residual: number) => void) | undefined;
   readonly precond: "none" | "nystrom";
   readonly rank: number | undefined;
+  readonly onProgress: ((p: Progress) => void) | undefined;
+  readonly signal: AbortSignal | undefined;
 }
+
+/** The keys {@link SolveOptions} has. */
+export const SOLVE_KEYS = [
+  "alpha", "eps", "maxIter", "onIteration", "precond", "rank", "call", "async", "backend", "dtypeAcc", "sumScheme", "ranges", ...LONG_WORK_KEYS,
+] as const;
 
 /** Default iteration cap for a system of M rows. */
 export function defaultMaxIter(M: number): number {
@@ -63,7 +71,7 @@ export function defaultMaxIter(M: number): number {
 
 /** Validates the numeric options (alpha ≥ 0, eps > 0, maxIter a positive integer, …). */
 export function solveParams(o: SolveOptions | undefined): SolveParams {
-  if (o !== undefined && (typeof o !== "object" || o === null || Array.isArray(o))) argError("options", "an options object", o);
+  checkOptions(o, "solve", SOLVE_KEYS);
   const opts = o ?? {};
   const alpha = opts.alpha ?? 1e-10;
   if (typeof alpha !== "number" || !(alpha >= 0) || !Number.isFinite(alpha)) argError("alpha", "a finite number ≥ 0", alpha);
@@ -81,5 +89,5 @@ export function solveParams(o: SolveOptions | undefined): SolveParams {
   const rank = opts.rank;
   if (rank !== undefined && (typeof rank !== "number" || !Number.isSafeInteger(rank) || rank < 1))
     argError("rank", "a positive integer", rank);
-  return { alpha, eps, maxIter, onIteration: opts.onIteration, precond, rank };
+  return { alpha, eps, maxIter, onIteration: opts.onIteration, precond, rank, onProgress: opts.onProgress, signal: opts.signal };
 }

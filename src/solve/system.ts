@@ -11,6 +11,7 @@ import { Tensor, allocate, sizeOf, type FloatDType } from "../tensor.js";
 import { conjugateGradient, conjugateGradientAsync, type CgLayout, type CgOptions, type CgResult, type MatVec } from "./cg.js";
 import { defaultMaxIter, type SolveParams } from "./options.js";
 import { nystromPreconditioner } from "./nystrom.js";
+import { Reporter, throwIfAborted } from "../lazy/progress.js";
 import type { LinearSystem, SystemShape } from "./types.js";
 
 export type { LinearSystem, SystemShape } from "./types.js";
@@ -67,20 +68,52 @@ export function matvecAsyncOf(sys: LinearSystem, shape: SystemShape): (p: Float6
   };
 }
 
-/** Layout and options of the conjugate gradient; undefined when there is nothing to solve. */
-function cgSetup(sys: LinearSystem, shape: SystemShape, p: SolveParams): { layout: CgLayout; o: CgOptions } | undefined {
+/**
+ * Layout and options of the conjugate gradient; undefined when there is nothing to solve.
+ * Progress (`onProgress`) is reported per iteration, its fraction measured on the residual's way
+ * from ‖b‖ down to eps (log scale); the signal is looked at after each iteration and, through
+ * the reductions' own chunking, inside each one.
+ */
+function cgSetup(sys: LinearSystem, shape: SystemShape, rhs: Float64Array, p: SolveParams): { sys: LinearSystem; layout: CgLayout; o: CgOptions; done(): void } | undefined {
+  throwIfAborted(p.signal, "solve");
   if (shape.M === 0 || shape.nBatch === 0 || sys.Dv === 0) return undefined;
   const precond = p.precond === "nystrom" ? nystromPreconditioner(sys, shape, p.alpha, p.rank) : undefined;
+  const layout = { nBatch: shape.nBatch, M: shape.M, Dv: sys.Dv };
+  const pairsPerIteration = shape.nBatch * shape.M * shape.M;
+  let onIteration = p.onIteration;
+  let iterations = 0;
+  const rep = new Reporter(p.onProgress);
+  if (p.onProgress || p.signal) {
+    // the worst system's starting residual: √(‖b‖² / M)
+    let r0 = 0;
+    const S = shape.nBatch * sys.Dv;
+    const nr2 = new Float64Array(S);
+    for (let k = 0; k < rhs.length; k++) nr2[Math.floor(k / (shape.M * sys.Dv)) * sys.Dv + (k % sys.Dv)]! += rhs[k]! ** 2;
+    for (let s = 0; s < S; s++) r0 = Math.max(r0, Math.sqrt(nr2[s]! / shape.M));
+    const span = Math.log(r0 / p.eps);
+    onIteration = (it, res) => {
+      iterations = it;
+      p.onIteration?.(it, res);
+      rep.report(span > 0 && res > 0 ? Math.log(r0 / res) / span : 1, it * pairsPerIteration);
+      throwIfAborted(p.signal, "solve");
+    };
+    // a long reduction stops within the iteration too
+    if (p.signal) sys = { ...sys, call: { ...sys.call, opts: { ...sys.call.opts, signal: p.signal } } };
+  }
   return {
-    layout: { nBatch: shape.nBatch, M: shape.M, Dv: sys.Dv },
-    o: { alpha: p.alpha, eps: p.eps, maxIter: p.maxIter ?? defaultMaxIter(shape.M), onIteration: p.onIteration, precond },
+    sys, layout,
+    o: { alpha: p.alpha, eps: p.eps, maxIter: p.maxIter ?? defaultMaxIter(shape.M), onIteration, precond },
+    done: () => rep.done(iterations * pairsPerIteration),
   };
 }
 
 /** Solves (alpha·Id + K) a = rhs (float64, layout (nBatch, M, Dv)). */
 export function solveFlat(sys: LinearSystem, shape: SystemShape, rhs: Float64Array, p: SolveParams): CgResult {
-  const s = cgSetup(sys, shape, p);
-  return s ? conjugateGradient(matvecOf(sys, shape), rhs, s.layout, s.o) : { x: new Float64Array(rhs.length), iterations: 0, residual: 0 };
+  const s = cgSetup(sys, shape, rhs, p);
+  if (!s) return { x: new Float64Array(rhs.length), iterations: 0, residual: 0 };
+  const r = conjugateGradient(matvecOf(s.sys, shape), rhs, s.layout, s.o);
+  s.done();
+  return r;
 }
 
 /**
@@ -88,8 +121,11 @@ export function solveFlat(sys: LinearSystem, shape: SystemShape, rhs: Float64Arr
  * setup, when asked for, still runs on it).
  */
 export async function solveFlatAsync(sys: LinearSystem, shape: SystemShape, rhs: Float64Array, p: SolveParams): Promise<CgResult> {
-  const s = cgSetup(sys, shape, p);
-  return s ? conjugateGradientAsync(matvecAsyncOf(sys, shape), rhs, s.layout, s.o) : { x: new Float64Array(rhs.length), iterations: 0, residual: 0 };
+  const s = cgSetup(sys, shape, rhs, p);
+  if (!s) return { x: new Float64Array(rhs.length), iterations: 0, residual: 0 };
+  const r = await conjugateGradientAsync(matvecAsyncOf(s.sys, shape), rhs, s.layout, s.o);
+  s.done();
+  return r;
 }
 
 /** Float64 values → a tensor of the system's dtype. */

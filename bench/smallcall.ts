@@ -4,7 +4,7 @@
  * expression each time, for each available backend, next to the kernel alone (the same job run
  * directly) so that the front end's share is visible. Medians of 7 rounds after a warm-up.
  *
- *     node --import tsx examples/smallcall.ts [rounds]
+ *     node --import tsx bench/smallcall.ts [rounds]
  */
 import { pathToFileURL } from "node:url";
 import { LazyTensor, Vi, Vj, backendInfo, rand, tensor, type BackendName, type Tensor } from "../src/index.js";

@@ -1,0 +1,147 @@
+/**
+ * Long work: `onProgress` and `signal` on every backend, for reductions, KeOpsFunction calls and
+ * solve. A watched run goes in row chunks above the backends; its results equal the unwatched run's.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { KeOpsAbortError, KeOpsError, LazyTensor, Vi, Vj, type BackendName, type Progress, type Tensor } from "../src/index.js";
+import { REPORT_GAP, setChunking } from "../src/lazy/progress.js";
+import { assertClose, assertExact, testBackends, withSeed } from "./util.js";
+import { reference } from "./reference.js";
+
+const backends = testBackends() as BackendName[];
+
+function isAbort(e: unknown): boolean {
+  assert.ok(e instanceof KeOpsError && e instanceof KeOpsAbortError, `expected an AbortError KeOpsError, got ${String(e)}`);
+  assert.equal(e.name, "AbortError");
+  return true;
+}
+
+/** Checks the contract of a sequence of progress calls. */
+function checkCalls(calls: { p: Progress; t: number }[]): void {
+  assert.ok(calls.length >= 1, "onProgress was never called");
+  for (let k = 1; k < calls.length; k++) {
+    assert.ok(calls[k]!.p.fraction >= calls[k - 1]!.p.fraction, `fraction decreased: ${calls[k - 1]!.p.fraction} → ${calls[k]!.p.fraction}`);
+    if (k < calls.length - 1) assert.ok(calls[k]!.t - calls[k - 1]!.t >= REPORT_GAP * 1000 - 5, "more than a few calls per second");
+  }
+  const last = calls[calls.length - 1]!.p;
+  assert.equal(last.fraction, 1);
+  assert.equal(last.secondsLeft, 0);
+  assert.ok(last.pairsPerSecond >= 0 && Number.isFinite(last.pairsPerSecond));
+}
+
+const recorder = (): { calls: { p: Progress; t: number }[]; onProgress: (p: Progress) => void } => {
+  const calls: { p: Progress; t: number }[] = [];
+  return { calls, onProgress: (p) => calls.push({ p, t: performance.now() }) };
+};
+
+for (const backend of backends)
+  test(`${backend}: a watched run in tiny chunks (row ranges, batch groups, two outputs) equals the plain run and the reference`, () =>
+    withSeed(async (d) => {
+      const old = setChunking({ firstPairs: 40, seconds: 1e-5 });
+      try {
+        for (const [B, M, N] of [[1, 0, 5], [1, 1, 1], [1, 257, 70], [3, 7, 64], [4, 1, 9]] as const) {
+          const x = d.randn([B, M, 1, 3]), y = d.randn([B, 1, N, 3]), b = d.randn([B, 1, N, 2]);
+          const D2 = new LazyTensor(x).sub(new LazyTensor(y)).sqnorm2();
+          const K = D2.neg().exp().mul(new LazyTensor(b));
+          const plain = K.sum({ axis: 2, backend }) as Tensor;
+          const r = recorder();
+          const watched = K.sum({ axis: 2, backend, onProgress: r.onProgress }) as Tensor;
+          assert.deepEqual(watched.shape, [B, M, 2]);
+          assertExact(watched.data, plain.data, `sum B=${B} M=${M} N=${N}`);
+          const f = K.sum({ axis: 2, call: false });
+          assertClose(watched.data, reference(f).values!, { rtol: 1e-5, what: `sum B=${B} M=${M} N=${N}` });
+          checkCalls(r.calls);
+          if (N >= 2) {
+            const [v0, i0] = D2.KminArgKmin({ K: 2, axis: 2, backend }) as [Tensor, Tensor];
+            const [v1, i1] = (await D2.KminArgKmin({ K: 2, axis: 2, backend, async: true, signal: new AbortController().signal })) as [Tensor, Tensor];
+            assertExact(v1.data, v0.data, "Kmin values");
+            assertExact(i1.data, i0.data, "argKmin indices");
+            const [w0] = D2.minArgmin({ axis: 1, backend }) as [Tensor, Tensor];
+            const [w1] = D2.minArgmin({ axis: 1, backend, onProgress: () => {} }) as [Tensor, Tensor];
+            assertExact(w1.data, w0.data, "min over i");
+          }
+        }
+      } finally {
+        setChunking(old);
+      }
+    }));
+
+for (const backend of backends)
+  test(`${backend}: abort stops a long async run within a second; later calls are unaffected`, () =>
+    withSeed(async (d) => {
+      // size the run to take ≥ 1.5 s on this backend, from a measured rate
+      const small = 2000;
+      const xs = d.randn([small, 3]);
+      const K0 = Vi(xs).sub(Vj(xs)).sqnorm2().neg().exp();
+      K0.sum({ axis: 1, backend });
+      let t = performance.now();
+      K0.sum({ axis: 1, backend });
+      const rate = (small * small) / Math.max(1e-4, (performance.now() - t) / 1000);
+      const n = Math.min(400_000, Math.ceil(Math.sqrt(rate * 1.5)));
+      const x = d.randn([n, 3]);
+      const K = Vi(x).sub(Vj(x)).sqnorm2().neg().exp();
+      const ac = new AbortController();
+      const r = recorder();
+      t = performance.now();
+      const run = K.sum({ axis: 1, backend, async: true, signal: ac.signal, onProgress: r.onProgress }) as Promise<Tensor>;
+      let abortedAt = 0;
+      setTimeout(() => {
+        abortedAt = performance.now();
+        ac.abort();
+      }, 300);
+      await assert.rejects(run, isAbort);
+      const late = performance.now() - abortedAt;
+      assert.ok(late < 1000, `stopped ${late.toFixed(0)} ms after the abort`);
+      for (const c of r.calls) assert.ok(c.p.fraction < 1, "a run aborted part-way reported completion");
+      // later calls: same kernel, a result equal to the plain one
+      const after = (await K0.sum({ axis: 1, backend, async: true })) as Tensor;
+      assertExact(after.data, (K0.sum({ axis: 1, backend }) as Tensor).data, "a later call");
+    }));
+
+test("blocking runs: a signal aborted before the call, or from inside onProgress, stops them", () =>
+  withSeed(async (d) => {
+    const old = setChunking({ firstPairs: 100, seconds: 1e-5 });
+    try {
+      const x = d.randn([300, 3]);
+      const K = Vi(x).sub(Vj(x)).sqnorm2().neg().exp();
+      const ac = new AbortController();
+      ac.abort(new Error("user stop"));
+      assert.throws(() => K.sum({ axis: 1, signal: ac.signal }), (e) => isAbort(e) && /user stop/.test((e as Error).message));
+      await assert.rejects(K.sum({ axis: 1, async: true, signal: ac.signal }) as Promise<Tensor>, isAbort);
+      const ac2 = new AbortController();
+      let calls = 0;
+      assert.throws(() => K.sum({ axis: 1, signal: ac2.signal, onProgress: () => (calls++, ac2.abort()) }), isAbort);
+      assert.equal(calls, 1);
+      // a KeOpsFunction: options at the call (and those given when it was made)
+      const f = Vi(0, 3).sub(Vj(1, 3)).sqnorm2().neg().exp().sum({ axis: 1 });
+      assert.throws(() => f(x, x, { signal: ac.signal }), isAbort);
+      const r = recorder();
+      const a = f(x, x, { onProgress: r.onProgress }) as Tensor;
+      assertExact(a.data, (K.sum({ axis: 1 }) as Tensor).data, "KeOpsFunction call");
+      checkCalls(r.calls);
+      const g = Vi(0, 3).sub(Vj(1, 3)).sqnorm2().sum({ axis: 1, signal: ac.signal });
+      await assert.rejects(g.callAsync(x, x), isAbort);
+    } finally {
+      setChunking(old);
+    }
+  }));
+
+test("solve: progress per conjugate-gradient iteration ending at 1; an abort stops it, blocking and async", () =>
+  withSeed(async (d) => {
+    const x = d.randn([400, 2]), b = d.randn([400, 1]);
+    const K = Vi(x).sub(Vj(x)).sqnorm2().mul(-2).exp();
+    const r = recorder();
+    const plain = K.solve(b, { alpha: 0.5 }) as Tensor;
+    const a = K.solve(b, { alpha: 0.5, onProgress: r.onProgress }) as Tensor;
+    assertExact(a.data, plain.data, "solve");
+    checkCalls(r.calls);
+    const ac = new AbortController();
+    let iterations = 0;
+    assert.throws(() => K.solve(b, { alpha: 0.5, signal: ac.signal, onIteration: (it) => (iterations = it) === 2 && ac.abort() }), isAbort);
+    assert.equal(iterations, 2);
+    const ac2 = new AbortController();
+    await assert.rejects(K.solve(b, { alpha: 0.5, async: true, signal: ac2.signal, onIteration: () => ac2.abort() }) as Promise<Tensor>, isAbort);
+    const again = (await K.solve(b, { alpha: 0.5, async: true })) as Tensor;
+    assertExact(again.data, plain.data, "solve after an abort");
+  }));
