@@ -13,7 +13,7 @@ import {
   ComplexRealOp, ComplexRealScalOp, ComplexSubtractOp, ComplexSumOp, ConjOp, Imag2ComplexOp, Real2ComplexOp,
 } from "../formula/ops/complex.js";
 import { LazyTensor, setComplexOperandHook, toLazy, type Operand, type Reduced } from "../lazy/lazytensor.js";
-import type { ReduceOptions } from "../lazy/options.js";
+import { REDUCE_KEYS, checkInner, normaliseOptions, type InnerOptions, type ReduceOptions, type WithAxis } from "../lazy/options.js";
 import type { ReductionName } from "../reductions/types.js";
 import { asTensor, type Tensor, type TensorLike } from "../tensor.js";
 
@@ -139,11 +139,13 @@ export class ComplexLazyTensor<S extends boolean = false> extends LazyTensor<S> 
    */
   override sum(): ComplexLazyTensor<S>;
   override sum(axis: -1): ComplexLazyTensor<S>;
-  override sum<O extends ReduceOptions>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  override sum(options: InnerOptions): ComplexLazyTensor<S>;
+  override sum<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, Tensor>;
+  override sum(options: ReduceOptions): ComplexLazyTensor<S> | Reduced<S, ReduceOptions, Tensor>;
   override sum(axisOrOptions?: number | ReduceOptions): unknown {
-    const o = typeof axisOrOptions === "number" ? { axis: axisOrOptions } : axisOrOptions ?? {};
+    const o = normaliseOptions(axisOrOptions, "sum", REDUCE_KEYS);
     const axis = o.axis ?? o.dim;
-    if (axis === undefined || axis === -1 || axis === this.nbatchdims + 2) return wrap(this.op(ComplexSumOp));
+    if (axis === undefined || axis === -1 || axis === this.nbatchdims + 2) return checkInner(o, "sum"), wrap(this.op(ComplexSumOp));
     return super.sum(axisOrOptions as number);
   }
 

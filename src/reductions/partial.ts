@@ -31,8 +31,8 @@ export function stateLayout(p: ReductionProgram): StateLayout {
 const partials = new WeakMap<ReductionDef, ReductionDef>();
 
 /**
- * The partial form of `def`. Its programs keep the reduction's name (renderers may specialise
- * the update by it; the finalize they take as given); the definition's own name differs —
+ * The partial form of `def`. Its programs keep the reduction's state, update, merge and traits
+ * (so backends take the same fast paths; the finalize they take as given); the definition's name differs —
  * `Partial` + the name — so that plans and prepared calls, cached by definition name, never mix
  * the two.
  */
@@ -41,6 +41,11 @@ export function partialReduction(def: ReductionDef): ReductionDef {
   if (!p) {
     p = {
       name: `Partial${def.name}` as ReductionName,
+      method: `partial ${def.method}`,
+      // a shard's state is merged, never differentiated
+      grad: { kind: "none" },
+      check: (q) => def.check(q),
+      valueShape: ({ fdim, gdim, K }) => [stateLayout(def.build({ fdim, gdim, K: K as number, scheme: "block_sum" })).floats.length],
       formula2: def.formula2,
       usesK: def.usesK,
       sumLike: def.sumLike,
