@@ -11,9 +11,13 @@ import { setPlatform } from "./platform/index.js";
 import { nodePlatform } from "./platform/node.js";
 import { registerBackend } from "./backends/registry.js";
 import { nativeBackend } from "./backends/native/index.js";
+import { webgpuBackend } from "./backends/webgpu/index.js";
+import { nodeGpu } from "./backends/webgpu/node-gpu.js";
 
 setPlatform(nodePlatform);
 registerBackend(nativeBackend, 0);
+// async-only: `auto` considers it for async float32 calls alone (ahead of the CPU backends)
+registerBackend(webgpuBackend(nodeGpu), -1);
 
 export * from "./api.js";
 export { clearNativeCache, nativeCacheDir } from "./backends/native/index.js";

@@ -63,6 +63,21 @@ export interface Backend {
    * compiler runs as a child process). Used by `async: true` calls; absent: `compile`.
    */
   compileAsync?(p: KernelProgram): Promise<Kernel>;
+  /**
+   * Set on a backend that runs only `async: true` calls (webgpu): the KeOpsError message a
+   * blocking call with this backend raises.
+   */
+  readonly asyncOnly?: string;
+  /**
+   * Finds out whether the backend can run here when that takes asynchronous work (webgpu: the
+   * adapter); awaited before an async call resolves its backend. `explicit`: the call names this
+   * backend (a software GPU adapter is then acceptable).
+   */
+  probe?(explicit: boolean): Promise<void>;
+  /** Why `auto` does not pick this available backend (webgpu: a software adapter), or null. */
+  autoUnavailable?(): string | null;
+  /** More about the backend here, in words (webgpu: which adapter, from where), for `backendInfo()`. */
+  detail?(): string | null;
 }
 
 /** Elements per output row of each output. */

@@ -10,7 +10,7 @@ import { KeOpsError, argError, said } from "../errors.js";
 import type { Cat, Formula } from "../formula/node.js";
 import { plan, type Plan } from "../compile/plan.js";
 import { outputRowSizes, type Backend, type Kernel, type KernelJob } from "../compile/program.js";
-import { compileAsync, resolveBackend } from "../backends/registry.js";
+import { compileAsync, probeBackends, resolveBackend } from "../backends/registry.js";
 import type { ReductionDef } from "../reductions/types.js";
 import { Tensor, allocate, type FloatDType, type TensorData } from "../tensor.js";
 import { broadcastBatch, ownBatchIndex } from "./bindings.js";
@@ -194,14 +194,15 @@ function resultOf(r: ReadyJob): ReductionResult {
 
 /**
  * Builds the job of a prepared reduction. `slots` holds the data of each input slot (in
- * `p.slotInds` order); `sizes` comes from {@link sizesOf}.
+ * `p.slotInds` order); `sizes` comes from {@link sizesOf}; `mode`: how it will run (`auto` may
+ * choose another backend for async calls, and async-only backends refuse blocking ones).
  */
-export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes, backend: string | undefined): ReadyJob {
+export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes, backend: string | undefined, mode: "sync" | "async" = "sync"): ReadyJob {
   const { batch, nOuter, nInner } = sizes;
-  const name = backend ?? "auto";
+  const name = (backend ?? "auto") + (mode === "async" ? ":async" : "");
   // a new kernel's backend is chosen (and an unusable choice reported) now; it compiles at the run
-  const chosen = p.kernels.has(name) ? undefined : resolveBackend(backend, p.plan.program);
-  const backendOf = (): Backend => chosen ?? resolveBackend(backend, p.plan.program);
+  const chosen = p.kernels.has(name) ? undefined : resolveBackend(backend, p.plan.program, mode);
+  const backendOf = (): Backend => chosen ?? resolveBackend(backend, p.plan.program, mode);
   let nBatch = 1;
   for (const b of batch) nBatch *= b;
   const inputs = slots.map((d) => toData(d, p.dtype));
@@ -230,7 +231,7 @@ export async function runJobAsync(r: ReadyJob): Promise<ReductionResult> {
 }
 
 /** Prepares the job of a reduction; `vars` maps variable index → data. */
-function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeHint: FloatDType | undefined): ReadyJob {
+function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeHint: FloatDType | undefined, mode: "sync" | "async" = "sync"): ReadyJob {
   const dtype = dtypeOf(vars.values(), dtypeHint);
   const sizes = sizesOf(call, vars.values());
   const p = prepareCall(call, dtype);
@@ -239,7 +240,7 @@ function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeH
     if (!d) throw new KeOpsError(`no data for variable ${p.plan.slotVars[p.slotInds.indexOf(ind)]}`);
     return d;
   });
-  return makeJob(p, slots, sizes, call.opts.backend);
+  return makeJob(p, slots, sizes, call.opts.backend, mode);
 }
 
 /** Runs a reduction synchronously. */
@@ -249,5 +250,6 @@ export function execute(call: ReductionCall, vars: ReadonlyMap<number, VarData>,
 
 /** Runs a reduction off the calling thread. */
 export async function executeAsync(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtype?: FloatDType): Promise<ReductionResult> {
-  return runJobAsync(prepare(call, vars, dtype));
+  await probeBackends(call.opts.backend, dtypeOf(vars.values(), dtype));
+  return runJobAsync(prepare(call, vars, dtype, "async"));
 }
