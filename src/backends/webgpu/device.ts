@@ -183,7 +183,7 @@ export async function unlessLost<T>(ctx: GpuContext, f: Promise<T>): Promise<T> 
 }
 
 /** Usage of input buffers, of output/partial buffers and of read-back buffers. */
-export const INPUT_USAGE = USAGE.STORAGE | USAGE.COPY_DST;
+export const INPUT_USAGE = USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC;
 export const OUTPUT_USAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
 export const READ_USAGE = USAGE.MAP_READ | USAGE.COPY_DST;
 export const UNIFORM_USAGE = USAGE.UNIFORM | USAGE.COPY_DST;

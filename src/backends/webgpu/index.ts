@@ -12,7 +12,7 @@ import { KeOpsError } from "../../errors.js";
 import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { adapterReport, context, setGpuProvider, type GpuContext } from "./device.js";
 import type { GpuProvider } from "./gpu-types.js";
-import { DevicePrograms, configFor, deviceDeclines, runJobOnGpu } from "./runner.js";
+import { DevicePrograms, configFor, runJobOnGpu } from "./runner.js";
 
 /** The KeOpsError message of a blocking call with `backend: "webgpu"`. */
 export const WEBGPU_ASYNC_ONLY =
@@ -39,8 +39,6 @@ class WebGpuKernel implements Kernel {
     const ctx = await context(true);
     if (typeof ctx === "string") throw new KeOpsError(`backend: "webgpu" cannot run here: ${ctx}`);
     if (this.onDevice?.ctx !== ctx) {
-      const why = deviceDeclines(this.p, ctx);
-      if (why) throw new KeOpsError(`backend: "webgpu" cannot run this reduction: ${why}`);
       this.onDevice = new DevicePrograms(ctx, this.p, configFor(this.p, ctx));
     }
     return this.onDevice;

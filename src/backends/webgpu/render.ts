@@ -11,16 +11,29 @@
  */
 import { dependencies, type Block, type Instr, type VT } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
-import { WGSL_PRELUDE, floatLit, intLit, wgslExpr, wgslType, type WgslNames } from "./wgsl.js";
+import { preludeFor, floatLit, intLit, wgslExpr, wgslType, type WgslNames } from "./wgsl.js";
 
 /** Shape of the kernel: invocations per workgroup, inner indices per tile, whether tiles are staged. */
 export interface WgslConfig {
   readonly wg: number;
   readonly tile: number;
   readonly staged: boolean;
+  /**
+   * Every input slot read from one packed buffer (`inp`, slot s from element P.sh{s}): for
+   * programs with more variables than the adapter has storage-buffer bindings.
+   */
+  readonly packed: boolean;
 }
 
 export type PassKind = "direct" | "partial" | "merge";
+
+/**
+ * Inner indices per block_sum partial (rounded up to whole tiles): as the JS backend's tile, float32
+ * error grows like √(N / BLOCK) roundings of the total.
+ */
+export const BLOCK = 4096;
+/** Partial states of the split inner range merged per group in the merge pass (block_sum). */
+const MERGE_GROUP = 16;
 
 /** Invocations per workgroup of the merge pass. */
 export const MERGE_WG = 64;
@@ -35,9 +48,10 @@ export function uniformWords(p: KernelProgram): number {
 }
 
 /** Binding numbers: 0 the uniforms, then each slot, then each output, then the partials. */
-export function bindingsOf(p: KernelProgram, kind: PassKind): { slots: number[]; outputs: number[]; partials: number } {
-  const slots = kind === "merge" ? [] : p.slots.map((_, s) => 1 + s);
-  const base = 1 + p.slots.length;
+export function bindingsOf(p: KernelProgram, kind: PassKind, packed: boolean): { slots: number[]; outputs: number[]; partials: number } {
+  const nIn = packed ? 1 : p.slots.length;
+  const slots = kind === "merge" ? [] : Array.from({ length: nIn }, (_, s) => 1 + s);
+  const base = 1 + nIn;
   const outputs = kind === "partial" ? [] : p.red.outputs.map((_, o) => base + o);
   const partials = kind === "direct" ? -1 : base + p.red.outputs.length;
   return { slots, outputs, partials };
@@ -104,10 +118,10 @@ function mergeInto(p: KernelProgram, target: string, other: (k: number) => strin
   red.merge.out.forEach((v, k) => out.push(`${indent}${target}${k} = ${mg.value(v)};`));
 }
 
-function bindings(p: KernelProgram, kind: PassKind): string {
-  const b = bindingsOf(p, kind);
+function bindings(p: KernelProgram, kind: PassKind, packed: boolean): string {
+  const b = bindingsOf(p, kind, packed);
   const L: string[] = [];
-  b.slots.forEach((n, s) => L.push(`@group(0) @binding(${n}) var<storage, read> in${s}: array<f32>;`));
+  b.slots.forEach((n, s) => L.push(`@group(0) @binding(${n}) var<storage, read> ${packed ? "inp" : `in${s}`}: array<f32>;`));
   b.outputs.forEach((n, o) => L.push(`@group(0) @binding(${n}) var<storage, read_write> out${o}: array<${wgslType(p.red.outputs[o]!.t)}>;`));
   if (b.partials >= 0) L.push(`@group(0) @binding(${b.partials}) var<storage, read_write> part: array<u32>;`);
   return L.join("\n") + "\n";
@@ -115,13 +129,14 @@ function bindings(p: KernelProgram, kind: PassKind): string {
 
 /** The WGSL of one pass of a program. */
 export function renderWgsl(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
-  const head = uniformStruct(p) + bindings(p, kind) + WGSL_PRELUDE;
-  return head + (kind === "merge" ? mergePass(p) : reducePass(p, cfg, kind));
+  const main = kind === "merge" ? mergePass(p) : reducePass(p, cfg, kind);
+  return uniformStruct(p) + bindings(p, kind, cfg.packed) + preludeFor(main) + main;
 }
 
 function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
   const { body, red } = p;
   const { wg, tile, staged } = cfg;
+  const src = (slot: number): string => (cfg.packed ? "inp" : `in${slot}`);
   const nS = red.state.length;
   const inner = p.slots.map((s, k) => ({ ...s, k })).filter((s) => s.role === "inner");
   const L: string[] = [];
@@ -137,9 +152,9 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
   L.push("  let j1 = min(P.jCount, j0 + P.jPer);");
   const load = (slot: number, comp: number): string => {
     const s = p.slots[slot]!;
-    if (s.role === "param") return `in${slot}[P.sh${slot} + ${comp}u]`;
-    if (s.role === "outer") return `in${slot}[P.sh${slot} + r * ${s.dim}u + ${comp}u]`;
-    return staged ? `w${slot}[jj * ${s.dim}u + ${comp}u]` : `in${slot}[P.sh${slot} + (jt + jj) * ${s.dim}u + ${comp}u]`;
+    if (s.role === "param") return `${src(slot)}[P.sh${slot} + ${comp}u]`;
+    if (s.role === "outer") return `${src(slot)}[P.sh${slot} + r * ${s.dim}u + ${comp}u]`;
+    return staged ? `w${slot}[jj * ${s.dim}u + ${comp}u]` : `${src(slot)}[P.sh${slot} + (jt + jj) * ${s.dim}u + ${comp}u]`;
   };
   const bn = namer(body, "b", { load, idx: () => "i32(P.jBase + jt + jj)" });
   emit(body, bn, (_, ins) => ins.level <= 1, L, "  ", false);
@@ -150,13 +165,19 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
   if (staged) {
     L.push("    workgroupBarrier();");
     for (const s of inner) {
-      L.push(`    for (var e = lid; e < tn * ${s.dim}u; e = e + WG) { w${s.k}[e] = in${s.k}[P.sh${s.k} + jt * ${s.dim}u + e]; }`);
+      L.push(`    for (var e = lid; e < tn * ${s.dim}u; e = e + WG) { w${s.k}[e] = ${src(s.k)}[P.sh${s.k} + jt * ${s.dim}u + e]; }`);
     }
     L.push("    workgroupBarrier();");
   }
   L.push("    if (valid) {");
   const S = red.tiled ? "t" : "s";
-  if (red.tiled) red.state.forEach((st, k) => L.push(`      t${k} = ${init(st.t, st.init)};`));
+  // block_sum: a fresh partial state per block of BLOCK inner indices, merged into the total at its end
+  const block = Math.ceil(BLOCK / tile) * tile;
+  if (red.tiled) {
+    L.push(`      if ((jt - j0) % ${block}u == 0u) {`);
+    red.state.forEach((st, k) => L.push(`        t${k} = ${init(st.t, st.init)};`));
+    L.push("      }");
+  }
   L.push("      for (var jj = 0u; jj < tn; jj = jj + 1u) {");
   emit(body, bn, (_, ins) => ins.level >= 2, L, "        ", false);
   const up = namer(red.update, "u", { state: (k) => `${S}${k}`, fval: (k) => bn.value(body.out[k]!), idx: () => "i32(P.jBase + jt + jj)" });
@@ -173,7 +194,11 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
     red.update.out.forEach((v, k) => L.push(`        ${S}${k} = ${up.value(v)};`));
   }
   L.push("      }");
-  if (red.tiled) mergeInto(p, "s", (k) => `t${k}`, "m", L, "      ");
+  if (red.tiled) {
+    L.push(`      if ((jt + tn - j0) % ${block}u == 0u || jt + tn >= j1) {`);
+    mergeInto(p, "s", (k) => `t${k}`, "m", L, "        ");
+    L.push("      }");
+  }
   L.push("    }");
   L.push("  }");
   L.push("  if (valid) {");
@@ -193,11 +218,25 @@ function mergePass(p: KernelProgram): string {
   L.push("  let r = g.x;");
   L.push("  if (r >= P.nRows) { return; }");
   red.state.forEach((st, k) => L.push(`  var s${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[r * ${nS}u + ${k}u]`)};`));
-  L.push("  for (var q = 1u; q < P.nSplit; q = q + 1u) {");
-  L.push(`    let base = (q * P.partRows + r) * ${nS}u;`);
-  red.state.forEach((st, k) => L.push(`    let o${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[base + ${k}u]`)};`));
-  mergeInto(p, "s", (k) => `o${k}`, "m", L, "    ");
-  L.push("  }");
+  if (red.tiled) {
+    // block_sum over the partials too: groups of MERGE_GROUP merged into a fresh state, then into the total
+    red.state.forEach((st, k) => L.push(`  var t${k}: ${wgslType(st.t)};`));
+    L.push(`  for (var q0 = 1u; q0 < P.nSplit; q0 = q0 + ${MERGE_GROUP}u) {`);
+    red.state.forEach((st, k) => L.push(`    t${k} = ${init(st.t, st.init)};`));
+    L.push(`    for (var q = q0; q < min(P.nSplit, q0 + ${MERGE_GROUP}u); q = q + 1u) {`);
+    L.push(`      let base = (q * P.partRows + r) * ${nS}u;`);
+    red.state.forEach((st, k) => L.push(`      let o${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[base + ${k}u]`)};`));
+    mergeInto(p, "t", (k) => `o${k}`, "m", L, "      ");
+    L.push("    }");
+    mergeInto(p, "s", (k) => `t${k}`, "n", L, "    ");
+    L.push("  }");
+  } else {
+    L.push("  for (var q = 1u; q < P.nSplit; q = q + 1u) {");
+    L.push(`    let base = (q * P.partRows + r) * ${nS}u;`);
+    red.state.forEach((st, k) => L.push(`    let o${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[base + ${k}u]`)};`));
+    mergeInto(p, "s", (k) => `o${k}`, "m", L, "    ");
+    L.push("  }");
+  }
   writeOutputs(p, (k) => `s${k}`, "r", L, "  ");
   L.push("}");
   return L.join("\n") + "\n";

@@ -29,19 +29,13 @@ const TARGET_WORKGROUPS = 256;
 export function configFor(p: KernelProgram, ctx: GpuContext): WgslConfig {
   const L = ctx.limits;
   const wg = Math.max(1, Math.min(p.red.state.length > 32 ? 64 : 128, L.maxComputeInvocationsPerWorkgroup, L.maxComputeWorkgroupSizeX));
+  // a binding per slot, and the outputs (or the partials): pack the inputs when they do not fit
+  const packed = p.slots.length + Math.max(1, p.red.outputs.length) > L.maxStorageBuffersPerShaderStage;
   const innerDims = p.slots.filter((s) => s.role === "inner").reduce((a, s) => a + s.dim, 0);
-  if (innerDims === 0) return { wg, tile: wg, staged: false };
+  if (innerDims === 0) return { wg, tile: wg, staged: false, packed };
   const fit = Math.floor(L.maxComputeWorkgroupStorageSize / (4 * innerDims));
-  if (fit < 16) return { wg, tile: wg, staged: false };
-  return { wg, tile: Math.min(wg, fit), staged: true };
-}
-
-/** Why a program cannot run on this device (too many bindings), or null. */
-export function deviceDeclines(p: KernelProgram, ctx: GpuContext): string | null {
-  const need = p.slots.length + p.red.outputs.length + 1;
-  const have = ctx.limits.maxStorageBuffersPerShaderStage;
-  if (need > have) return `the program reads ${p.slots.length} variables: ${need} storage buffers, this adapter allows ${have}`;
-  return null;
+  if (fit < 16) return { wg, tile: wg, staged: false, packed };
+  return { wg, tile: Math.min(wg, fit), staged: true, packed };
 }
 
 /** A compiled program on one device: its pipelines (by pass). */
@@ -53,7 +47,7 @@ export class DevicePrograms {
   ) {}
 
   pipeline(kind: PassKind): Promise<GpuComputePipeline> {
-    const key = `${kind}|${this.cfg.wg}|${this.cfg.tile}|${this.cfg.staged}|${this.p.key}`;
+    const key = `${kind}|${this.cfg.wg}|${this.cfg.tile}|${this.cfg.staged}|${this.cfg.packed}|${this.p.key}`;
     let pl = this.ctx.pipelines.get(key);
     if (!pl) {
       const code = renderWgsl(this.p, this.cfg, kind);
@@ -198,6 +192,16 @@ export async function runJobOnGpu(dp: DevicePrograms, job: KernelJob): Promise<v
   const inUse = new Set<GpuBuffer>();
   const inBufs = job.inputs.map((a) => residentBuffer(ctx, a, inUse));
   for (const b of inUse) busy.set(b, (busy.get(b) ?? 0) + 1);
+  // packed inputs: every input copied (on the GPU) into one buffer, slot s from element packOff[s]
+  const packOff: number[] = [];
+  let packElems = 0;
+  if (cfg.packed) for (const a of job.inputs) packOff.push(packElems), (packElems += a.length);
+  const packBytes = Math.max(4, packElems * 4);
+  if (packBytes > L.maxStorageBufferBindingSize) {
+    for (const b of inUse) busy.set(b, busy.get(b)! - 1 || 0);
+    throw new KeOpsError(`webgpu: this formula reads more variables than the adapter has bindings, and their data together (${packBytes} bytes) exceed maxStorageBufferBindingSize (${L.maxStorageBufferBindingSize})`);
+  }
+  const packBuf = cfg.packed ? ctx.take(packBytes, OUTPUT_USAGE) : undefined;
   const outBytes = job.outputs.map((o) => Math.max(4, o.byteLength));
   const outBufs = outBytes.map((n) => ctx.take(n, OUTPUT_USAGE));
   const partBuf = S > 1 ? ctx.take(S * R * nS * 4, OUTPUT_USAGE) : undefined;
@@ -220,7 +224,7 @@ export async function runJobOnGpu(dp: DevicePrograms, job: KernelJob): Promise<v
         const slotWin = p.slots.map((s, i) => {
           const start = inOff(i) + (s.role === "outer" ? r0 * s.dim : s.role === "inner" ? jBase * s.dim : 0);
           const count = s.role === "outer" ? rows * s.dim : s.role === "inner" ? jCount * s.dim : s.dim;
-          return windowOf(start, count, align, inBufs[i]!.size);
+          return cfg.packed ? { offset: 0, size: packBytes, shift: packOff[i]! + start } : windowOf(start, count, align, inBufs[i]!.size);
         });
         ds.push({
           kind: S > 1 ? "partial" : "direct",
@@ -254,13 +258,14 @@ export async function runJobOnGpu(dp: DevicePrograms, job: KernelJob): Promise<v
     const commands: unknown[] = [];
     let enc = ctx.device.createCommandEncoder();
     let encWork = 0;
+    if (packBuf) job.inputs.forEach((a, s) => a.length && enc.copyBufferToBuffer(inBufs[s]!, 0, packBuf, packOff[s]! * 4, a.length * 4));
     ds.forEach((d, n) => {
       const pipe = pipes.get(d.kind)!;
-      const bnd = bindingsOf(p, d.kind);
+      const bnd = bindingsOf(p, d.kind, cfg.packed);
       const entries: { binding: number; resource: { buffer: GpuBuffer; offset?: number; size?: number } }[] = [
         { binding: 0, resource: { buffer: uniforms, offset: n * stride, size: uniformBytes } },
       ];
-      bnd.slots.forEach((bn, s) => entries.push({ binding: bn, resource: { buffer: inBufs[s]!, offset: d.slotWin[s]!.offset, size: d.slotWin[s]!.size } }));
+      bnd.slots.forEach((bn, s) => entries.push({ binding: bn, resource: packBuf ? { buffer: packBuf, offset: 0, size: packBytes } : { buffer: inBufs[s]!, offset: d.slotWin[s]!.offset, size: d.slotWin[s]!.size } }));
       bnd.outputs.forEach((bn, o) => entries.push({ binding: bn, resource: { buffer: outBufs[o]!, offset: d.outWin[o]!.offset, size: d.outWin[o]!.size } }));
       if (bnd.partials >= 0) entries.push({ binding: bnd.partials, resource: { buffer: partBuf!, offset: 0, size: S * R * nS * 4 } });
       const group: GpuBindGroup = ctx.device.createBindGroup({ layout: pipe.getBindGroupLayout(0), entries });
@@ -307,6 +312,7 @@ export async function runJobOnGpu(dp: DevicePrograms, job: KernelJob): Promise<v
     // a read-back buffer of a failed run may still be mapping: not reused
     readBufs.forEach((b) => (done ? ctx.give(b, READ_USAGE) : b.destroy()));
     if (partBuf) ctx.give(partBuf, OUTPUT_USAGE);
+    if (packBuf) ctx.give(packBuf, OUTPUT_USAGE);
     ctx.give(uniforms, UNIFORM_USAGE);
   }
 }

@@ -47,15 +47,27 @@ fn k_round(x: f32) -> f32 {
 }
 fn k_exp(x: f32) -> f32 {
   if (k_isnan(x)) { return x; }
-  if (x > 88.8f) { return P.inf; }
-  if (x < -104.0f) { return 0.0f; }
-  return exp(x);
+  if (x > 88.72284f) { return P.inf; }
+  if (x < -103.97208f) { return 0.0f; }
+  // Cody–Waite reduction x = n·ln2 + r (the runtime 1 keeps the two steps apart), Cephes' expf polynomial
+  let n = floor(x * 1.44269504f + 0.5f);
+  let r = (x - n * 0.693359375f) * P.one + n * 2.12194440e-4f;
+  let p = ((((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r + 4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f) * r * r + r) + 1.0f;
+  return ldexp(p, i32(n));
 }
 fn k_log(x: f32) -> f32 {
   if (k_isnan(x) || x < 0.0f) { return P.nan; }
   if (x == 0.0f) { return -P.inf; }
   if (k_isinf(x)) { return x; }
-  return log(x);
+  // Cephes' logf (accurate near 1, where builtins lose digits)
+  let fe = frexp(x);
+  var m = fe.fract;
+  var e = f32(fe.exp);
+  if (m < 0.70710678f) { e = e - 1.0f; m = m + m - 1.0f; } else { m = m - 1.0f; }
+  let z = m * m;
+  var y = m * z * ((((((((7.0376836292e-2f * m - 1.1514610310e-1f) * m + 1.1676998740e-1f) * m - 1.2420140846e-1f) * m + 1.4249322787e-1f) * m - 1.6668057665e-1f) * m + 2.0000714765e-1f) * m - 2.4999993993e-1f) * m + 3.3333331174e-1f);
+  y = y - 2.12194440e-4f * e - 0.5f * z;
+  return (m + y) + 0.693359375f * e;
 }
 fn k_sqrt(x: f32) -> f32 {
   if (k_isnan(x) || x < 0.0f) { return P.nan; }
@@ -77,21 +89,29 @@ fn k_div(a: f32, b: f32) -> f32 {
 }
 fn k_tanh(x: f32) -> f32 {
   if (k_isnan(x)) { return x; }
-  if (abs(x) > 10.0f) { return k_sign(x); }
-  if (abs(x) < 0.0005f) { return x - x * x * x / 3.0f; }
-  return tanh(x);
+  let a = abs(x);
+  if (a > 10.0f) { return k_sign(x); }
+  if (a < 0.625f) {
+    let z = x * x;
+    return x + x * z * ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z + 1.33314422036e-1f) * z - 3.33332819422e-1f);
+  }
+  return k_sign(x) * (1.0f - 2.0f / (k_exp(2.0f * a) + 1.0f));
 }
 fn k_sinh(x: f32) -> f32 {
   if (k_isnan(x)) { return x; }
-  if (abs(x) < 0.1f) { let x2 = x * x; return x * (1.0f + x2 / 6.0f * (1.0f + x2 / 20.0f * (1.0f + x2 / 42.0f))); }
-  if (abs(x) > 89.0f) { return k_sign(x) * P.inf; }
-  let e = exp(abs(x) - 0.69314718f);
+  let a = abs(x);
+  if (a < 0.5f) {
+    let z = x * x;
+    return x * (1.0f + z / 6.0f * (1.0f + z / 20.0f * (1.0f + z / 42.0f * (1.0f + z / 72.0f * (1.0f + z / 110.0f)))));
+  }
+  if (a > 89.0f) { return k_sign(x) * P.inf; }
+  let e = k_exp(a - 0.69314718f);
   return k_sign(x) * (e - 0.25f / e);
 }
 fn k_cosh(x: f32) -> f32 {
   if (k_isnan(x)) { return x; }
   if (abs(x) > 89.0f) { return P.inf; }
-  let e = exp(abs(x) - 0.69314718f);
+  let e = k_exp(abs(x) - 0.69314718f);
   return e + 0.25f / e;
 }
 fn k_expm1(x: f32) -> f32 {
@@ -111,9 +131,46 @@ fn k_log1p(x: f32) -> f32 {
   }
   return k_log(1.0f + x);
 }
-fn k_asin(x: f32) -> f32 { if (k_isnan(x) || abs(x) > 1.0f) { return P.nan; } return asin(x); }
-fn k_acos(x: f32) -> f32 { if (k_isnan(x) || abs(x) > 1.0f) { return P.nan; } return acos(x); }
-fn k_atan(x: f32) -> f32 { if (k_isnan(x)) { return x; } return atan(x); }
+fn k_asin(x: f32) -> f32 {
+  if (k_isnan(x) || abs(x) > 1.0f) { return P.nan; }
+  // Cephes' asinf (builtins are ~4e-4 off on some drivers)
+  let a = abs(x);
+  var r: f32;
+  if (a > 0.5f) {
+    let z = 0.5f * (1.0f - a);
+    let t = sqrt(z);
+    r = 1.5707963267948966f - 2.0f * (t + t * z * k_asin_poly(z));
+  } else {
+    let z = a * a;
+    r = a + a * z * k_asin_poly(z);
+  }
+  return select(r, -r, x < 0.0f);
+}
+fn k_asin_poly(z: f32) -> f32 {
+  return (((4.2163199048e-2f * z + 2.4181311049e-2f) * z + 4.5470025998e-2f) * z + 7.4953002686e-2f) * z + 1.6666752422e-1f;
+}
+fn k_acos(x: f32) -> f32 {
+  if (k_isnan(x) || abs(x) > 1.0f) { return P.nan; }
+  if (x < -0.5f) { return 3.14159265358979f - 2.0f * k_asin(sqrt(0.5f * (1.0f + x))); }
+  if (x > 0.5f) { return 2.0f * k_asin(sqrt(0.5f * (1.0f - x))); }
+  return 1.5707963267948966f - k_asin(x);
+}
+fn k_atan(x: f32) -> f32 {
+  if (k_isnan(x)) { return x; }
+  // Cephes' atanf
+  var a = abs(x);
+  var y = 0.0f;
+  if (a > 2.414213562373095f) {
+    y = 1.5707963267948966f;
+    a = -1.0f / a;
+  } else if (a > 0.4142135623730950f) {
+    y = 0.7853981633974483f;
+    a = (a - 1.0f) / (a + 1.0f);
+  }
+  let z = a * a;
+  y = y + ((((8.05374449538e-2f * z - 1.38776856032e-1f) * z + 1.99777106478e-1f) * z - 3.33329491539e-1f) * z * a + a);
+  return select(y, -y, x < 0.0f);
+}
 fn k_atan2(y: f32, x: f32) -> f32 {
   if (k_isnan(x) || k_isnan(y)) { return P.nan; }
   if (k_isinf(x) || k_isinf(y)) {
@@ -127,7 +184,10 @@ fn k_atan2(y: f32, x: f32) -> f32 {
     let negx = (bitcast<u32>(x) & 0x80000000u) != 0u;
     return select(y, select(3.1415927f, -3.1415927f, (bitcast<u32>(y) & 0x80000000u) != 0u), negx);
   }
-  return atan2(y, x);
+  if (x == 0.0f) { return select(1.5707964f, -1.5707964f, y < 0.0f); }
+  let a = k_atan(y / x);
+  if (x > 0.0f) { return a; }
+  return select(a + 3.1415927f, a - 3.1415927f, y < 0.0f || (y == 0.0f && (bitcast<u32>(y) & 0x80000000u) != 0u));
 }
 fn k_trig_ok(x: f32) -> bool { return !k_isnan(x) && !k_isinf(x); }
 fn k_sin(x: f32) -> f32 { if (!k_trig_ok(x)) { return P.nan; } return sin(x); }
@@ -192,6 +252,33 @@ fn k_pow_pos(x: f32, y: f32) -> f32 {
   return exp2(l);
 }
 `;
+
+/** The prelude's functions by name, with the helpers each one calls. */
+const HELPERS: ReadonlyMap<string, { code: string; calls: string[] }> = (() => {
+  const m = new Map<string, { code: string; calls: string[] }>();
+  const parts = WGSL_PRELUDE.split(/\n(?=fn )/).map((t) => t.trim()).filter((t) => t.startsWith("fn "));
+  for (const code of parts) {
+    const name = /^fn (\w+)/.exec(code)![1]!;
+    const calls = [...new Set([...code.slice(name.length + 3).matchAll(/\b(k_\w+)\(/g)].map((x) => x[1]!))].filter((c) => c !== name);
+    m.set(name, { code, calls });
+  }
+  return m;
+})();
+
+/**
+ * The prelude functions a kernel's source calls (and what they call), in prelude order: shaders
+ * carry only what they use (each unused helper costs compile time on software adapters).
+ */
+export function preludeFor(source: string): string {
+  const need = new Set<string>();
+  const visit = (n: string): void => {
+    if (need.has(n) || !HELPERS.has(n)) return;
+    need.add(n);
+    for (const c of HELPERS.get(n)!.calls) visit(c);
+  };
+  for (const x of source.matchAll(/\b(k_\w+)\(/g)) visit(x[1]!);
+  return [...HELPERS.keys()].filter((n) => need.has(n)).map((n) => HELPERS.get(n)!.code).join("\n") + "\n";
+}
 
 /** WGSL helper (or builtin) of each unary op. */
 const UN: Record<string, string> = {
