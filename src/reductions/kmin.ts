@@ -74,6 +74,7 @@ function kMin(name: ReductionName, want: "value" | "index" | "both"): ReductionD
         finalize: fin.block(want === "value" ? vals : want === "index" ? inds : [...vals, ...inds]),
         outputs,
         tiled: false,
+        traits: { sortedK: { K, values: 0, indices: n }, indexStates: Array.from({ length: n }, (_, k) => n + k) },
       };
     },
   };

@@ -4,7 +4,7 @@
  */
 import { KeOpsError } from "../errors.js";
 import { SsaBuilder } from "../ir/ssa.js";
-import type { ReductionDef, ReductionProgram } from "./types.js";
+import type { ReductionDef, ReductionProgram, ShiftExpGroup } from "./types.js";
 
 /**
  * Folds (f, weights g) into (m, s): m' = max(m, f), s' = s·e^(m−m') + g·e^(f−m').
@@ -38,14 +38,15 @@ function mergeShiftExp(b: SsaBuilder, m1: number, s1: readonly number[], m2: num
 }
 
 /**
- * Builds a program of `groups` independent (m, s[width]) accumulators; `inputs(b)` gives each
- * group's (f, g) from the update block's inputs, `finish(b, m, s)` its outputs.
+ * Builds a program of `groups` independent (m, s[width]) accumulators; `inputs(grp)` gives each
+ * group's exponent f and weights g as formula-value indices (null: a weight of 1), `finish(b, m, s)`
+ * its outputs. The layout is declared as the program's `shiftExp` trait.
  */
 function shiftExpProgram(
   name: "LogSumExp" | "SumSoftMaxWeight",
   groups: number,
   width: number,
-  inputs: (b: SsaBuilder, grp: number) => { f: number; g: number[] },
+  inputs: (grp: number) => { f: number; g: (number | null)[] },
   finish: (b: SsaBuilder, m: number, s: number[]) => number[],
   outDim: number,
   tiled: boolean,
@@ -63,10 +64,12 @@ function shiftExpProgram(
     b.input(kind, grp * per),
     Array.from({ length: width }, (_, k) => b.input(kind, grp * per + 1 + k)),
   ];
+  const declared: ShiftExpGroup[] = [];
   for (let grp = 0; grp < groups; grp++) {
     const [m, s] = read(up, "state", grp);
-    const { f, g } = inputs(up, grp);
-    upOut.push(...foldShiftExp(up, m, s, f, g));
+    const { f, g } = inputs(grp);
+    declared.push({ m: grp * per, s: Array.from({ length: width }, (_, k) => grp * per + 1 + k), f, g });
+    upOut.push(...foldShiftExp(up, m, s, up.input("fval", f), g.map((k) => (k === null ? up.c(1) : up.input("fval", k)))));
     const [m1, s1] = read(mg, "state", grp);
     const [m2, s2] = read(mg, "other", grp);
     mgOut.push(...mergeShiftExp(mg, m1, s1, m2, s2));
@@ -81,6 +84,7 @@ function shiftExpProgram(
     finalize: fin.block(finOut),
     outputs: [{ shape: [outDim], t: "f" }],
     tiled,
+    traits: { shiftExp: declared },
   };
 }
 
@@ -94,12 +98,12 @@ export const LogSumExpReduction: ReductionDef = {
     const tiled = scheme !== "direct_sum";
     const lse = (b: SsaBuilder, m: number, s: number[]): number[] => s.map((x) => b.bin("add", m, b.un("log", x)));
     if (gdim === undefined) {
-      return shiftExpProgram("LogSumExp", fdim, 1, (b, c) => ({ f: b.input("fval", c), g: [b.c(1)] }), lse, fdim, tiled);
+      return shiftExpProgram("LogSumExp", fdim, 1, (c) => ({ f: c, g: [null] }), lse, fdim, tiled);
     }
     if (fdim !== 1) throw new KeOpsError(`logsumexp: with a weight, expected a scalar formula, got dimension ${fdim}`);
     return shiftExpProgram(
       "LogSumExp", 1, gdim,
-      (b) => ({ f: b.input("fval", 0), g: Array.from({ length: gdim }, (_, k) => b.input("fval", 1 + k)) }),
+      () => ({ f: 0, g: Array.from({ length: gdim }, (_, k) => 1 + k) }),
       lse, gdim, tiled,
     );
   },
@@ -116,7 +120,7 @@ export const SumSoftMaxWeightReduction: ReductionDef = {
     const D = gdim!;
     return shiftExpProgram(
       "SumSoftMaxWeight", 1, 1 + D,
-      (b) => ({ f: b.input("fval", 0), g: [b.c(1), ...Array.from({ length: D }, (_, k) => b.input("fval", 1 + k))] }),
+      () => ({ f: 0, g: [null, ...Array.from({ length: D }, (_, k) => 1 + k)] }),
       (b, _m, s) => s.slice(1).map((x) => b.bin("div", x, s[0]!)),
       D, scheme !== "direct_sum",
     );

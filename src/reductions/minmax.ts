@@ -49,6 +49,7 @@ function minMax(name: ReductionName, dir: Direction, want: Want): ReductionDef {
         finalize: fin.block(finOut),
         outputs,
         tiled: false,
+        traits: { indexStates: Array.from({ length: D }, (_, c) => D + c) },
       };
     },
   };

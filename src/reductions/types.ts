@@ -13,9 +13,41 @@ export type ReductionName =
 /** Summation schemes, as in KeOps. */
 export type SumScheme = "direct_sum" | "block_sum" | "kahan_scheme";
 
+/**
+ * One (max, scaled sums) group of a log-sum-exp-like state: state `m` is a running maximum of the
+ * formula value `f` (−∞ when empty), each state `s[q]` the sum Σ exp(f − m)·g[q] (0 when empty)
+ * with `g[q]` a formula value, or null for 1.
+ */
+export interface ShiftExpGroup {
+  readonly m: number;
+  readonly s: readonly number[];
+  readonly f: number;
+  readonly g: readonly (number | null)[];
+}
+
+/**
+ * What a backend may exploit, declared as data by the reduction that builds the program: backends
+ * choose their fast paths from these (checked against the state layout by the schedule), never
+ * from the reduction's name. Each declaration must describe exactly what the update, merge and
+ * finalize blocks compute: a backend may replace the update with its own code for it.
+ */
+export interface ReductionTraits {
+  /** The state is groups of a running max with exp-shifted sums ({@link ShiftExpGroup}). */
+  readonly shiftExp?: readonly ShiftExpGroup[];
+  /**
+   * The state is, per formula component c, a list of K (value, index) pairs sorted ascending (NaN
+   * first, ties to the lowest index, empty slots +∞ / −1 at the end): values at `values + c·K + k`,
+   * indices at `indices + c·K + k`.
+   */
+  readonly sortedK?: { readonly K: number; readonly values: number; readonly indices: number };
+  /** Int state components that hold an inner index (−1: none yet), e.g. to offset a partial range. */
+  readonly indexStates?: readonly number[];
+}
+
 /** The reduction part of a kernel program. */
 export interface ReductionProgram {
-  readonly name: ReductionName;
+  /** The reduction's name (for printing and reports only: backends read {@link traits}). */
+  readonly name: string;
   /** State components, their types and initial values. */
   readonly state: readonly { readonly t: VT; readonly init: number }[];
   /**
@@ -32,6 +64,8 @@ export interface ReductionProgram {
   readonly outputs: readonly { readonly shape: readonly number[]; readonly t: VT }[];
   /** Accumulate each tile of j in a fresh partial state, merged into the total (block_sum). */
   readonly tiled: boolean;
+  /** Declarations a backend may exploit. */
+  readonly traits?: ReductionTraits;
 }
 
 /** What a reduction's builder gets. */

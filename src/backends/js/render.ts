@@ -2,8 +2,9 @@
  * Renders a kernel program as JavaScript source: `(IN, OFF, nI, i0, i1, OUT, OOFF) => void` for
  * one batch and outer rows i0..i1. Loop-invariant instructions are hoisted by their level.
  */
-import { dependencies, type Block, type Instr } from "../../ir/ssa.js";
+import type { Block, Instr } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
+import { scheduleOf } from "../../compile/schedule.js";
 import { JS_PRELUDE } from "./fastmath.js";
 
 /**
@@ -90,15 +91,6 @@ function namer(block: Block, label: string, name: (n: number) => string, given: 
   };
 }
 
-/** Body instructions that depend on the outer row (level 1, or inner ones reading a level-1 value). */
-function perRow(body: Block): Set<number> {
-  const rowDependent = new Set<number>();
-  body.code.forEach((ins, n) => {
-    if (ins.level === 1 || (ins.level >= 2 && ins.a.some((v) => rowDependent.has(v)))) rowDependent.add(n);
-  });
-  return rowDependent;
-}
-
 /** Sum-like programs with a body up to this size compute two outer rows per pass of the inner loop. */
 const UNROLL_MAX_BODY = 64;
 
@@ -115,7 +107,10 @@ export function renderJs(p: KernelProgram): string {
   const { body, red } = p;
   const rows = outputRowSizes(p);
   const L: string[] = [];
-  const rowDependent = perRow(body);
+  const sch = scheduleOf(p);
+  const { perCall, perRow, perPair, rowDependent } = sch.body;
+  const { tile, merges } = sch.target({ lanes: 1, elemBytes: 8, accBytes: 8, tile: JS_TILE });
+  const tiled = merges.includes("tile");
   const slotLoad = (row: string) => (slot: number, comp: number): string => {
     const s = p.slots[slot]!;
     if (s.role === "param") return `a${slot}[o${slot} + ${comp}]`;
@@ -127,22 +122,22 @@ export function renderJs(p: KernelProgram): string {
   L.push("return function kernel(IN, OFF, nI, i0, i1, OUT, OOFF) {");
   p.slots.forEach((_, s) => L.push(`  const a${s} = IN[${s}], o${s} = OFF[${s}];`));
   rows.forEach((_, o) => L.push(`  const r${o} = OUT[${o}], q${o} = OOFF[${o}];`));
-  emit(body, bodyNames("i", 0), fastExp, (_, ins) => ins.level === 0, L, "  ");
+  emit(body, bodyNames("i", 0), fastExp, (n) => perCall.has(n), L, "  ");
   const nS = red.state.length;
   const init = (k: number): string => (red.state[k]!.t === "i" ? String(red.state[k]!.init | 0) : lit(red.state[k]!.init));
-  const S = red.tiled ? "s" : "t";
+  const S = tiled ? "s" : "t";
 
   /** The statements of one pass over j for the rows `rowExprs` (one or two), at `indent`. */
   const pass = (rowExprs: readonly string[]): string[] => {
     const out: string[] = [];
     const copies = rowExprs.map((row, c) => ({ row, c, names: bodyNames(row, c) }));
-    for (const { names } of copies) emit(body, names, fastExp, (_, ins) => ins.level === 1, out, "    ");
+    for (const { names } of copies) emit(body, names, fastExp, (n) => perRow.has(n), out, "    ");
     for (const { c } of copies) for (let k = 0; k < nS; k++) out.push(`    let t${k}_${c} = ${init(k)};`);
     // the j loop: updates `s` (a fresh tile partial when tiled, else the total itself)
     const inner: string[] = [];
-    emit(body, copies[0]!.names, fastExp, (n, ins) => ins.level >= 2 && !rowDependent.has(n), inner, "      ");
+    emit(body, copies[0]!.names, fastExp, (n) => perPair.has(n) && !rowDependent.has(n), inner, "      ");
     for (const { c, names } of copies) {
-      emit(body, names, fastExp, (n, ins) => ins.level >= 2 && rowDependent.has(n), inner, "      ");
+      emit(body, names, fastExp, (n) => perPair.has(n) && rowDependent.has(n), inner, "      ");
       if (p.dtype === "float32") body.out.forEach((v, k) => inner.push(`      const f${k}_${c} = fr(${names.value(v)});`));
       const upNames = namer(red.update, "update", (n) => `u${n}_${c}`, {
         state: (k) => `${S}${k}_${c}`,
@@ -150,11 +145,10 @@ export function renderJs(p: KernelProgram): string {
         fval: (k) => (p.dtype === "float32" ? `f${k}_${c}` : names.value(body.out[k]!)),
       });
       const assign = (k: number, v: string): string => `${S}${k}_${c} = ${red.state[k]!.t === "i" ? v : acc(v)};`;
-      const guard = red.update.guard;
-      if (guard !== undefined && red.update.code[guard]!.op !== "const") {
-        const pre = dependencies(red.update, [guard]);
+      if (sch.guard) {
+        const pre = sch.guard.prefix;
         emit(red.update, upNames, fastExp, (n) => pre.has(n), inner, "      ", r32);
-        inner.push(`      if (${upNames.value(guard)} !== 0) {`);
+        inner.push(`      if (${upNames.value(sch.guard.value)} !== 0) {`);
         emit(red.update, upNames, fastExp, (n) => !pre.has(n), inner, "        ", r32);
         red.update.out.forEach((v, k) => inner.push(`        ${assign(k, upNames.value(v))}`));
         inner.push("      }");
@@ -164,9 +158,9 @@ export function renderJs(p: KernelProgram): string {
         red.update.out.forEach((v, k) => inner.push(`      ${assign(k, upNames.value(v))}`));
       }
     }
-    if (red.tiled) {
-      out.push(`    for (let jt = 0; jt < nI; jt += ${JS_TILE}) {`);
-      out.push(`      const je = Math.min(nI, jt + ${JS_TILE});`);
+    if (tiled) {
+      out.push(`    for (let jt = 0; jt < nI; jt += ${tile}) {`);
+      out.push(`      const je = Math.min(nI, jt + ${tile});`);
       for (const { c } of copies) for (let k = 0; k < nS; k++) out.push(`      let s${k}_${c} = ${init(k)};`);
       out.push("      for (let j = jt; j < je; j++) {");
       out.push(...inner.map((l) => "  " + l));
@@ -194,7 +188,7 @@ export function renderJs(p: KernelProgram): string {
   };
 
   L.push("  let i = i0;");
-  if (red.tiled && body.code.length <= UNROLL_MAX_BODY) {
+  if (tiled && body.code.length <= UNROLL_MAX_BODY) {
     L.push("  for (; i + 1 < i1; i += 2) {");
     L.push("    const ii = i + 1;");
     L.push(...pass(["i", "ii"]));

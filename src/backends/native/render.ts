@@ -3,22 +3,25 @@
  * `keops_kernel(nBatch, nOuter, nInner, nThreads, offF64, inOff, outOff, in0…, out0…)` (offsets
  * are float64 when offF64, else int32).
  *
- * Design (see PERFORMANCE.md): per batch, every inner (j) slot is transposed once into one padded
- * array per coordinate; OpenMP threads take blocks of IB outer rows; for each tile of JT inner
- * indices (sized for L1) every row of the block evaluates the formula on V consecutive j at once
- * in SIMD lanes. Two schemes:
- * - lanes: reductions without a guard (sums, log-sum-exp) keep one partial state per lane
- *   (a fresh one per tile when `tiled`, merged into the lane totals), the lanes merged in order
- *   with the reduction's `merge` at the end of the row;
- * - scan: reductions with a guard (min/max, K-min families) keep one scalar state per row; the
- *   guard is evaluated on all lanes against the broadcast state (a compare-mask scan) and the few
- *   lanes that pass run the scalar update in index order — exactly the sequential semantics.
+ * Design: per batch, every inner (j) slot is transposed once into one padded array per
+ * coordinate; OpenMP threads take blocks of IB outer rows; for each tile of JT inner indices
+ * (sized for L1) every row of the block evaluates the formula on V consecutive j at once in SIMD
+ * lanes. The schedule (src/compile/schedule.ts) gives the level partition, the strategy, the
+ * tile and block sizes and the declared fast path; three schemes render it:
+ * - lanes (accumulate strategy: sums, log-sum-exp) keep one partial state per lane (a fresh one
+ *   per tile when `tiled`, merged into the lane totals), the lanes merged in order with the
+ *   reduction's `merge` at the end of the row;
+ * - shiftexp (the accumulate strategy of a reduction declaring `shiftExp`): per row and tile, one
+ *   pass storing the formula values with the lane maxima, one pass summing exp(f − max)·g;
+ * - scan (select strategy: min/max, K-min families) keeps one scalar state per row; the guard is
+ *   evaluated on all lanes against the broadcast state (a compare-mask scan) and the few lanes
+ *   that pass run the scalar update in index order — exactly the sequential semantics (written
+ *   out as a sorted insertion for a reduction declaring `sortedK`).
  */
-import { dependencies } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
+import { scheduleOf } from "../../compile/schedule.js";
 import { BlockWriter, cLit, type Mode } from "./block.js";
 import { CXX_PRELUDE } from "./prelude.js";
-import { kminLayout, shiftExpLayout } from "./layouts.js";
 
 /** Bytes of y kept per tile (L1-sized), and of lane states per row block. */
 const TILE_BYTES = 16384;
@@ -31,6 +34,8 @@ export interface NativeSource {
   readonly proto: string;
   /** The scheme used (for tests and reports). */
   readonly scheme: "lanes" | "scan" | "shiftexp";
+  /** The declared fast path the kernel took, or null (the reduction's generic update). */
+  readonly fast: "shiftExp" | "sortedK" | null;
 }
 
 /** Name of the exported sanity-check symbol and the value it returns. */
@@ -48,12 +53,14 @@ export function renderNative(p: KernelProgram): NativeSource {
   const sz = (t: string): number => (t === "float" || t === "int32_t" ? 4 : 8);
   const nS = red.state.length;
   const rows = outputRowSizes(p);
-  const guard = red.update.guard;
-  const scan = guard !== undefined && red.update.code[guard]!.op !== "const";
-  const sx = scan ? null : shiftExpLayout(p);
-  const innerComps = p.slots.reduce((n, s) => n + (s.role === "inner" ? s.dim : 0), 0);
-  const JT = Math.max(8 * V, Math.min(4096, Math.floor(TILE_BYTES / Math.max(1, innerComps * sz(T)) / V) * V));
-  const IB = scan ? 64 : Math.max(1, Math.min(64, Math.floor(STATE_BYTES / (nS * V * sz(A)))));
+  const sch = scheduleOf(p);
+  const scan = sch.strategy === "select";
+  const sx = sch.fast?.kind === "shiftExp" ? sch.fast.groups : null;
+  const { tile: JT, rows: IB } = sch.target({
+    lanes: V, elemBytes: sz(T), accBytes: sz(A),
+    tile: { bytes: TILE_BYTES, min: 8 * V, max: 4096 },
+    rows: { stateBytes: STATE_BYTES, max: 64, select: 64 },
+  });
   const L: string[] = [CXX_PRELUDE];
   L.push(`typedef ${T} VT __attribute__((vector_size(${V * sz(T)})));`);
   L.push(`typedef ${TI} VTI __attribute__((vector_size(${V * sz(TI)})));`);
@@ -72,7 +79,7 @@ export function renderNative(p: KernelProgram): NativeSource {
   L.push(`extern "C" void keops_kernel(${params.join(", ")}) {`);
   L.push("  auto OFF = [&](const void* o, int64_t k) -> int64_t { return offF64 ? (int64_t)((const double*)o)[k] : (int64_t)((const int32_t*)o)[k]; };");
   L.push("  const int64_t NP = ((int64_t)nInner + V - 1) / V * V;");
-  L.push(`  ${T}* ybuf = (${T}*)__builtin_malloc(sizeof(${T}) * (size_t)(NP * ${innerComps} + V));`);
+  L.push(`  ${T}* ybuf = (${T}*)__builtin_malloc(sizeof(${T}) * (size_t)(NP * ${sch.innerComps} + V));`);
   L.push("  for (int bt = 0; bt < nBatch; bt++) {");
   p.slots.forEach((_, s) => L.push(`    const ${T}* P${s} = a${s} + OFF(inOff, (int64_t)bt * ${p.slots.length} + ${s});`));
   red.outputs.forEach((o, k) => L.push(`    ${o.t === "i" ? "int32_t" : T}* Q${k} = r${k} + OFF(outOff, (int64_t)bt * ${red.outputs.length} + ${k});`));
@@ -111,9 +118,10 @@ export function renderNative(p: KernelProgram): NativeSource {
     },
     idx: "jvT",
   });
-  bw.emit((_, ins) => ins.level === 0, L, "      ");
-  const usesIdx = red.update.code.some((ins) => ins.op === "idx");
-  const bodyIdx = body.code.some((ins) => ins.op === "idx");
+  const { perCall, perRow, perPair } = sch.body;
+  bw.emit((n) => perCall.has(n), L, "      ");
+  const usesIdx = sch.updateUsesIdx;
+  const bodyIdx = sch.body.usesIdx;
   const iota = Array.from({ length: V }, (_, l) => l).join(", ");
   const initF = (k: number): string => {
     const st = red.state[k]!;
@@ -149,7 +157,7 @@ export function renderNative(p: KernelProgram): NativeSource {
     const out: string[] = [];
     if (usesIdx) out.push(`${ind}const VAI jv = (${AI})j + (VAI){${iota}};`);
     if (bodyIdx) out.push(`${ind}const VTI jvT = (${TI})j + (VTI){${iota}};`);
-    bw.emit((_, ins) => ins.level >= 2, out, ind);
+    bw.emit((n) => perPair.has(n), out, ind);
     body.out.forEach((_, k) => out.push(`${ind}const VA fv${k} = ${fvConv(k)};`));
     return out;
   };
@@ -196,7 +204,7 @@ export function renderNative(p: KernelProgram): NativeSource {
     L.push("      for (int jt = 0; jt < nInner; jt += JT) {");
     L.push("        const int je = jt + JT < nInner ? jt + JT : nInner;");
     L.push("        for (int i = i0; i < i1; i++) {");
-    bw.emit((_, ins) => ins.level === 1, L, "          ");
+    bw.emit((n) => perRow.has(n), L, "          ");
     sx.forEach((_, g) => L.push(`          VA mx${g} = ((${A})(-INFINITY) - VA{});`));
     const pass1 = (tail: boolean, ind: string): void => {
       L.push(...jHead(ind));
@@ -237,7 +245,7 @@ export function renderNative(p: KernelProgram): NativeSource {
     L.push("      for (int jt = 0; jt < nInner; jt += JT) {");
     L.push("        const int je = jt + JT < nInner ? jt + JT : nInner;");
     L.push("        for (int i = i0; i < i1; i++) {");
-    bw.emit((_, ins) => ins.level === 1, L, "          ");
+    bw.emit((n) => perRow.has(n), L, "          ");
     for (let k = 0; k < nS; k++) L.push(`          ${vty(k)} v${k} = ${red.tiled ? initF(k) : `tot${k}[i - i0]`};`);
     const uw = new BlockWriter(red.update, "u", vecMode, { state: (k) => `v${k}`, fval: (k) => `fv${k}`, idx: "jv" });
     const step = (tail: boolean, ind: string): void => {
@@ -258,16 +266,15 @@ export function renderNative(p: KernelProgram): NativeSource {
     L.push("      }");
     laneMergeFinalize();
   } else {
-    const pre = dependencies(red.update, [guard!]);
+    const { prefix: pre, states: usedState, value: guard } = sch.guard!;
     const gw = new BlockWriter(red.update, "g", vecMode, { state: (k) => `ss${k}`, fval: (k) => `fv${k}`, idx: "jv" });
-    const usedState = new Set(red.update.code.filter((ins, n) => pre.has(n) && ins.op === "state").map((ins) => ins.k[0]!));
     const splat = (k: number): string => `${vty(k)} ss${k} = (${red.state[k]!.t === "i" ? AI : A})s${k} - ${vty(k)}{};`;
     for (let k = 0; k < nS; k++) L.push(`      ${sty(k)} rs${k}[IB];`);
     L.push(`      for (int ii = 0; ii < IB; ii++) { ${Array.from({ length: nS }, (_, k) => `rs${k}[ii] = ${initS(k)};`).join(" ")} }`);
     L.push("      for (int jt = 0; jt < nInner; jt += JT) {");
     L.push("        const int je = jt + JT < nInner ? jt + JT : nInner;");
     L.push("        for (int i = i0; i < i1; i++) {");
-    bw.emit((_, ins) => ins.level === 1, L, "          ");
+    bw.emit((n) => perRow.has(n), L, "          ");
     for (let k = 0; k < nS; k++) L.push(`          ${sty(k)} s${k} = ${red.tiled ? initS(k) : `rs${k}[i - i0]`};`);
     for (const k of usedState) L.push(`          ${splat(k)}`);
     const sw = new BlockWriter(red.update, "u", sclMode, {
@@ -275,18 +282,18 @@ export function renderNative(p: KernelProgram): NativeSource {
       fval: (k) => `(${A})fv${k}[l]`,
       idx: "(int32_t)(j + l)",
     });
-    const km = kminLayout(p);
+    const km = sch.fast?.kind === "sortedK" ? sch.fast : null;
     /**
-     * The K-min family's update, written out: the new pair (f, j) of component c walks down the
-     * sorted list from its end while it beats the slot above (NaN first, ties to the older index).
+     * The sorted-K update (declared by the reduction), written out: the new pair (f, j) of
+     * component c walks down the sorted list from its end while it beats the slot above (NaN
+     * first, ties to the older index).
      */
-    const kminInsert = (K: number, ind: string): void => {
-      const n = nS / 2;
+    const kminInsert = ({ K, values, indices }: { K: number; values: number; indices: number }, ind: string): void => {
       const beats = (v: string, i: string): string => `(${i} == -1 || f < ${v} || (f != f && ${v} == ${v}))`;
       body.out.forEach((_, c) => {
         L.push(`${ind}{`);
         L.push(`${ind}  const ${A} f = (${A})fv${c}[l]; const int32_t jj = (int32_t)(j + l);`);
-        const v = (k: number): string => `s${c * K + k}`, ix = (k: number): string => `s${n + c * K + k}`;
+        const v = (k: number): string => `s${values + c * K + k}`, ix = (k: number): string => `s${indices + c * K + k}`;
         let close = "";
         let d = ind + "  ";
         L.push(`${d}if ${beats(v(K - 1), ix(K - 1))} {`);
@@ -304,7 +311,7 @@ export function renderNative(p: KernelProgram): NativeSource {
     const step = (tail: boolean, ind: string): void => {
       L.push(...jHead(ind));
       gw.emit((n) => pre.has(n), L, ind);
-      L.push(`${ind}auto gm = ${gw.asM(guard!)};`);
+      L.push(`${ind}auto gm = ${gw.asM(guard)};`);
       if (tail) L.push(`${ind}gm = gm & (jv < (${AI})je);`);
       L.push(`${ind}if (k_any(gm)) {`);
       L.push(`${ind}  for (uint64_t bits = k_bits(gm); bits; bits &= bits - 1) {`);
@@ -312,7 +319,7 @@ export function renderNative(p: KernelProgram): NativeSource {
       if (km) kminInsert(km, ind + "    ");
       else {
         sw.emit((n) => pre.has(n), L, ind + "    ");
-        L.push(`${ind}    if (${sw.asM(guard!)}) {`);
+        L.push(`${ind}    if (${sw.asM(guard)}) {`);
         sw.emit((n) => !pre.has(n), L, ind + "      ");
         red.update.out.forEach((v, k) => L.push(`${ind}      s${k} = ${sw.asState(v)};`));
         L.push(`${ind}    }`);
@@ -339,5 +346,5 @@ export function renderNative(p: KernelProgram): NativeSource {
   L.push("  __builtin_free(ybuf);");
   L.push("}");
   const proto = `void keops_kernel(int, int, int, int, int, void*, void*, ${[...p.slots, ...red.outputs].map(() => "void*").join(", ")})`;
-  return { source: L.join("\n") + "\n", proto, scheme: scan ? "scan" : sx ? "shiftexp" : "lanes" };
+  return { source: L.join("\n") + "\n", proto, scheme: scan ? "scan" : sx ? "shiftexp" : "lanes", fast: sch.fast?.kind ?? null };
 }

@@ -23,8 +23,8 @@
  * Comparison results and their logic (mul = and, max = or, 1 − x = not, select) stay lane masks;
  * single-use pure values are operand-stack expressions; constants live in locals.
  */
-import { dependencies } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
+import { scheduleOf } from "../../compile/schedule.js";
 import { I32, V128 } from "./encoder.js";
 import { OP, SIMD } from "./asm.js";
 import type { Mode } from "./lanes.js";
@@ -71,16 +71,17 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     g.outRow.push(f.local(I32));
   });
   const vecState = (): number[] => Array.from({ length: nS }, () => f.local(V128));
+  const sch = scheduleOf(p);
+  const { perCall, perRow, perPair } = sch.body;
+  const { tile, merges } = sch.target({ lanes: W, unroll: U, elemBytes: L.bytes, accBytes: L.bytes, tile: WASM_TILE });
+  const tiled = merges.includes("tile");
   // The guard's parts that read only the state (e.g. "is the K-th slot empty") change only when
   // the state does: they are computed before each j loop and after each update, not per step.
   const up = red.update;
-  const guard = up.guard !== undefined && up.code[up.guard]!.op !== "const" ? up.guard : undefined;
-  const pre = guard === undefined ? new Set<number>() : dependencies(up, [guard]);
-  const stateOnly: boolean[] = [];
-  up.code.forEach((ins, n) => {
-    stateOnly[n] = ins.op === "state" || ins.op === "const" || (ins.op !== "fval" && ins.op !== "idx" && ins.a.length > 0 && ins.a.every((v) => stateOnly[v]!));
-  });
-  const hoisted = [...pre].filter((n) => stateOnly[n] && up.code[n]!.op !== "state" && up.code[n]!.op !== "const");
+  const guard = sch.guard?.value;
+  const pre = sch.guard?.prefix ?? new Set<number>();
+  const hoisted = sch.guard?.stateOnly ?? [];
+  const hoistedSet = new Set(hoisted);
   const upBools = g.boolsOf(up);
   /**
    * Guarded (selection) reductions keep one state replicated in every lane: the guard tests a
@@ -94,7 +95,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
   const hu = (u: number): number => (replicated ? 0 : u);
   const T0 = vecState();
   const T = replicated ? Array.from({ length: U }, () => T0) : [T0, ...Array.from({ length: U - 1 }, vecState)];
-  const S = red.tiled ? Array.from({ length: U }, vecState) : T;
+  const S = tiled ? Array.from({ length: U }, vecState) : T;
   const O = vecState();
   for (const st of [...T, ...S]) for (const l of st) a.persistent.add(l);
   for (let u = 0; u < U; u++) for (const h of hoisted) a.persistent.add(g.valueLocal("u", h, hu(u)));
@@ -109,7 +110,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
   });
   const bodyVals = new Map<number, Repr>();
   const noState: Ctx = {};
-  g.emitBlock("b", body, 0, noState, bodyVals, (_, ins) => ins.level === 0);
+  g.emitBlock("b", body, 0, noState, bodyVals, (n) => perCall.has(n));
 
   // rows
   a.get(g.i0).set(g.i);
@@ -122,7 +123,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     const eb = red.outputs[o]!.t === "i" ? 4 : L.bytes;
     a.get(g.outBase[o]!).get(g.i).i32(size * eb).op(OP.i32Mul).op(OP.i32Add).set(g.outRow[o]!);
   });
-  g.emitBlock("b", body, 0, noState, bodyVals, (_, ins) => ins.level === 1);
+  g.emitBlock("b", body, 0, noState, bodyVals, (n) => perRow.has(n));
   const initState = (target: number[][]): void => {
     for (const st of new Set(target))
       red.state.forEach((s, k) => {
@@ -134,7 +135,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
 
   const refresh = (u: number, st: number[]): void => {
     if (!hoisted.length) return;
-    g.emitBlock("u", up, hu(u), { state: (k) => ({ local: st[k]!, mask: false }) }, new Map(), (n) => pre.has(n) && stateOnly[n]!);
+    g.emitBlock("u", up, hu(u), { state: (k) => ({ local: st[k]!, mask: false }) }, new Map(), (n) => hoistedSet.has(n) || (pre.has(n) && (up.code[n]!.op === "state" || up.code[n]!.op === "const")));
   };
 
   /** Emits the update (guard test, rest, assignment) for the inputs of `ctx` into state `st`. */
@@ -172,7 +173,7 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     const fvals = us.map((u) => {
       const ctxBase: Ctx = { jLocal: g.j, jOff: u * W, loadOff: u * W * L.bytes };
       const vals = new Map(bodyVals);
-      g.emitBlock("b", body, u, ctxBase, vals, (_, ins) => ins.level >= 2);
+      g.emitBlock("b", body, u, ctxBase, vals, (n) => perPair.has(n));
       return { ctxBase, vals, fval: (k: number): Repr => vals.get(body.out[k]!)! };
     });
     if (!replicated) {
@@ -263,16 +264,16 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     a.closeLoop();
   };
 
-  if (red.tiled) {
+  if (tiled) {
     a.i32(0).set(g.jt);
     a.openLoop();
     a.get(g.jt).get(g.nI).op(OP.i32GeS).brIf(1);
     // je = min(nI, jt + TILE)
-    a.get(g.jt).i32(WASM_TILE).op(OP.i32Add).tee(g.je).get(g.nI).get(g.je).get(g.nI).op(OP.i32LtS).op(OP.selectOp).set(g.je);
+    a.get(g.jt).i32(tile).op(OP.i32Add).tee(g.je).get(g.nI).get(g.je).get(g.nI).op(OP.i32LtS).op(OP.selectOp).set(g.je);
     initState(S);
     jLoop(S);
     for (let u = 0; u < U; u++) merge(T[u]!, (k) => ({ local: S[u]![k]!, mask: false }));
-    a.get(g.jt).i32(WASM_TILE).op(OP.i32Add).set(g.jt);
+    a.get(g.jt).i32(tile).op(OP.i32Add).set(g.jt);
     a.closeLoop();
   } else {
     a.i32(0).set(g.jt);
@@ -280,9 +281,9 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     jLoop(T);
   }
   // unrolled copies, then lanes (by halves), into lane 0 of T[0]
-  if (!replicated) for (let u = 1; u < U; u++) merge(T[0]!, (k) => ({ local: T[u]![k]!, mask: false }));
+  if (merges.includes("unrolled")) for (let u = 1; u < U; u++) merge(T[0]!, (k) => ({ local: T[u]![k]!, mask: false }));
   const oth = vecState();
-  for (let half = W / 2; half >= 1 && !replicated; half /= 2) {
+  for (let half = W / 2; half >= 1 && merges.includes("lanes"); half /= 2) {
     const lanes: number[] = [];
     const eb = 16 / W;
     for (let l = 0; l < W; l++) for (let b = 0; b < eb; b++) lanes.push(((l + half) % W) * eb + b);

@@ -4,6 +4,7 @@
  */
 import { type Block, type Instr } from "../../ir/ssa.js";
 import type { KernelProgram } from "../../compile/program.js";
+import { scheduleOf } from "../../compile/schedule.js";
 import { I32, ModuleBuilder, V128, type FuncBody } from "./encoder.js";
 import { Asm, OP, SIMD, splatBytes } from "./asm.js";
 import { Lanes, type LaneOp, type Mode } from "./lanes.js";
@@ -19,8 +20,8 @@ export function modeOf(p: KernelProgram): Mode {
  * replicated in every lane, candidates folded in one at a time where the vector guard passes.
  */
 export function replicatedState(p: KernelProgram): boolean {
-  const g = p.red.update.guard;
-  return g !== undefined && p.red.update.code[g]!.op !== "const" && !p.red.tiled;
+  const s = scheduleOf(p);
+  return s.strategy === "select" && !s.tiled;
 }
 
 /**
