@@ -9,8 +9,9 @@
  * Three entry shaders per program: `direct` (one split: finalize and write the outputs), `partial`
  * (write the state bits to the partials buffer) and `merge`.
  */
-import { dependencies, type Block, type Instr, type VT } from "../../ir/ssa.js";
+import type { Block, Instr, VT } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
+import { scheduleOf, type TargetShape } from "../../compile/schedule.js";
 import { preludeFor, floatLit, intLit, wgslExpr, wgslType, type WgslNames } from "./wgsl.js";
 
 /** Shape of the kernel: invocations per workgroup, inner indices per tile, whether tiles are staged. */
@@ -127,6 +128,14 @@ function bindings(p: KernelProgram, kind: PassKind, packed: boolean): string {
   return L.join("\n") + "\n";
 }
 
+/**
+ * The schedule's target shape of a WGSL kernel: scalar invocations, tiles of j sized to the
+ * workgroup memory (at most one per invocation), the inner range split across workgroups.
+ */
+export function gpuShape(wg: number, workgroupBytes: number): TargetShape {
+  return { lanes: 1, elemBytes: 4, accBytes: 4, tile: { bytes: workgroupBytes, min: 1, max: wg }, splitInner: true };
+}
+
 /** The WGSL of one pass of a program. */
 export function renderWgsl(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
   const main = kind === "merge" ? mergePass(p) : reducePass(p, cfg, kind);
@@ -157,9 +166,11 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
     return staged ? `w${slot}[jj * ${s.dim}u + ${comp}u]` : `${src(slot)}[P.sh${slot} + (jt + jj) * ${s.dim}u + ${comp}u]`;
   };
   const bn = namer(body, "b", { load, idx: () => "i32(P.jBase + jt + jj)" });
-  emit(body, bn, (_, ins) => ins.level <= 1, L, "  ", false);
+  const sc = scheduleOf(p);
+  const tiled = sc.target(gpuShape(wg, 0)).merges.includes("tile");
+  emit(body, bn, (n) => sc.body.perCall.has(n) || sc.body.perRow.has(n), L, "  ", false);
   red.state.forEach((st, k) => L.push(`  var s${k}: ${wgslType(st.t)} = ${init(st.t, st.init)};`));
-  if (red.tiled) red.state.forEach((st, k) => L.push(`  var t${k}: ${wgslType(st.t)};`));
+  if (tiled) red.state.forEach((st, k) => L.push(`  var t${k}: ${wgslType(st.t)};`));
   L.push("  for (var jt = j0; jt < j1; jt = jt + TJ) {");
   L.push("    let tn = min(TJ, j1 - jt);");
   if (staged) {
@@ -170,20 +181,20 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
     L.push("    workgroupBarrier();");
   }
   L.push("    if (valid) {");
-  const S = red.tiled ? "t" : "s";
+  const S = tiled ? "t" : "s";
   // block_sum: a fresh partial state per block of BLOCK inner indices, merged into the total at its end
   const block = Math.ceil(BLOCK / tile) * tile;
-  if (red.tiled) {
+  if (tiled) {
     L.push(`      if ((jt - j0) % ${block}u == 0u) {`);
     red.state.forEach((st, k) => L.push(`        t${k} = ${init(st.t, st.init)};`));
     L.push("      }");
   }
   L.push("      for (var jj = 0u; jj < tn; jj = jj + 1u) {");
-  emit(body, bn, (_, ins) => ins.level >= 2, L, "        ", false);
+  emit(body, bn, (n) => sc.body.perPair.has(n), L, "        ", false);
   const up = namer(red.update, "u", { state: (k) => `${S}${k}`, fval: (k) => bn.value(body.out[k]!), idx: () => "i32(P.jBase + jt + jj)" });
-  const guard = red.update.guard;
-  if (guard !== undefined && red.update.code[guard]!.op !== "const") {
-    const pre = dependencies(red.update, [guard]);
+  if (sc.guard) {
+    // the select strategy: the guard's prefix, then the rest of the update only where it passes
+    const { value: guard, prefix: pre } = sc.guard;
     emit(red.update, up, (n) => pre.has(n), L, "        ", true);
     L.push(`        if (${up.value(guard)} != 0.0f) {`);
     emit(red.update, up, (n) => !pre.has(n), L, "          ", true);
@@ -194,7 +205,7 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
     red.update.out.forEach((v, k) => L.push(`        ${S}${k} = ${up.value(v)};`));
   }
   L.push("      }");
-  if (red.tiled) {
+  if (tiled) {
     L.push(`      if ((jt + tn - j0) % ${block}u == 0u || jt + tn >= j1) {`);
     mergeInto(p, "s", (k) => `t${k}`, "m", L, "        ");
     L.push("      }");
@@ -212,13 +223,14 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
 function mergePass(p: KernelProgram): string {
   const { red } = p;
   const nS = red.state.length;
+  const tiled = scheduleOf(p).target(gpuShape(MERGE_WG, 0)).merges.includes("tile");
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${MERGE_WG})`);
   L.push("fn main(@builtin(global_invocation_id) g: vec3<u32>) {");
   L.push("  let r = g.x;");
   L.push("  if (r >= P.nRows) { return; }");
   red.state.forEach((st, k) => L.push(`  var s${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[r * ${nS}u + ${k}u]`)};`));
-  if (red.tiled) {
+  if (tiled) {
     // block_sum over the partials too: groups of MERGE_GROUP merged into a fresh state, then into the total
     red.state.forEach((st, k) => L.push(`  var t${k}: ${wgslType(st.t)};`));
     L.push(`  for (var q0 = 1u; q0 < P.nSplit; q0 = q0 + ${MERGE_GROUP}u) {`);

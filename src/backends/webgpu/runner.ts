@@ -18,12 +18,22 @@ import {
   INPUT_USAGE, OUTPUT_USAGE, READ_USAGE, RESIDENT_BYTES, UNIFORM_USAGE, assertLive, unlessLost, type GpuContext,
 } from "./device.js";
 import { MAP_READ, type GpuBindGroup, type GpuBuffer, type GpuComputePipeline } from "./gpu-types.js";
-import { MERGE_WG, UNIFORM_FIELDS, bindingsOf, renderWgsl, uniformWords, type PassKind, type WgslConfig } from "./render.js";
+import { innerSplit, scheduleOf } from "../../compile/schedule.js";
+import { MERGE_WG, UNIFORM_FIELDS, bindingsOf, gpuShape, renderWgsl, uniformWords, type PassKind, type WgslConfig } from "./render.js";
 
 /** GPU time one dispatch aims at. */
 export const TARGET_SECONDS = 0.1;
 /** Workgroups a reduction aims to have in flight (the inner range is split to reach it). */
 const TARGET_WORKGROUPS = 256;
+
+/**
+ * @internal Overrides for tests: a dispatch work budget (work units) and a smaller binding size
+ * limit (bytes), to exercise chunked dispatches and split bindings at small sizes.
+ */
+export const tuning: { budget?: number; maxBindingBytes?: number } = {};
+
+/** Counters (tests): input uploads, and runs. */
+export const stats = { uploads: 0, runs: 0, dispatches: 0 };
 
 /** The kernel shape for a program on a device. */
 export function configFor(p: KernelProgram, ctx: GpuContext): WgslConfig {
@@ -31,11 +41,12 @@ export function configFor(p: KernelProgram, ctx: GpuContext): WgslConfig {
   const wg = Math.max(1, Math.min(p.red.state.length > 32 ? 64 : 128, L.maxComputeInvocationsPerWorkgroup, L.maxComputeWorkgroupSizeX));
   // a binding per slot, and the outputs (or the partials): pack the inputs when they do not fit
   const packed = p.slots.length + Math.max(1, p.red.outputs.length) > L.maxStorageBuffersPerShaderStage;
-  const innerDims = p.slots.filter((s) => s.role === "inner").reduce((a, s) => a + s.dim, 0);
-  if (innerDims === 0) return { wg, tile: wg, staged: false, packed };
-  const fit = Math.floor(L.maxComputeWorkgroupStorageSize / (4 * innerDims));
-  if (fit < 16) return { wg, tile: wg, staged: false, packed };
-  return { wg, tile: Math.min(wg, fit), staged: true, packed };
+  const sc = scheduleOf(p);
+  if (sc.innerComps === 0) return { wg, tile: wg, staged: false, packed };
+  // tiles of j in workgroup memory (the schedule sizes them); too few per tile: read j-values from the buffers
+  const tile = sc.target(gpuShape(wg, L.maxComputeWorkgroupStorageSize)).tile;
+  if (tile < 16) return { wg, tile: wg, staged: false, packed };
+  return { wg, tile, staged: true, packed };
 }
 
 /** A compiled program on one device: its pipelines (by pass). */
@@ -89,6 +100,7 @@ function residentBuffer(ctx: GpuContext, a: TensorData, inUse: Set<GpuBuffer>): 
   const bytes = Math.max(4, a.byteLength);
   const buffer = ctx.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: INPUT_USAGE });
   if (a.byteLength) ctx.device.queue.writeBuffer(buffer, 0, a, 0, a.length);
+  stats.uploads++;
   if (hit) release(ctx, hit.buffer);
   ctx.resident.set(a, { buffer, hash, bytes });
   ctx.residentOrder.push({ key: new WeakRef(a), buffer, bytes });
@@ -152,13 +164,13 @@ export async function runJobOnGpu(dp: DevicePrograms, job: KernelJob): Promise<v
   const L = ctx.limits;
   const align = L.minStorageBufferOffsetAlignment;
   const slack = align / 4;
-  const maxElems = Math.floor(L.maxStorageBufferBindingSize / 4) - slack;
+  const maxElems = Math.floor(Math.min(L.maxStorageBufferBindingSize, tuning.maxBindingBytes ?? Infinity) / 4) - slack;
   const rowSizes = outputRowSizes(p);
   const nS = p.red.state.length;
   const nSlots = p.slots.length, nOut = rowSizes.length;
   const N = job.nInner;
   const cost = Math.max(1, p.body.code.length + p.red.update.code.length);
-  const budget = ctx.rate > 0 ? ctx.rate * TARGET_SECONDS : ctx.report.software ? 3e8 : 2e10;
+  const budget = tuning.budget ?? (ctx.rate > 0 ? ctx.rate * TARGET_SECONDS : ctx.report.software ? 3e8 : 2e10);
 
   // rows per chunk: bindings of outer slots and outputs fit; at most 65535 workgroups
   let R = Math.min(job.nOuter, L.maxComputeWorkgroupsPerDimension * cfg.wg);
@@ -171,8 +183,7 @@ export async function runJobOnGpu(dp: DevicePrograms, job: KernelJob): Promise<v
     throw new KeOpsError(`webgpu: a row is larger than this adapter's maxStorageBufferBindingSize (${L.maxStorageBufferBindingSize} bytes)`);
   let S = 1, jPer = Math.max(N, 1);
   for (let pass = 0; pass < 3; pass++) {
-    const rowBlocks = Math.ceil(R / cfg.wg);
-    const sPar = N >= 4 * cfg.tile ? Math.min(Math.ceil(TARGET_WORKGROUPS / rowBlocks), Math.floor(N / (2 * cfg.tile))) : 1;
+    const sPar = innerSplit(R, N, { units: TARGET_WORKGROUPS, rowsPerUnit: cfg.wg, minPart: 2 * cfg.tile });
     const sBudget = Math.ceil((R * N * cost) / budget);
     S = Math.max(1, sPar, sBudget);
     jPer = Math.min(jCap, Math.ceil(Math.ceil(Math.max(N, 1) / S) / cfg.tile) * cfg.tile);
@@ -286,6 +297,8 @@ export async function runJobOnGpu(dp: DevicePrograms, job: KernelJob): Promise<v
     commands.push(enc.finish());
     const t0 = performance.now();
     ctx.device.queue.submit(commands);
+    stats.runs++;
+    stats.dispatches += ds.length;
     const errV = ctx.device.popErrorScope();
     const errM = ctx.device.popErrorScope();
     const [ev, em] = await unlessLost(ctx, Promise.all([errV, errM]));
