@@ -190,9 +190,40 @@ fn k_atan2(y: f32, x: f32) -> f32 {
   return select(a + 3.1415927f, a - 3.1415927f, y < 0.0f || (y == 0.0f && (bitcast<u32>(y) & 0x80000000u) != 0u));
 }
 fn k_trig_ok(x: f32) -> bool { return !k_isnan(x) && !k_isinf(x); }
-fn k_sin(x: f32) -> f32 { if (!k_trig_ok(x)) { return P.nan; } return sin(x); }
-fn k_cos(x: f32) -> f32 { if (!k_trig_ok(x)) { return P.nan; } return cos(x); }
-fn k_tan(x: f32) -> f32 { if (!k_trig_ok(x)) { return P.nan; } return tan(x); }
+// Cephes' sinf/cosf: x reduced by multiples of π/4 in three steps (kept apart by the runtime 1),
+// then a polynomial on [−π/4, π/4] (builtins are ~1e-3 off on some drivers)
+fn k_trig_poly(r: f32, cosine: bool) -> f32 {
+  let z = r * r;
+  if (cosine) { return ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z + 4.166664568298827e-2f) * z * z - 0.5f * z + 1.0f; }
+  return ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * r + r;
+}
+fn k_trig_reduce(a: f32) -> vec2<f32> {
+  var j = u32(a * 1.27323954473516f);
+  var y = f32(j);
+  if ((j & 1u) == 1u) { j = j + 1u; y = y + 1.0f; }
+  let r = ((a - y * 0.78515625f) * P.one - y * 2.4187564849853515625e-4f) * P.one - y * 3.77489497744594108e-8f;
+  return vec2<f32>(r, f32(j & 7u));
+}
+fn k_sin(x: f32) -> f32 {
+  if (!k_trig_ok(x)) { return P.nan; }
+  let rj = k_trig_reduce(abs(x));
+  var j = u32(rj.y);
+  var neg = x < 0.0f;
+  if (j > 3u) { neg = !neg; j = j - 4u; }
+  let v = k_trig_poly(rj.x, j == 1u || j == 2u);
+  return select(v, -v, neg);
+}
+fn k_cos(x: f32) -> f32 {
+  if (!k_trig_ok(x)) { return P.nan; }
+  let rj = k_trig_reduce(abs(x));
+  var j = u32(rj.y);
+  var neg = false;
+  if (j > 3u) { neg = !neg; j = j - 4u; }
+  if (j > 1u) { neg = !neg; }
+  let v = k_trig_poly(rj.x, !(j == 1u || j == 2u));
+  return select(v, -v, neg);
+}
+fn k_tan(x: f32) -> f32 { if (!k_trig_ok(x)) { return P.nan; } return k_sin(x) / k_cos(x); }
 fn k_floor(x: f32) -> f32 { if (k_isnan(x)) { return x; } return floor(x); }
 fn k_erf(x: f32) -> f32 {
   if (k_isnan(x)) { return x; }
