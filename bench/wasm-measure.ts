@@ -5,7 +5,7 @@
  * backend is skipped above JS_MAX = 3e4 points, its runs there take minutes).
  */
 import { Vi, Vj, Tensor } from "../src/index.js";
-import type { Backend, KernelProgram } from "../src/compile/program.js";
+import type { BlockingBackend, KernelProgram } from "../src/compile/program.js";
 import { wasmBackend } from "../src/backends/wasm/index.js";
 import { jsBackend } from "../src/backends/js/index.js";
 import { Rng } from "../src/random.js";
@@ -17,7 +17,7 @@ const rand = (n: number): Float32Array => Float32Array.from({ length: n }, () =>
 
 /** Times each backend's `compile` (render + compile + instantiate), ms. */
 const compileMs: Record<string, number> = {};
-for (const b of [wasmBackend, jsBackend] as Backend[]) {
+for (const b of [wasmBackend, jsBackend] as BlockingBackend[]) {
   const inner = b.compile.bind(b);
   (b as { compile: (p: KernelProgram) => unknown }).compile = (p: KernelProgram) => {
     const t = performance.now();

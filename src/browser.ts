@@ -19,7 +19,7 @@ import { webgpuBackend } from "./backends/webgpu/index.js";
 import { webGpu } from "./backends/webgpu/web-gpu.js";
 
 // WebGPU through navigator.gpu, for `async: true` calls (`auto` uses it for float32 ones when the adapter is a GPU)
-registerBackend(webgpuBackend(webGpu), -1);
+registerBackend(webgpuBackend(webGpu));
 
 export * from "./api.js";
 

@@ -15,9 +15,9 @@ import { webgpuBackend } from "./backends/webgpu/index.js";
 import { nodeGpu } from "./backends/webgpu/node-gpu.js";
 
 setPlatform(nodePlatform);
-registerBackend(nativeBackend, 0);
-// async-only: `auto` considers it for async float32 calls alone (ahead of the CPU backends)
-registerBackend(webgpuBackend(nodeGpu), -1);
+registerBackend(nativeBackend);
+// async-only, float32: `auto` weighs it by its adapter (a GPU before the CPU backends, a software adapter after them)
+registerBackend(webgpuBackend(nodeGpu));
 
 export * from "./api.js";
 export { clearNativeCache, nativeCacheDir } from "./backends/native/index.js";

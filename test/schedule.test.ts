@@ -12,7 +12,7 @@ import { innerSplit, scheduleOf } from "../src/compile/schedule.js";
 import type { KernelProgram } from "../src/compile/program.js";
 import type { ReductionProgram, ReductionTraits } from "../src/reductions/types.js";
 import { reductionByName } from "../src/reductions/index.js";
-import { resolveBackend } from "../src/backends/registry.js";
+import { compileBlocking, resolveBackend } from "../src/backends/registry.js";
 import { renderNative } from "../src/backends/native/render.js";
 import { allocate } from "../src/tensor.js";
 import { testBackends, withSeed } from "./util.js";
@@ -132,7 +132,7 @@ test("without a declaration, or with one that does not match the state, the gene
 function run(p: KernelProgram, backend: string, x: Float32Array, y: Float32Array): (Float32Array | Int32Array)[] {
   const M = x.length;
   const outs = p.red.outputs.map((o) => (o.t === "i" ? new Int32Array(M * o.shape[0]!) : (allocate("float32", M * o.shape[0]!) as Float32Array)));
-  resolveBackend(backend, p).compile(p).run({
+  compileBlocking(resolveBackend(backend, p, "blocking"), p).run({
     inputs: [x, y], outputs: outs, nOuter: M, nInner: y.length, nBatch: 1,
     inOffsets: new Int32Array([0, 0]), outOffsets: new Int32Array(outs.length),
   });

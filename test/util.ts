@@ -9,7 +9,7 @@ export const SIZES = [0, 1, 7, 64, 257, 1000] as const;
 
 /** Backends to test with blocking calls: every available one, or `KEOPS_TEST_BACKENDS=js,native` (async-only ones excluded: see {@link testTargets}). */
 export function testBackends(): string[] {
-  const avail = backendInfo().backends.filter((b) => b.unavailable === null && !b.asyncOnly).map((b) => b.name);
+  const avail = backendInfo().backends.filter((b) => b.unavailable === null && b.caps.blocking).map((b) => b.name);
   const env = process.env.KEOPS_TEST_BACKENDS;
   return env ? env.split(",").filter((b) => avail.includes(b)) : avail;
 }

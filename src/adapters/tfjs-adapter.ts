@@ -119,14 +119,27 @@ export type TfReduceOptions = ReduceOptions;
 /** A value a tf-flavoured method accepts where keops-ts takes a LazyTensor or a tensor. */
 type TfArg<A> = A extends CoreLazyTensor<boolean> ? A | LazyTensor : A extends Tensor ? A | tf.Tensor : A;
 type TfArgs<A extends readonly unknown[]> = { [K in keyof A]: TfArg<A[K]> };
-type Wrapped<R> = R extends CoreLazyTensor<boolean> ? LazyTensor : R;
-/** Methods declared by hand (reductions, solve) or internal. */
-type Special =
-  | "sum" | "sumReduction" | "logsumexp" | "sumsoftmaxweight" | "min" | "max" | "argmin" | "argmax" | "minArgmin"
-  | "maxArgmax" | "Kmin" | "argKmin" | "KminArgKmin" | "matmul" | "solve" | "op" | "reduce" | "toString";
-/** Every other LazyTensor method, with LazyTensor results and operands in their tf flavour. */
+/** A keops-ts result in its tf flavour: LazyTensors wrapped, Tensors as tf.Tensors (as `wrap` does at run time). */
+type Wrapped<R> = R extends CoreLazyTensor<boolean>
+  ? LazyTensor
+  : R extends Tensor
+    ? tf.Tensor
+    : R extends readonly [Tensor, Tensor]
+      ? [tf.Tensor, tf.Tensor]
+      : R extends Promise<infer P>
+        ? Promise<Wrapped<P>>
+        : R;
+/**
+ * Methods declared by hand: those with overloads (the inner sum/min/max/argmin/argmax or their
+ * reductions), options holding a LazyTensor (logsumexp's weight), solve, matmul and internals.
+ * Every other method — the reductions included, read from the core LazyTensor — is forwarded.
+ */
+type Special = "sum" | "logsumexp" | "min" | "max" | "argmin" | "argmax" | "matmul" | "solve" | "op" | "reduce" | "toString";
+/** The core LazyTensor with data (not symbolic): its reductions return tensors. */
+type CoreData = CoreLazyTensor<false>;
+/** Every other LazyTensor method, with LazyTensor and Tensor results and operands in their tf flavour. */
 type OpMethods = {
-  [K in Exclude<keyof Core, Special> as Core[K] extends (...a: never[]) => unknown ? K : never]: Core[K] extends (...a: infer A) => infer R
+  [K in Exclude<keyof CoreData, Special> as CoreData[K] extends (...a: never[]) => unknown ? K : never]: CoreData[K] extends (...a: infer A) => infer R
     ? (...a: TfArgs<A>) => Wrapped<R>
     : never;
 };
@@ -182,15 +195,9 @@ export class LazyTensor {
   sum(axisOrOptions?: number | TfReduceOptions): LazyTensor | tf.Tensor {
     return this.call("sum", optArgs(axisOrOptions)) as LazyTensor | tf.Tensor;
   }
-  /** Sum reduction. */
-  sumReduction(axisOrOptions: number | TfReduceOptions): tf.Tensor { return this.call("sumReduction", [axisOrOptions]) as tf.Tensor; }
   /** Log-sum-exp reduction (optionally weighted). */
   logsumexp(axisOrOptions: number | (LogSumExpOptions & { weight?: LazyTensor | Core | tf.Tensor | number | readonly number[] })): tf.Tensor {
     return this.call("logsumexp", [typeof axisOrOptions === "object" && axisOrOptions.weight !== undefined ? { ...axisOrOptions, weight: unwrap(axisOrOptions.weight) } : axisOrOptions]) as tf.Tensor;
-  }
-  /** Σ exp(F)·weight / Σ exp(F). */
-  sumsoftmaxweight(weight: LazyTensor | Core | tf.Tensor | number | readonly number[], axisOrOptions: number | TfReduceOptions): tf.Tensor {
-    return this.call("sumsoftmaxweight", [weight, axisOrOptions]) as tf.Tensor;
   }
   /** The inner minimum (no axis, or −1), or the Min reduction (gradient: to the selected pairs). */
   min(): LazyTensor;
@@ -212,16 +219,6 @@ export class LazyTensor {
   argmax(axis: -1): LazyTensor;
   argmax(axisOrOptions: number | TfReduceOptions): tf.Tensor;
   argmax(axisOrOptions?: number | TfReduceOptions): LazyTensor | tf.Tensor { return this.call("argmax", optArgs(axisOrOptions)) as tf.Tensor; }
-  /** [min, argmin]. */
-  minArgmin(axisOrOptions: number | TfReduceOptions): [tf.Tensor, tf.Tensor] { return this.call("minArgmin", [axisOrOptions]) as [tf.Tensor, tf.Tensor]; }
-  /** [max, argmax]. */
-  maxArgmax(axisOrOptions: number | TfReduceOptions): [tf.Tensor, tf.Tensor] { return this.call("maxArgmax", [axisOrOptions]) as [tf.Tensor, tf.Tensor]; }
-  /** The K smallest values. */
-  Kmin(opts: KReduceOptions): tf.Tensor { return this.call("Kmin", [opts]) as tf.Tensor; }
-  /** Indices of the K smallest values (int32). */
-  argKmin(opts: KReduceOptions): tf.Tensor { return this.call("argKmin", [opts]) as tf.Tensor; }
-  /** [Kmin, argKmin]. */
-  KminArgKmin(opts: KReduceOptions): [tf.Tensor, tf.Tensor] { return this.call("KminArgKmin", [opts]) as [tf.Tensor, tf.Tensor]; }
 
   /** `K @ v`: Σ_j K_ij v_j, v of shape (N, Dv); differentiable in K's data and in v. */
   matmul(v: tf.Tensor | TensorLike): tf.Tensor {

@@ -59,17 +59,9 @@ interface Ctx {
   next: number;
 }
 
-const ARG = new Set<ReductionName>(["ArgMin", "ArgMax", "ArgKMin"]);
-const SELECTED: Partial<Record<ReductionName, ReductionName>> = {
-  Min: "MinArgMin", MinArgMin: "MinArgMin", Max: "MaxArgMax", MaxArgMax: "MaxArgMax", KMin: "KMinArgKMin", KMinArgKMin: "KMinArgKMin",
-};
-
 /** Per-row shape of a call's (values) output. */
 export function valueRowShape(call: ReductionCall): number[] {
-  const D = call.formula.dim;
-  if (call.reduction.usesK) return D === 1 ? [call.K] : [call.K, D];
-  if (call.formula2 && (call.reduction.name === "LogSumExp" || call.reduction.name === "SumSoftMaxWeight")) return [call.formula2.dim];
-  return [D];
+  return [...call.reduction.valueShape({ fdim: call.formula.dim, gdim: call.formula2?.dim, K: call.K })];
 }
 
 /** See {@link ReductionVjp}. */
@@ -94,13 +86,13 @@ export const reductionVjp: ReductionVjp = (call, vars, gradOut, wrt, dtype, forw
     const v = vars.get(ind);
     if (!v) throw new KeOpsError(`vjp: no data for variable ${ind}`);
     const node = nodes.get(ind);
-    if (node && !ARG.has(call.reduction.name)) live.push(node);
+    if (node && call.reduction.grad.kind !== "none") live.push(node);
     else out.set(ind, toTensor(new Float64Array(sizeOf(varShape(v))), varShape(v), dtype));
   }
   if (live.length === 0) return out;
   const g = dataIn(gradOut, dtype);
-  const sel = SELECTED[call.reduction.name];
-  const grads = sel ? selectedPairs(ctx, sel, g, live) : pairSums(ctx, g, live);
+  const rule = call.reduction.grad;
+  const grads = rule.kind === "selected" ? selectedPairs(ctx, rule.via, g, live) : pairSums(ctx, g, live);
   for (const [ind, t] of grads) out.set(ind, t);
   return out;
 };
@@ -142,14 +134,15 @@ function pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): Map<number,
   const F = call.formula;
   const W = call.formula2;
   const vars = new Map(ctx.vars);
-  const R = W && call.reduction.name !== "Sum" ? W.dim : F.dim;
+  const rule = call.reduction.grad.kind;
+  const R = W && rule !== "sum" ? W.dim : F.dim;
   const G = outerVar(ctx, vars, g, R, "gradOut");
   let expr: (v: Formula) => Formula;
-  switch (call.reduction.name) {
-    case "Sum":
+  switch (rule) {
+    case "sum":
       expr = (v) => grad(F, v, G);
       break;
-    case "LogSumExp": {
+    case "logSumExp": {
       const L = outerVar(ctx, vars, values(ctx), R, "logsumexp");
       const E = exp(sub(F, L));
       if (!W) {
@@ -161,7 +154,7 @@ function pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): Map<number,
       expr = (v) => add(grad(F, v, ctF), grad(W, v, GE));
       break;
     }
-    case "SumSoftMaxWeight": {
+    case "softMaxWeight": {
       const lse = (run(ctx, "LogSumExp", F) as Tensor).data;
       const o = values(ctx);
       const rows = o.length / R;

@@ -1,6 +1,7 @@
 /** Backend registry and selection (`backend: "auto" | name`). */
 import { KeOpsError } from "../errors.js";
-import type { Backend, Kernel, KernelProgram } from "../compile/program.js";
+import type { Backend, BackendCaps, BlockingKernel, CallMode, Kernel, KernelProgram } from "../compile/program.js";
+import type { FloatDType } from "../tensor.js";
 import { jsBackend } from "./js/index.js";
 import { wasmBackend } from "./wasm/index.js";
 import { singleThreadReason, threadCount } from "./workers.js";
@@ -8,38 +9,56 @@ import { singleThreadReason, threadCount } from "./workers.js";
 /** Backend names. */
 export type BackendName = "auto" | "js" | "native" | "wasm" | "webgpu";
 
-/** Registered backends, fastest first; `auto` takes the first that is available and accepts the program. */
+/** Registered backends, cheapest first (by `caps.cost`); js, the universal fallback, is always there. */
 const backends: Backend[] = [jsBackend];
-/** Preference rank of each registered backend (js, the fallback, comes last). */
-const ranks: number[] = [Infinity];
 
-/**
- * Registers a backend at a preference rank (lower = preferred by `auto`; native 0, wasm 1): the
- * order follows the ranks whatever the order of registration.
- */
-export function registerBackend(b: Backend, rank: number): void {
+/** Registers a backend; `auto` orders backends by their declared cost, whatever the order of registration. */
+export function registerBackend(b: Backend): void {
   if (backends.some((x) => x.name === b.name)) return;
-  let at = ranks.findIndex((r) => r > rank);
-  if (at < 0) at = backends.length;
-  backends.splice(at, 0, b);
-  ranks.splice(at, 0, rank);
+  backends.push(b);
+  byCost();
 }
 
-registerBackend(wasmBackend, 1);
+/**
+ * Sorts the backends by their cost now: a declared cost may change once a backend has looked at
+ * the machine (webgpu: a GPU adapter is cheap, a software one costs more than the CPU backends).
+ */
+function byCost(): Backend[] {
+  return backends.sort((x, y) => x.caps.cost - y.caps.cost);
+}
+
+registerBackend(wasmBackend);
+
+/** Why backend `b`'s declared caps exclude a call of `mode` on `dtype` data, or null. */
+function capsExclude(b: Backend, dtype: FloatDType, mode: CallMode | undefined): string | null {
+  if (mode === "blocking" && !b.caps.blocking) return `the ${b.name} backend runs only with async: true`;
+  if (mode === "async" && !b.caps.async) return `the ${b.name} backend runs only blocking calls`;
+  if (!b.caps.dtypes.includes(dtype)) return `the ${b.name} backend computes in ${b.caps.dtypes.join(" and ")} only, not ${dtype}`;
+  return null;
+}
+
+/** The backend `auto` picks for a call of `mode` on `dtype` data, and why, in words. */
+function autoPick(dtype: FloatDType, mode: CallMode): { backend: string; reason: string } {
+  const why: string[] = [];
+  for (const b of byCost()) {
+    const no = b.unavailable() ?? capsExclude(b, dtype, mode);
+    if (no === null)
+      return { backend: b.name, reason: `"${b.name}": the cheapest backend that runs ${mode} ${dtype} calls here (${b.caps.costNote})${why.length ? `; not ${why.join("; not ")}` : ""}` };
+    why.push(`${b.name}: ${no}`);
+  }
+  return { backend: "js", reason: "js: the universal fallback" };
+}
 
 /** What `backendInfo()` reports. */
 export interface BackendInfo {
-  /** The backend `auto` uses for ordinary programs. */
+  /** The backend `auto` uses for ordinary (blocking float32) programs. */
   readonly auto: string;
-  /**
-   * Every known backend and why it is unavailable (null when available); `asyncOnly` on those that
-   * run only `async: true` calls (webgpu), `detail` where a backend says more (webgpu: its adapter).
-   */
-  readonly backends: readonly { readonly name: string; readonly unavailable: string | null; readonly asyncOnly?: true; readonly detail?: string }[];
-  /** The backend `auto` uses for `async: true` float32 calls (webgpu where a GPU adapter was found). */
-  readonly autoAsync: string;
+  /** Every known backend, why it is unavailable (null when available) and what it can do. */
+  readonly backends: readonly { readonly name: string; readonly unavailable: string | null; readonly caps: BackendCaps }[];
   /** Why `auto` picks that backend, in words. */
   readonly reason: string;
+  /** Which backend `auto` gives each kind of call (blocking or async, float32 or float64), and why. */
+  readonly calls: readonly { readonly mode: CallMode; readonly dtype: FloatDType; readonly backend: string; readonly reason: string }[];
   /** Threads of the CPU backends here. */
   readonly threads: {
     /** Threads a large call uses: `setThreads`, else `KEOPS_TS_THREADS` (Node), else every core. */
@@ -54,38 +73,35 @@ export interface BackendInfo {
   };
 }
 
-/** Which backend `auto` picks and why the others are not used. */
+/** Which backend `auto` picks for each kind of call, and why the others are not used. */
 export function backendInfo(): BackendInfo {
-  const list = backends.map((b) => {
-    const detail = b.detail?.() ?? null;
-    return { name: b.name, unavailable: b.unavailable(), ...(b.asyncOnly ? { asyncOnly: true as const } : {}), ...(detail ? { detail } : {}) };
-  });
-  const auto = backends.find((b) => b.unavailable() === null && !b.asyncOnly)!.name;
-  const asyncPick = backends.find((b) => b.unavailable() === null && (b.autoUnavailable?.() ?? null) === null)!;
-  const skipped = list.filter((b) => b.unavailable !== null).map((b) => `${b.name}: ${b.unavailable}`);
-  const notAuto = backends.filter((b) => b.unavailable() === null && b.autoUnavailable?.()).map((b) => `${b.name}: ${b.autoUnavailable!()}`);
-  const reason = `"${auto}" is the first available backend in the order ${list.map((b) => b.name).join(" > ")}` +
-    (asyncPick.name !== auto ? `; async float32 calls use "${asyncPick.name}"` : "") +
-    (skipped.length ? `; unavailable: ${skipped.join("; ")}` : "") +
-    (notAuto.length ? `; not chosen by auto: ${notAuto.join("; ")}` : "");
-  return { auto, autoAsync: asyncPick.name, backends: list, reason, threads: { count: threadCount(), sync: singleThreadReason(false), async: singleThreadReason(true) } };
+  const list = [
+    ...byCost().map((b) => ({ name: b.name, unavailable: b.unavailable(), caps: b.caps })),
+    ...(backends.some((b) => b.name === "webgpu") ? [] : [{ name: "webgpu", unavailable: NOT_BUILT, caps: { blocking: false, async: true, dtypes: ["float32"], cost: 0, costNote: "not built yet" } as BackendCaps }]),
+  ];
+  const calls = (["blocking", "async"] as const).flatMap((mode) => (["float32", "float64"] as const).map((dtype) => ({ mode, dtype, ...autoPick(dtype, mode) })));
+  const main = calls[0]!;
+  return {
+    auto: main.backend, backends: list, reason: main.reason, calls,
+    threads: { count: threadCount(), sync: singleThreadReason(false), async: singleThreadReason(true) },
+  };
 }
 
-/**
- * Lets backends that need asynchronous work to know whether they can run (webgpu: its adapter)
- * find out, before an async call resolves its backend. Undefined when there is nothing to wait for.
- */
-export function probeBackends(name: string | undefined, dtype: string): Promise<void> | undefined {
-  if (dtype !== "float32") return undefined;
-  const want = name ?? "auto";
-  const waits: Promise<void>[] = [];
-  for (const b of backends) if (b.probe && (want === "auto" || want === b.name)) waits.push(b.probe(want === b.name));
-  return waits.length ? Promise.all(waits).then(() => undefined) : undefined;
-}
+/** What `backend: "webgpu"` says until the WebGPU backend is built. */
+const NOT_BUILT = "the WebGPU backend is not built yet (planned: see the README's status table); use native, wasm or js";
 
 /** `b.compileAsync(p)` where the backend has one, else its `compile` (as a promise). */
 export async function compileAsync(b: Backend, p: KernelProgram): Promise<Kernel> {
-  return b.compileAsync ? b.compileAsync(p) : b.compile(p);
+  if (b.compileAsync) return b.compileAsync(p);
+  if (b.compile) return b.compile(p);
+  throw new KeOpsError(`backend "${b.name}": it has no compiler`);
+}
+
+/** `b.compile(p)`, for blocking calls (the caps of the backend were checked when it was chosen). */
+export function compileBlocking(b: Backend, p: KernelProgram): BlockingKernel {
+  const k = b.compile?.(p);
+  if (!k?.run) throw new KeOpsError(`backend "${b.name}" runs only with async: true`);
+  return k as BlockingKernel;
 }
 
 const warned = new Set<string>();
@@ -106,14 +122,14 @@ function autoChain(list: readonly Backend[]): Backend {
   };
   return {
     name: first.name,
+    caps: first.caps,
     unavailable: () => first.unavailable(),
-    asyncOnly: first.asyncOnly,
     declines: (q) => first.declines(q),
     compile(q) {
       try {
-        return first.compile(q);
+        return compileBlocking(first, q);
       } catch (e) {
-        return next(e).compile(q);
+        return compileBlocking(next(e), q);
       }
     },
     async compileAsync(q) {
@@ -129,21 +145,25 @@ function autoChain(list: readonly Backend[]): Backend {
 const known: readonly string[] = ["auto", "js", "native", "wasm", "webgpu"];
 
 /**
- * The backend that runs `p` for the option `name`, in a blocking call or an `async: true` one
- * (`auto` then also considers async-only backends: webgpu).
+ * The backend that runs `p` for the option `name` and a call of `mode` (undefined: only checks
+ * that the named backend can run the program at all). `auto` takes, in order of declared cost,
+ * the backends that are available, run the mode and dtype, and accept the program.
  */
-export function resolveBackend(name: string | undefined, p: KernelProgram, mode: "sync" | "async" = "sync"): Backend {
+export function resolveBackend(name: string | undefined, p: KernelProgram, mode?: CallMode): Backend {
   const want = name ?? "auto";
   if (!known.includes(want)) throw new KeOpsError(`backend: expected one of ${known.map((k) => `"${k}"`).join(", ")}, got ${JSON.stringify(want)}`);
   if (want === "auto") {
-    const usable = backends.filter((b) =>
-      b.unavailable() === null && b.declines(p) === null && (mode === "async" ? (b.autoUnavailable?.() ?? null) === null : !b.asyncOnly));
+    const usable = byCost().filter((b) => b.unavailable() === null && capsExclude(b, p.dtype, mode ?? "blocking") === null && b.declines(p) === null);
     return usable.length ? autoChain(usable) : jsBackend;
   }
   const b = backends.find((x) => x.name === want);
-  if (!b) throw new KeOpsError(`backend: "${want}" is not available in this build of keops-ts`);
-  if (mode === "sync" && b.asyncOnly) throw new KeOpsError(b.asyncOnly);
-  const why = b.unavailable() ?? b.declines(p);
+  if (!b) throw new KeOpsError(`backend: "${want}" is not available in this build of keops-ts: ${want === "webgpu" ? NOT_BUILT : "it was not registered"}`);
+  const why = b.unavailable() ?? capsExclude(b, p.dtype, mode) ?? b.declines(p);
   if (why !== null) throw new KeOpsError(`backend: "${want}" cannot run this reduction: ${why}`);
   return b;
+}
+
+/** Awaits the asynchronous set-up of every backend that has one (before an async call chooses). */
+export async function initBackends(): Promise<void> {
+  await Promise.all(backends.map((b) => b.init?.()));
 }

@@ -41,46 +41,68 @@ export interface KernelJob {
   readonly outOffsets: Int32Array | Float64Array;
 }
 
+/** How a call runs: the caller waits (`blocking`), or gets a Promise (`async: true`). */
+export type CallMode = "blocking" | "async";
+
 /** A compiled kernel. */
 export interface Kernel {
-  /** Runs synchronously. */
-  run(job: KernelJob): void;
+  /** Runs synchronously; absent on backends that run only asynchronously (GPUs). */
+  run?(job: KernelJob): void;
   /** Runs off the calling thread where the backend can. */
   runAsync(job: KernelJob): Promise<void>;
 }
 
-/** A backend: a renderer plus a runner. */
+/** A kernel that also runs blocking (the CPU backends' kernels). */
+export interface BlockingKernel extends Kernel {
+  run(job: KernelJob): void;
+}
+
+/** What a backend can do, declared as data: `auto` resolves each call from these. */
+export interface BackendCaps {
+  /** Runs blocking calls (the calling thread waits for the result). */
+  readonly blocking: boolean;
+  /** Runs `async: true` calls. */
+  readonly async: boolean;
+  /** Data types it computes in. */
+  readonly dtypes: readonly FloatDType[];
+  /**
+   * Relative cost per pair, lower is faster: `auto` takes the cheapest backend that is available,
+   * runs the call's mode and dtype, and accepts the program.
+   */
+  readonly cost: number;
+  /** How this backend's speed compares, in words (for `backendInfo()`). */
+  readonly costNote: string;
+}
+
+/** A backend: a renderer of the schedule plus a runner. */
 export interface Backend {
   readonly name: string;
+  /** What it can do. */
+  readonly caps: BackendCaps;
   /** Why this backend cannot run on this machine, or null. */
   unavailable(): string | null;
-  /** Why this backend cannot run this program, or null. */
+  /**
+   * Asynchronous set-up (e.g. requesting a GPU adapter): async calls await it before choosing a
+   * backend; until it has settled, `unavailable()` may say that it has not.
+   */
+  init?(): Promise<void>;
+  /** Why this backend cannot run this program (beyond its caps), or null. */
   declines(p: KernelProgram): string | null;
-  /** Compiles (or fetches from its cache) the program. */
-  compile(p: KernelProgram): Kernel;
+  /** Compiles (or fetches from its cache) the program, blocking; absent on async-only backends. */
+  compile?(p: KernelProgram): Kernel;
   /**
    * Compiles without keeping the calling thread busy where the backend can (native: the C++
    * compiler runs as a child process). Used by `async: true` calls; absent: `compile`.
    */
   compileAsync?(p: KernelProgram): Promise<Kernel>;
-  /**
-   * Set on a backend that runs only `async: true` calls (webgpu): the KeOpsError message a
-   * blocking call with this backend raises.
-   */
-  readonly asyncOnly?: string;
-  /**
-   * Finds out whether the backend can run here when that takes asynchronous work (webgpu: the
-   * adapter); awaited before an async call resolves its backend. `explicit`: the call names this
-   * backend (a software GPU adapter is then acceptable).
-   */
-  probe?(explicit: boolean): Promise<void>;
-  /** Why `auto` does not pick this available backend (webgpu: a software adapter), or null. */
-  autoUnavailable?(): string | null;
-  /** More about the backend here, in words (webgpu: which adapter, from where), for `backendInfo()`. */
-  detail?(): string | null;
 }
 
 /** Elements per output row of each output. */
 export function outputRowSizes(p: KernelProgram): number[] {
   return p.red.outputs.map((o) => sizeOf(o.shape));
+}
+
+/** A backend that compiles and runs blocking calls (the CPU backends). */
+export interface BlockingBackend extends Backend {
+  compile(p: KernelProgram): BlockingKernel;
 }

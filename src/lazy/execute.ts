@@ -9,8 +9,8 @@
 import { KeOpsError, argError, said } from "../errors.js";
 import type { Cat, Formula } from "../formula/node.js";
 import { plan, type Plan } from "../compile/plan.js";
-import { outputRowSizes, type Backend, type Kernel, type KernelJob } from "../compile/program.js";
-import { compileAsync, probeBackends, resolveBackend } from "../backends/registry.js";
+import { outputRowSizes, type BlockingKernel, type Kernel, type KernelJob } from "../compile/program.js";
+import { compileAsync, compileBlocking, initBackends, resolveBackend } from "../backends/registry.js";
 import type { ReductionDef } from "../reductions/types.js";
 import { Tensor, allocate, type FloatDType, type TensorData } from "../tensor.js";
 import { broadcastBatch, ownBatchIndex } from "./bindings.js";
@@ -85,22 +85,28 @@ export function prepareCall(call: ReductionCall, dtype: FloatDType): Prepared {
   return p;
 }
 
-/** The kernel of `p` for the backend option `name` (resolved by `b`), compiled at first use. */
-function kernelOf(p: Prepared, name: string, b: () => Backend): Kernel {
-  let k = p.kernels.get(name);
+/**
+ * The kernel of `p` for the backend option `name` and blocking calls, compiled at first use
+ * (kernels are kept per option and call mode: `auto` may choose differently for each mode).
+ */
+function kernelOf(p: Prepared, name: string | undefined): BlockingKernel {
+  const key = `${name ?? "auto"}|blocking`;
+  let k = p.kernels.get(key);
   if (!k) {
-    k = b().compile(p.plan.program);
-    p.kernels.set(name, k);
+    k = compileBlocking(resolveBackend(name, p.plan.program, "blocking"), p.plan.program);
+    p.kernels.set(key, k);
   }
-  return k;
+  return k as BlockingKernel;
 }
 
-/** {@link kernelOf} compiling without keeping the calling thread busy where the backend can. */
-async function kernelOfAsync(p: Prepared, name: string, b: () => Backend): Promise<Kernel> {
-  let k = p.kernels.get(name);
+/** The kernel for `async: true` calls, compiled without keeping the calling thread busy where the backend can. */
+async function kernelOfAsync(p: Prepared, name: string | undefined): Promise<Kernel> {
+  const key = `${name ?? "auto"}|async`;
+  let k = p.kernels.get(key);
   if (!k) {
-    k = await compileAsync(b(), p.plan.program);
-    p.kernels.set(name, k);
+    await initBackends();
+    k = await compileAsync(resolveBackend(name, p.plan.program, "async"), p.plan.program);
+    p.kernels.set(key, k);
   }
   return k;
 }
@@ -180,7 +186,7 @@ function inputOffsets(slots: readonly VarData[], batch: readonly number[], nBatc
 export interface ReadyJob {
   readonly job: KernelJob;
   /** The kernel, compiled at the first run (an async run compiles off the calling thread where it can). */
-  readonly kernel: () => Kernel;
+  readonly kernel: () => BlockingKernel;
   readonly kernelAsync: () => Promise<Kernel>;
   readonly shapes: readonly (readonly number[])[];
 }
@@ -194,15 +200,13 @@ function resultOf(r: ReadyJob): ReductionResult {
 
 /**
  * Builds the job of a prepared reduction. `slots` holds the data of each input slot (in
- * `p.slotInds` order); `sizes` comes from {@link sizesOf}; `mode`: how it will run (`auto` may
- * choose another backend for async calls, and async-only backends refuse blocking ones).
+ * `p.slotInds` order); `sizes` comes from {@link sizesOf}.
  */
-export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes, backend: string | undefined, mode: "sync" | "async" = "sync"): ReadyJob {
+export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes, backend: string | undefined): ReadyJob {
   const { batch, nOuter, nInner } = sizes;
-  const name = (backend ?? "auto") + (mode === "async" ? ":async" : "");
-  // a new kernel's backend is chosen (and an unusable choice reported) now; it compiles at the run
-  const chosen = p.kernels.has(name) ? undefined : resolveBackend(backend, p.plan.program, mode);
-  const backendOf = (): Backend => chosen ?? resolveBackend(backend, p.plan.program, mode);
+  // an unusable backend option is reported now; the backend is chosen for the call's mode at the run
+  const name = backend ?? "auto";
+  if (!p.kernels.has(`${name}|blocking`) && !p.kernels.has(`${name}|async`)) resolveBackend(backend, p.plan.program);
   let nBatch = 1;
   for (const b of batch) nBatch *= b;
   const inputs = slots.map((d) => toData(d, p.dtype));
@@ -215,7 +219,7 @@ export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes
   if (nBatch > 1) for (let b = 0; b < nBatch; b++) for (let k = 0; k < nOut; k++) outOffsets[b * nOut + k] = b * nOuter * p.rowSizes[k]!;
   const job: KernelJob = { inputs, outputs, nOuter, nInner, nBatch, inOffsets, outOffsets };
   const shapes = reds.map((o) => [...batch, nOuter, ...o.shape]);
-  return { job, kernel: () => kernelOf(p, name, backendOf), kernelAsync: () => kernelOfAsync(p, name, backendOf), shapes };
+  return { job, kernel: () => kernelOf(p, backend), kernelAsync: () => kernelOfAsync(p, backend), shapes };
 }
 
 /** Runs a ready job synchronously. */
@@ -231,7 +235,7 @@ export async function runJobAsync(r: ReadyJob): Promise<ReductionResult> {
 }
 
 /** Prepares the job of a reduction; `vars` maps variable index → data. */
-function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeHint: FloatDType | undefined, mode: "sync" | "async" = "sync"): ReadyJob {
+function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeHint: FloatDType | undefined): ReadyJob {
   const dtype = dtypeOf(vars.values(), dtypeHint);
   const sizes = sizesOf(call, vars.values());
   const p = prepareCall(call, dtype);
@@ -240,7 +244,7 @@ function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeH
     if (!d) throw new KeOpsError(`no data for variable ${p.plan.slotVars[p.slotInds.indexOf(ind)]}`);
     return d;
   });
-  return makeJob(p, slots, sizes, call.opts.backend, mode);
+  return makeJob(p, slots, sizes, call.opts.backend);
 }
 
 /** Runs a reduction synchronously. */
@@ -250,6 +254,5 @@ export function execute(call: ReductionCall, vars: ReadonlyMap<number, VarData>,
 
 /** Runs a reduction off the calling thread. */
 export async function executeAsync(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtype?: FloatDType): Promise<ReductionResult> {
-  await probeBackends(call.opts.backend, dtypeOf(vars.values(), dtype));
-  return runJobAsync(prepare(call, vars, dtype, "async"));
+  return runJobAsync(prepare(call, vars, dtype));
 }

@@ -16,7 +16,7 @@
 import { KeOpsError, argError } from "../errors.js";
 import { Var, type Cat, type Formula } from "../formula/node.js";
 import { parseAlias, parseFormula } from "../formula/parse.js";
-import { reductionByName } from "../reductions/index.js";
+import { reductionByName, reductionSpellings } from "../reductions/index.js";
 import type { ReductionName } from "../reductions/types.js";
 import type { Tensor } from "../tensor.js";
 import type { Binding } from "./bindings.js";
@@ -38,12 +38,6 @@ export interface GenredOptions extends Pick<ReduceOptions, "backend" | "dtypeAcc
   /** Second formula: the weight of LogSumExp, the values of SumSoftMaxWeight. */
   formula2?: string;
 }
-
-const SPELLINGS: Readonly<Record<string, ReductionName>> = {
-  Min_ArgMin: "MinArgMin",
-  Max_ArgMax: "MaxArgMax",
-  KMin_ArgKMin: "KMinArgKMin",
-};
 
 /** The result type of a genred function for a reduction name. */
 export type GenredResult<R> = R extends "MinArgMin" | "MaxArgMax" | "KMinArgKMin" | "Min_ArgMin" | "Max_ArgMax" | "KMin_ArgKMin"
@@ -79,9 +73,9 @@ export function genred<O extends GenredOptions>(formula: string, aliases: readon
   const o: GenredOptions = opts ?? {};
   if (typeof o !== "object" || o === null) argError("opts", "an options object", o);
   const rawName = o.reductionOp ?? "Sum";
-  const name = SPELLINGS[rawName] ?? rawName;
-  const red = reductionByName(name);
-  if (!red) argError("reductionOp", `one of ${[...Object.keys(SPELLINGS), "Sum", "LogSumExp", "SumSoftMaxWeight", "Min", "ArgMin", "MinArgMin", "Max", "ArgMax", "MaxArgMax", "KMin", "ArgKMin", "KMinArgKMin"].map((s) => JSON.stringify(s)).join(", ")}`, rawName);
+  const red = reductionByName(rawName);
+  if (!red) argError("reductionOp", `one of ${reductionSpellings.map((s) => JSON.stringify(s)).join(", ")}`, rawName);
+  const name = red.name;
   const axis = o.axis ?? 0;
   if (axis !== 0 && axis !== 1) argError("axis", "0 or 1", axis);
   let K = 1;
@@ -104,8 +98,7 @@ export function genred<O extends GenredOptions>(formula: string, aliases: readon
   };
   const f = parseFormula(formula, { aliases: byName, constant, what: "formula" });
   const f2 = o.formula2 === undefined ? undefined : parseFormula(o.formula2, { aliases: byName, constant, what: "formula2" });
-  if (red.formula2 === "required" && f.dim !== 1)
-    throw new KeOpsError(`formula: ${name} needs a scalar formula (dimension 1), got dimension ${f.dim}`);
+  red.check({ fdim: f.dim, gdim: f2?.dim, K });
 
   const call = { formula: f, formula2: f2, reduction: red, axis: axis as 0 | 1, K, opts: ex };
   const spec = { call, fixed, symbolic, shape: f.dim === 1 ? [1, 1] : [1, 1, f.dim], dtype: undefined };

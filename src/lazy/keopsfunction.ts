@@ -10,7 +10,6 @@ import {
   dtypeOf, makeJob, prepareCall, sizesOf, runJob, runJobAsync, type Prepared, type ReadyJob, type ReductionCall, type VarData,
 } from "./execute.js";
 import type { CallOptions } from "./options.js";
-import { probeBackends } from "../backends/registry.js";
 
 /** A callable reduction. `T` is what a call returns: a Tensor or [values, indices]. */
 export interface KeOpsFunction<T = Tensor | [Tensor, Tensor]> {
@@ -143,26 +142,8 @@ class Binder {
     return e;
   }
 
-  /** The backend option of a call. */
-  backendOf(args: unknown[]): string | undefined {
-    const last = args[args.length - 1];
-    return (args.length && isOptions(last) ? (last as CallOptions).backend : undefined) ?? this.spec.call.opts.backend;
-  }
-
-  /** The dtype a call will run in, as far as it can be told without validating the arguments. */
-  dtypeOf(args: unknown[]): FloatDType {
-    if (this.spec.dtype) return this.spec.dtype;
-    for (const a of args) {
-      const d = a instanceof Tensor ? a.data : a;
-      if (d instanceof Float64Array) return "float64";
-      if (d instanceof Float32Array) return "float32";
-    }
-    for (const v of this.fixed) if (v.data instanceof Float64Array) return "float64";
-    return "float32";
-  }
-
   /** Validates the arguments and builds the job. */
-  bind(args: unknown[], mode: "sync" | "async" = "sync"): ReadyJob {
+  bind(args: unknown[]): ReadyJob {
     let backend = this.spec.call.opts.backend;
     let n = args.length;
     if (n && isOptions(args[n - 1])) {
@@ -182,7 +163,7 @@ class Binder {
     const sizes = sizesOf(this.spec.call, this.fixed.length ? [...this.fixed, ...given] : given);
     const { p, fixed } = this.atDtype(dtype);
     const slots = this.slotSource.map((s) => (s >= 0 ? given[s]! : fixed[-1 - s]!));
-    return makeJob(p, slots, sizes, backend, mode);
+    return makeJob(p, slots, sizes, backend);
   }
 }
 
@@ -193,9 +174,7 @@ export function makeKeOpsFunction<T>(spec: FunctionSpec): KeOpsFunction<T> {
   const props = {
     callAsync: (...args: unknown[]) => {
       try {
-        const probing = probeBackends(binder.backendOf(args), binder.dtypeOf(args));
-        if (probing) return probing.then(() => runJobAsync(binder.bind(args, "async"))) as Promise<T>;
-        return runJobAsync(binder.bind(args, "async")) as Promise<T>;
+        return runJobAsync(binder.bind(args)) as Promise<T>;
       } catch (e) {
         return Promise.reject(e);
       }

@@ -331,11 +331,8 @@ export class LazyTensor<S extends boolean = false> {
     const axis = raw - this.nbatchdims;
     if (axis !== 0 && axis !== 1)
       argError("axis", this.nbatchdims ? `${this.nbatchdims} or ${this.nbatchdims + 1} (0 or 1 offset by ${this.nbatchdims} batch dims)` : "0 or 1", raw);
-    let K = 1;
-    if (red.usesK) {
-      K = extra.K as number;
-      if (typeof K !== "number" || !Number.isInteger(K) || K < 1) argError("K", "a positive integer", K);
-    }
+    red.check({ fdim: this.st.f.dim, gdim: extra.formula2?.st.f.dim, K: extra.K });
+    const K = red.usesK ? (extra.K as number) : 1;
     const ex = execOptions(o);
     const states = extra.formula2 ? [this.st, extra.formula2.st] : [this.st];
     const all = combine(states, this.st.f, name);

@@ -7,7 +7,7 @@ import {
 import { ArgKMinReduction, KMinArgKMinReduction, KMinReduction } from "./kmin.js";
 import type { ReductionDef, ReductionName } from "./types.js";
 
-export type { ReductionDef, ReductionName, ReductionProgram, SumScheme } from "./types.js";
+export type { GradRule, ReductionDef, ReductionName, ReductionProgram, SumScheme } from "./types.js";
 
 const all: ReductionDef[] = [
   SumReduction, LogSumExpReduction, SumSoftMaxWeightReduction,
@@ -15,12 +15,15 @@ const all: ReductionDef[] = [
   KMinReduction, ArgKMinReduction, KMinArgKMinReduction,
 ];
 
-const byName = new Map<string, ReductionDef>(all.map((r) => [r.name, r]));
+const byName = new Map<string, ReductionDef>(all.flatMap((r) => [[r.name, r] as const, ...(r.aliases ?? []).map((a) => [a, r] as const)]));
 
-/** The reduction called `name`, or undefined. */
+/** The reduction called `name` (its KeOps name or one of its aliases), or undefined. */
 export function reductionByName(name: string): ReductionDef | undefined {
   return byName.get(name);
 }
 
 /** All reduction names. */
 export const reductionNames: readonly ReductionName[] = all.map((r) => r.name);
+
+/** Every name genred accepts: the KeOps names and their aliases. */
+export const reductionSpellings: readonly string[] = [...byName.keys()];

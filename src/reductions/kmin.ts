@@ -3,6 +3,7 @@
  * (value, index) pairs per component, with a branch-free insertion and a skip test against the
  * current K-th value (the update's guard).
  */
+import { argError } from "../errors.js";
 import { SsaBuilder } from "../ir/ssa.js";
 import { beats } from "./order.js";
 import type { ReductionDef, ReductionName, ReductionProgram } from "./types.js";
@@ -20,12 +21,19 @@ function insert(b: SsaBuilder, list: readonly Slot[], v: number, i: number, newe
   });
 }
 
-function kMin(name: ReductionName, want: "value" | "index" | "both"): ReductionDef {
+function kMin(name: ReductionName, method: string, want: "value" | "index" | "both", aliases?: string[]): ReductionDef {
   return {
     name,
+    method,
+    aliases,
+    grad: want === "index" ? { kind: "none" } : { kind: "selected", via: "KMinArgKMin" },
     formula2: "none",
     usesK: true,
     sumLike: false,
+    check: ({ K }) => {
+      if (typeof K !== "number" || !Number.isInteger(K) || K < 1) argError("K", "a positive integer", K);
+    },
+    valueShape: ({ fdim, K }) => (fdim === 1 ? [K as number] : [K as number, fdim]),
     build({ fdim: D, K }): ReductionProgram {
       // state layout: for component c, slot k: value at (c*K + k), index at D*K + (c*K + k)
       const n = D * K;
@@ -80,6 +88,6 @@ function kMin(name: ReductionName, want: "value" | "index" | "both"): ReductionD
   };
 }
 
-export const KMinReduction = kMin("KMin", "value");
-export const ArgKMinReduction = kMin("ArgKMin", "index");
-export const KMinArgKMinReduction = kMin("KMinArgKMin", "both");
+export const KMinReduction = kMin("KMin", "Kmin", "value");
+export const ArgKMinReduction = kMin("ArgKMin", "argKmin", "index");
+export const KMinArgKMinReduction = kMin("KMinArgKMin", "KminArgKmin", "both", ["KMin_ArgKMin"]);

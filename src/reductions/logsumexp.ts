@@ -2,7 +2,7 @@
  * Online, stable log-sum-exp family: a running (max m, scaled sums s) state.
  * LogSumExp (optionally weighted: log Σ exp(f)·g) and SumSoftMaxWeight (Σ exp(f)·g / Σ exp(f)).
  */
-import { KeOpsError } from "../errors.js";
+import { KeOpsError, argError, said } from "../errors.js";
 import { SsaBuilder } from "../ir/ssa.js";
 import type { ReductionDef, ReductionProgram, ShiftExpGroup } from "./types.js";
 
@@ -91,9 +91,15 @@ function shiftExpProgram(
 /** log Σ_j exp(F) (per component of F), or log Σ_j exp(F)·G with a weight G (F scalar). */
 export const LogSumExpReduction: ReductionDef = {
   name: "LogSumExp",
+  method: "logsumexp",
+  grad: { kind: "logSumExp" },
   formula2: "optional",
   usesK: false,
   sumLike: true,
+  check: ({ fdim, gdim }) => {
+    if (gdim !== undefined && fdim !== 1) argError("weight", "a LazyTensor K of dimension 1 (logsumexp with a weight needs a scalar formula)", said(`a formula of dimension ${fdim}`));
+  },
+  valueShape: ({ fdim, gdim }) => [gdim ?? fdim],
   build({ fdim, gdim, scheme }): ReductionProgram {
     const tiled = scheme !== "direct_sum";
     const lse = (b: SsaBuilder, m: number, s: number[]): number[] => s.map((x) => b.bin("add", m, b.un("log", x)));
@@ -112,9 +118,15 @@ export const LogSumExpReduction: ReductionDef = {
 /** Σ_j exp(F)·G / Σ_j exp(F), F scalar. An empty range gives NaN (0/0). */
 export const SumSoftMaxWeightReduction: ReductionDef = {
   name: "SumSoftMaxWeight",
+  method: "sumsoftmaxweight",
+  grad: { kind: "softMaxWeight" },
   formula2: "required",
   usesK: false,
   sumLike: true,
+  check: ({ fdim }) => {
+    if (fdim !== 1) argError("formula", "a scalar formula (dimension 1): sumsoftmaxweight weighs by exp(F)", said(`a formula of dimension ${fdim}`));
+  },
+  valueShape: ({ gdim }) => [gdim!],
   build({ fdim, gdim, scheme }): ReductionProgram {
     if (fdim !== 1) throw new KeOpsError(`sumsoftmaxweight: expected a scalar formula, got dimension ${fdim}`);
     const D = gdim!;

@@ -5,12 +5,17 @@ import type { ReductionDef, ReductionName, ReductionProgram } from "./types.js";
 
 type Want = "value" | "index" | "both";
 
-function minMax(name: ReductionName, dir: Direction, want: Want): ReductionDef {
+function minMax(name: ReductionName, method: string, dir: Direction, want: Want, aliases?: string[]): ReductionDef {
   return {
     name,
+    method,
+    aliases,
+    grad: want === "index" ? { kind: "none" } : { kind: "selected", via: dir === "min" ? "MinArgMin" : "MaxArgMax" },
     formula2: "none",
     usesK: false,
     sumLike: false,
+    check: () => {},
+    valueShape: ({ fdim }) => [fdim],
     build({ fdim: D }): ReductionProgram {
       // state: D values, then D indices
       const state = [
@@ -55,9 +60,9 @@ function minMax(name: ReductionName, dir: Direction, want: Want): ReductionDef {
   };
 }
 
-export const MinReduction = minMax("Min", "min", "value");
-export const ArgMinReduction = minMax("ArgMin", "min", "index");
-export const MinArgMinReduction = minMax("MinArgMin", "min", "both");
-export const MaxReduction = minMax("Max", "max", "value");
-export const ArgMaxReduction = minMax("ArgMax", "max", "index");
-export const MaxArgMaxReduction = minMax("MaxArgMax", "max", "both");
+export const MinReduction = minMax("Min", "min", "min", "value");
+export const ArgMinReduction = minMax("ArgMin", "argmin", "min", "index");
+export const MinArgMinReduction = minMax("MinArgMin", "minArgmin", "min", "both", ["Min_ArgMin"]);
+export const MaxReduction = minMax("Max", "max", "max", "value");
+export const ArgMaxReduction = minMax("ArgMax", "argmax", "max", "index");
+export const MaxArgMaxReduction = minMax("MaxArgMax", "maxArgmax", "max", "both", ["Max_ArgMax"]);

@@ -4,9 +4,13 @@ import type { ReductionDef, ReductionProgram } from "./types.js";
 
 export const SumReduction: ReductionDef = {
   name: "Sum",
+  method: "sum",
+  grad: { kind: "sum" },
   formula2: "none",
   usesK: false,
   sumLike: true,
+  check: () => {},
+  valueShape: ({ fdim }) => [fdim],
   build({ fdim: D, scheme }): ReductionProgram {
     const kahan = scheme === "kahan_scheme";
     // state: D partial sums, then (kahan) D compensations

@@ -79,9 +79,37 @@ export interface ReductionParams {
   readonly scheme: SumScheme;
 }
 
-/** Declaration of one reduction. */
+/**
+ * How a reduction's vector-Jacobian product is computed (src/autodiff/reductions.ts implements
+ * each rule once):
+ * - `sum`: Σ_j Grad(F, v, g) — a Sum reduction of the gradient formula;
+ * - `logSumExp`: the Sum rule weighted by the softmax exp(F − L) (and the weight's own term);
+ * - `softMaxWeight`: the quotient rule of Σ exp(F)·W / Σ exp(F);
+ * - `selected`: the gradient flows to the selected pairs only, found by running the reduction
+ *   named `via` (which outputs values and indices);
+ * - `none`: piecewise constant (indices): zero.
+ */
+export type GradRule =
+  | { readonly kind: "sum" | "logSumExp" | "softMaxWeight" }
+  | { readonly kind: "selected"; readonly via: ReductionName }
+  | { readonly kind: "none" };
+
+/** Declaration of one reduction: everything genred, LazyTensor, autodiff and the backends read. */
 export interface ReductionDef {
   readonly name: ReductionName;
+  /** The LazyTensor method that runs it (`argKmin`), also its name in messages. */
+  readonly method: string;
+  /** Other spellings genred accepts (pykeops's `Min_ArgMin`). */
+  readonly aliases?: readonly string[];
+  /** How its gradient is computed. */
+  readonly grad: GradRule;
+  /**
+   * Checks the arguments of a call before anything is planned, where the user made it: throws a
+   * KeOpsError naming the argument, what was expected and what was given.
+   */
+  check(p: { readonly fdim: number; readonly gdim?: number; readonly K: unknown }): void;
+  /** Per-row shape of the values output (the first output) for a formula of dim fdim. */
+  valueShape(p: { readonly fdim: number; readonly gdim?: number; readonly K: number }): readonly number[];
   /** Whether a second formula is taken (LogSumExp's weight, SumSoftMaxWeight's values). */
   readonly formula2: "none" | "optional" | "required";
   /** Whether K (`optArg`) is taken. */

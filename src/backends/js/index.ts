@@ -1,5 +1,5 @@
 /** The JS backend: generated JavaScript compiled with `new Function`, run on worker threads when large. */
-import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
+import type { BlockingBackend, BlockingKernel, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { LruCache } from "../../compile/lru.js";
 import { renderJs } from "./render.js";
 import { runPooled, runPooledAsync, type RowKernel } from "./pool.js";
@@ -46,11 +46,12 @@ class JsKernel implements Kernel {
 
 const compiled = new LruCache<string, JsKernel>();
 
-export const jsBackend: Backend = {
+export const jsBackend: BlockingBackend = {
   name: "js",
+  caps: { blocking: true, async: true, dtypes: ["float32", "float64"], cost: 100, costNote: "generated JavaScript: the universal fallback, ~1e8 pairs/s" },
   unavailable: () => null,
   declines: () => null,
-  compile(p: KernelProgram): Kernel {
+  compile(p: KernelProgram): BlockingKernel {
     let k = compiled.get(p.key);
     if (!k) {
       const src = renderJs(p);

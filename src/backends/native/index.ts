@@ -4,7 +4,7 @@
  * koffi with the typed arrays passed as pointers (no copy). Threads: OpenMP inside the kernel.
  */
 import { createRequire } from "node:module";
-import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
+import type { BlockingBackend, BlockingKernel, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { KeOpsError } from "../../errors.js";
 import { LruCache } from "../../compile/lru.js";
 import { threadCount } from "../workers.js";
@@ -143,8 +143,9 @@ const MAX_ARRAYS = 57;
 let failure: string | null = null;
 
 /** The native backend. */
-export const nativeBackend: Backend = {
+export const nativeBackend: BlockingBackend = {
   name: "native",
+  caps: { blocking: true, async: true, dtypes: ["float32", "float64"], cost: 1, costNote: "compiled C++ with SIMD and OpenMP, about 5× wasm" },
   unavailable: () => {
     const k = koffi();
     return typeof k === "string" ? k : compiler().why ?? failure;
@@ -156,7 +157,7 @@ export const nativeBackend: Backend = {
     if (arrays > MAX_ARRAYS) return `the program reads and writes ${arrays} arrays (koffi passes at most 64 arguments, so at most ${MAX_ARRAYS})`;
     return null;
   },
-  compile(p: KernelProgram): Kernel {
+  compile(p: KernelProgram): BlockingKernel {
     let k = kernels.get(p.key);
     if (!k) {
       try {

@@ -2,7 +2,7 @@
  * The WebAssembly SIMD backend: kernels rendered at run time to a wasm module (no dependency,
  * nothing to install), run on one shared linear memory, on worker threads when large.
  */
-import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
+import type { BlockingBackend, BlockingKernel, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { KeOpsError } from "../../errors.js";
 import { LruCache } from "../../compile/lru.js";
 import { singleThreadReason, threadCount, usableThreads } from "../workers.js";
@@ -134,8 +134,9 @@ export function compileWasm(p: KernelProgram): WasmKernel {
   return new WasmKernel(p);
 }
 
-export const wasmBackend: Backend = {
+export const wasmBackend: BlockingBackend = {
   name: "wasm",
+  caps: { blocking: true, async: true, dtypes: ["float32", "float64"], cost: 10, costNote: "WebAssembly SIMD, about 10× js" },
   unavailable(): string | null {
     if (why === undefined) why = probe();
     return why;
@@ -147,7 +148,7 @@ export const wasmBackend: Backend = {
     const size = 5 * body.code.length + 4 * red.update.code.length + merges * red.merge.code.length + red.finalize.code.length + 4 * red.state.length;
     return size > MAX_SIZE ? `the program is too large for one WebAssembly function (size ${size} > ${MAX_SIZE})` : null;
   },
-  compile(p: KernelProgram): Kernel {
+  compile(p: KernelProgram): BlockingKernel {
     let k = compiled.get(p.key);
     if (!k) {
       const why = wasmBackend.declines(p);

@@ -9,19 +9,14 @@
  * `KEOPS_TS_WEBGPU_ADAPTER=software` (Node).
  */
 import { KeOpsError } from "../../errors.js";
-import type { Backend, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
-import { adapterReport, context, setGpuProvider, type GpuContext } from "./device.js";
+import type { Backend, BackendCaps, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
+import { context, setGpuProvider, type GpuContext } from "./device.js";
 import type { GpuProvider } from "./gpu-types.js";
 import { DevicePrograms, configFor, runJobOnGpu } from "./runner.js";
 
-/** The KeOpsError message of a blocking call with `backend: "webgpu"`. */
-export const WEBGPU_ASYNC_ONLY =
-  'backend: "webgpu" runs only with async: true (a GPU answers through promises): pass { async: true } (or use callAsync) and await the result, or choose a CPU backend for blocking calls';
-
-/** Declines float64: the reason. */
-function dtypeDeclines(p: KernelProgram): string | null {
-  if (p.dtype !== "float32") return `webgpu computes in float32 only (WGSL has no float64), and this reduction is ${p.dtype}: use float32 data, or another backend (no silent downcast)`;
-  if (p.accDtype !== "float32") return `webgpu accumulates in float32 only, and dtypeAcc is ${p.accDtype}`;
+/** Declines what its caps allow but WGSL cannot do: a float64 accumulator. */
+function accDeclines(p: KernelProgram): string | null {
+  if (p.accDtype !== "float32") return `webgpu accumulates in float32 only (WGSL has no float64), and dtypeAcc is ${p.accDtype}`;
   return null;
 }
 
@@ -30,17 +25,11 @@ class WebGpuKernel implements Kernel {
 
   constructor(private readonly p: KernelProgram) {}
 
-  run(): void {
-    throw new KeOpsError(WEBGPU_ASYNC_ONLY);
-  }
-
   /** The programs on the current device (a new device after a loss gets them again). */
   async programs(): Promise<DevicePrograms> {
     const ctx = await context(true);
     if (typeof ctx === "string") throw new KeOpsError(`backend: "webgpu" cannot run here: ${ctx}`);
-    if (this.onDevice?.ctx !== ctx) {
-      this.onDevice = new DevicePrograms(ctx, this.p, configFor(this.p, ctx));
-    }
+    if (this.onDevice?.ctx !== ctx) this.onDevice = new DevicePrograms(ctx, this.p, configFor(this.p, ctx));
     return this.onDevice;
   }
 
@@ -50,46 +39,52 @@ class WebGpuKernel implements Kernel {
   }
 }
 
+/** What the probe found: the device, why there is none, or undefined before it ran. */
 let probed: GpuContext | string | undefined;
 let probing: Promise<void> | undefined;
-let probedExplicit = false;
+
+/** Whether software adapters compete with the CPU backends under `auto` (Node: KEOPS_TS_WEBGPU_ADAPTER). */
+function softwareWanted(): boolean {
+  const env = typeof process !== "undefined" ? process.env?.KEOPS_TS_WEBGPU_ADAPTER : undefined;
+  return env !== undefined && env !== "" && env !== "auto" && env !== "hardware";
+}
+
+/** Cost per pair for `auto`: a GPU before the CPU backends (native 1), a software adapter after js (100) unless asked for. */
+function cost(): number {
+  if (probed === undefined || typeof probed === "string") return 1000;
+  return probed.report.software && !softwareWanted() ? 1000 : 0.1;
+}
+
+function costNote(): string {
+  if (probed === undefined) return "WebGPU: the adapter is looked for at the first async call";
+  if (typeof probed === "string") return `WebGPU: no adapter (${probed})`;
+  const r = probed.report;
+  const soft = r.software ? (softwareWanted() ? "; used by auto as asked (KEOPS_TS_WEBGPU_ADAPTER)" : "; auto prefers the CPU backends (backend: \"webgpu\" or KEOPS_TS_WEBGPU_ADAPTER=software to use it)") : "";
+  return `WebGPU on ${r.adapter}, from ${r.source}${soft}`;
+}
 
 /** The webgpu backend on the given provider (set by the entry point). */
 export function webgpuBackend(provider: GpuProvider): Backend {
   setGpuProvider(provider);
   return {
     name: "webgpu",
-    asyncOnly: WEBGPU_ASYNC_ONLY,
+    get caps(): BackendCaps {
+      return { blocking: false, async: true, dtypes: ["float32"], cost: cost(), costNote: costNote() };
+    },
     unavailable(): string | null {
-      if (probed === undefined) return "not probed yet: the first async float32 call looks for a WebGPU adapter";
-      return typeof probed === "string" ? probed : null;
+      // before the probe: available as far as known (async calls probe before they choose)
+      if (probed === undefined || typeof probed !== "string") return null;
+      return probed;
     },
-    autoUnavailable(): string | null {
-      if (probed === undefined || typeof probed === "string") return this.unavailable();
-      const env = typeof process !== "undefined" ? process.env?.KEOPS_TS_WEBGPU_ADAPTER : undefined;
-      const soft = env !== undefined && env !== "" && env !== "auto" && env !== "hardware";
-      if (probed.report.software && !soft) return `the adapter is a software one (${probed.report.adapter}): used only when asked (backend: "webgpu", or KEOPS_TS_WEBGPU_ADAPTER=software)`;
-      return null;
-    },
-    detail(): string | null {
-      const r = adapterReport();
-      if (!r) return null;
-      return r.adapter ? `adapter: ${r.adapter}, from ${r.source}` : `no adapter: ${r.reason}`;
-    },
-    probe(explicit: boolean): Promise<void> {
-      // probe once; again when software adapters become acceptable, or after a lost device
+    init(): Promise<void> {
+      // probe once (software adapters accepted: an explicit backend: "webgpu" may use them); again after a lost device
       const stale = probed !== undefined && typeof probed !== "string" && probed.lostReason !== null;
-      if (probing && !stale && (probedExplicit || !explicit)) return probing;
-      probedExplicit ||= explicit;
-      probing = context(probedExplicit).then((c) => void (probed = c));
+      if (!probing || stale) probing = context(true).then((c) => void (probed = c));
       return probing;
     },
-    declines: dtypeDeclines,
-    compile(): Kernel {
-      throw new KeOpsError(WEBGPU_ASYNC_ONLY);
-    },
+    declines: accDeclines,
     async compileAsync(p: KernelProgram): Promise<Kernel> {
-      const why = dtypeDeclines(p);
+      const why = accDeclines(p);
       if (why) throw new KeOpsError(why);
       const k = new WebGpuKernel(p);
       const dp = await k.programs();
