@@ -20,6 +20,7 @@ test(`the shared suites on webgpu on SwiftShader (${SUITES.join(", ")})`, { skip
   assert.ok(existsSync(ICD), `SwiftShader not found at ${ICD}: install chromium (sh scripts/test-deps.sh), set KEOPS_TS_SWIFTSHADER, or KEOPS_TEST_WEBGPU=0`);
   const env: Record<string, string | undefined> = { ...process.env, KEOPS_TS_WEBGPU_ADAPTER: "swiftshader", KEOPS_TEST_BACKENDS: "webgpu", KEOPS_TS_SWIFTSHADER: ICD };
   delete env.VK_ICD_FILENAMES;
+  delete env.NODE_TEST_CONTEXT; // a nested test runner of its own, reporting TAP here
   delete env.VK_DRIVER_FILES;
   const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=tap", ...SUITES], { cwd: ROOT, env, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
   const out = `${r.stdout}\n${r.stderr}`;
