@@ -20,7 +20,8 @@ export interface BenchArgs {
 export const USAGE = `usage: npm run bench -- [--quick] [--only W1,W3] [--backends js,native] [--peers tfjs-cpu,tfjs-wasm,plain-js,faiss,usearch|none] [--budget SECONDS] [--runs N] [--out DIR]
   --quick     small sizes, 5 runs, a few seconds per figure: under 2 minutes; writes bench/results/quick/
   --only      workloads (W1 … W8, or keys such as W3-D64, W7-reuse)
-  --backends  keops-ts backends (default: every available one)
+  --backends  keops-ts backends (default: every available one but webgpu, which runs when named;
+              --backend is the same option)
   --peers     peers to run (default: all)
   --budget    seconds allowed per figure (default 60, quick 10)
   --runs      warm runs per figure (default 5)
@@ -49,7 +50,7 @@ export function parseArgs(argv: readonly string[]): BenchArgs {
     switch (flag) {
       case "--quick": quick = true; break;
       case "--only": only = list(value(), "--only"); break;
-      case "--backends": backends = list(value(), "--backends"); break;
+      case "--backends": case "--backend": backends = list(value(), flag); break;
       case "--peers": { const p = list(value(), "--peers"); peers = p.length === 1 && p[0] === "none" ? "none" : p; break; }
       case "--budget": budgetS = num(value(), "--budget"); break;
       case "--runs": runs = Math.round(num(value(), "--runs")); break;

@@ -212,7 +212,8 @@ async function main(): Promise<void> {
   const available = info.backends.filter((b) => b.unavailable === null).map((b) => b.name);
   for (const b of args.backends)
     if (!info.backends.some((x) => x.name === b)) throw new Error(`--backends: unknown backend ${b}; known: ${info.backends.map((x) => x.name).join(", ")}`);
-  const keops = available.filter((b) => !args.backends.length || args.backends.includes(b));
+  // webgpu (async calls on a GPU adapter; often a software one) runs when named: npm run bench -- --backend webgpu
+  const keops = available.filter((b) => (args.backends.length ? args.backends.includes(b) : b !== "webgpu"));
   const workloads = WORKLOADS.filter((w) => !args.only.length || args.only.includes(w.key) || args.only.includes(w.id));
   if (!workloads.length) throw new Error(`--only: no workload matches ${args.only.join(",")}`);
   const filtered = args.only.length > 0 || args.backends.length > 0 || args.peers === "none" || args.peers.length > 0;

@@ -1,26 +1,22 @@
 #!/bin/sh
-# What the tests need beyond `npm ci`: Chromium, for the browser tests (test/browser.test.ts, the
-# playground and bundler tests). Installs Debian's/Ubuntu's package with apt (as root, or through
-# sudo) when it is missing. Nothing to do when KEOPS_TS_CHROMIUM names a browser binary or
-# KEOPS_TEST_BROWSER=0. Quiet unless it fails (then apt's output is printed); waits up to
-# KEOPS_TS_APT_WAIT seconds (default 300) for another apt/dpkg to release its lock.
+# What the tests need beyond `npm ci`:
+# - a software WebGPU adapter for the webgpu tests (lavapipe, into a private cache folder: see
+#   scripts/webgpu-adapter.sh; KEOPS_TEST_WEBGPU=0 leaves those tests out);
+# - redis-server, for the distributed tests (they start their own on a free port;
+#   KEOPS_TEST_REDIS=0 leaves them out);
+# - Chromium, for the browser tests (test/browser.test.ts, the playground and bundler tests;
+#   nothing to do when KEOPS_TS_CHROMIUM names a browser binary or KEOPS_TEST_BROWSER=0).
+# Debian's/Ubuntu's packages come from apt (as root, or through sudo) when missing. Quiet unless
+# it fails (then apt's output is printed); waits up to KEOPS_TS_APT_WAIT seconds (default 300)
+# for another apt/dpkg to release its lock.
 set -e
-# redis-server, for the distributed tests (test/distributed.test.ts start their own on a free
-# port); KEOPS_TEST_REDIS=0 leaves them out.
-if [ "$KEOPS_TEST_REDIS" != 0 ] && ! command -v redis-server >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1; then
-    R_SUDO=""
-    [ "$(id -u)" = 0 ] || R_SUDO="sudo"
-    $R_SUDO apt-get update -qq
-    $R_SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server
-  else
-    echo "scripts/test-deps.sh: install redis-server (Redis or Valkey >= 6.2), or set KEOPS_TEST_REDIS=0 to leave the distributed tests out" >&2
-    exit 1
-  fi
-fi
-if [ -n "$KEOPS_TS_CHROMIUM" ] || [ "$KEOPS_TEST_BROWSER" = 0 ] || [ -x /usr/bin/chromium ]; then exit 0; fi
+sh "$(dirname "$0")/webgpu-adapter.sh" >/dev/null || echo "scripts/test-deps.sh: the lavapipe setup failed: the webgpu tests will say so (KEOPS_TEST_WEBGPU=0 leaves them out)" >&2
+need=""
+if [ "$KEOPS_TEST_REDIS" != 0 ] && ! command -v redis-server >/dev/null 2>&1; then need="$need redis-server"; fi
+if [ -z "$KEOPS_TS_CHROMIUM" ] && [ "$KEOPS_TEST_BROWSER" != 0 ] && [ ! -x /usr/bin/chromium ]; then need="$need chromium"; fi
+[ -n "$need" ] || exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
-  echo "scripts/test-deps.sh: install Chromium, set KEOPS_TS_CHROMIUM to a Chromium or Chrome binary, or set KEOPS_TEST_BROWSER=0 to leave the browser tests out" >&2
+  echo "scripts/test-deps.sh: install$need (or set KEOPS_TS_CHROMIUM to a Chromium or Chrome binary, KEOPS_TEST_BROWSER=0 to leave the browser tests out, KEOPS_TEST_REDIS=0 the distributed ones)" >&2
   exit 1
 fi
 SUDO=""
@@ -44,4 +40,5 @@ run() {
   done
 }
 run update -qq
-run install -y -qq --no-install-recommends chromium
+# shellcheck disable=SC2086 # a list of package names
+run install -y -qq --no-install-recommends $need

@@ -8,9 +8,18 @@
  * `Cross-Origin-Embedder-Policy: require-corp`). A window's main thread may not block, so there
  * only `{ async: true }` calls use workers; inside a Web Worker every call may. Without isolation
  * every call runs on the calling thread. `backendInfo().threads` says which applies.
+ *
+ * WebGPU: `backend: "webgpu"` (and `auto` for async float32 calls when the adapter is a GPU)
+ * runs `async: true` calls on `navigator.gpu`, in pages and in Web Workers.
  * @packageDocumentation
  */
 import { KeOpsError } from "./errors.js";
+import { registerBackend } from "./backends/registry.js";
+import { webgpuBackend } from "./backends/webgpu/index.js";
+import { webGpu } from "./backends/webgpu/web-gpu.js";
+
+// WebGPU through navigator.gpu, for `async: true` calls (`auto` uses it for float32 ones when the adapter is a GPU)
+registerBackend(webgpuBackend(webGpu));
 
 export * from "./api.js";
 

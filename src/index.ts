@@ -11,9 +11,13 @@ import { setPlatform } from "./platform/index.js";
 import { nodePlatform } from "./platform/node.js";
 import { registerBackend } from "./backends/registry.js";
 import { nativeBackend } from "./backends/native/index.js";
+import { webgpuBackend } from "./backends/webgpu/index.js";
+import { nodeGpu } from "./backends/webgpu/node-gpu.js";
 
 setPlatform(nodePlatform);
 registerBackend(nativeBackend);
+// async-only, float32: `auto` weighs it by its adapter (a GPU before the CPU backends, a software adapter after them)
+registerBackend(webgpuBackend(nodeGpu));
 
 export * from "./api.js";
 export { clearNativeCache, nativeCacheDir } from "./backends/native/index.js";

@@ -115,7 +115,7 @@ async function runAll(page: Page, ps: Problem[], inWorker: boolean, threads?: nu
       assert.match(dir!, /^KeOpsError: nativeCacheDir: the native backend .* is not part of keops-ts\/browser/, where);
       assert.equal(cleared, "0", where);
       assert.equal(r.info.auto, "wasm");
-      assert.deepEqual(r.info.backends.map((b) => b.name), ["wasm", "js"]);
+      assert.deepEqual(r.info.backends.map((b) => b.name), ["wasm", "js", "webgpu"]);
       reports.set(`${backend} ${async ? "async" : "sync"}`, r);
     }
   }

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LazyTensor, Vi, Vj, Tensor, type FloatDType } from "../src/index.js";
 import { reference } from "./reference.js";
-import { SIZES, assertClose, assertExact, rtolFor, testBackends, withSeed, type Data } from "./util.js";
+import { SIZES, assertClose, assertExact, callOn, rtolFor, testTargets, withSeed, type Data, type Target } from "./util.js";
 
 type Case = {
   name: string;
@@ -42,9 +42,9 @@ function data(d: Data, M: number, N: number, dtype: FloatDType, ints: boolean): 
     : [d.randn([M, 3], dtype), d.randn([N, 3], dtype)];
 }
 
-function check(fn: (...a: Tensor[]) => unknown, X: Tensor, Y: Tensor, dtype: FloatDType, what: string): void {
+async function check(t: Target, fn: (...a: Tensor[]) => unknown, X: Tensor, Y: Tensor, dtype: FloatDType, what: string): Promise<void> {
   const ref = reference(fn as never, X, Y);
-  const out = fn(X, Y) as Tensor | [Tensor, Tensor];
+  const out = await callOn<Tensor | [Tensor, Tensor]>(t, fn, X, Y);
   const [vals, inds] = Array.isArray(out) ? out : ref.values ? [out, undefined] : [undefined, out];
   if (ref.values) {
     assert.ok(vals, `${what}: missing values`);
@@ -60,20 +60,24 @@ function check(fn: (...a: Tensor[]) => unknown, X: Tensor, Y: Tensor, dtype: Flo
   }
 }
 
-for (const backend of testBackends()) {
+/** Inner sizes crossing the webgpu kernel's tiles (128) and its split of j (several workgroups along y when rows are few). */
+const GPU_SIZES = [[130, 129], [2, 700]] as const;
+
+for (const t of await testTargets()) {
+  const backend = t.backend;
   for (const c of cases) {
-    test(`[${backend}] ${c.name} on both axes, float32/float64, sizes ${SIZES.join(",")}`, () =>
-      withSeed((d) => {
-        for (const dtype of ["float32", "float64"] as const)
+    test(`[${backend}${t.async ? " async" : ""}] ${c.name} on both axes, ${t.dtypes.join("/")}, sizes ${SIZES.join(",")}`, () =>
+      withSeed(async (d) => {
+        for (const dtype of t.dtypes)
           for (const axis of [0, 1] as const)
-            for (const [M, N] of [[0, 5], [5, 0], [1, 1], [7, 64], [257, 7], [64, 257], [1000, 33], [3, 1000]] as const) {
+            for (const [M, N] of [[0, 5], [5, 0], [1, 1], [7, 64], [257, 7], [64, 257], [1000, 33], [3, 1000], ...(t.async ? GPU_SIZES : [])] as const) {
               const F = c.vector ? vector : scalar;
               const K = c.name.includes("KMin") ? (c.name.startsWith("ArgK") ? 4 : c.name === "KMin" ? 3 : 2) : undefined;
               const reduced = axis === 1 ? N : M;
               if (K !== undefined && K > reduced) continue; // K above the reduced length is an error (tested in errors)
               const [X, Y] = data(d, M, N, dtype, c.ints ?? false);
               const fn = c.build(F, axis, backend) as (...a: Tensor[]) => unknown;
-              check(fn, X, Y, dtype, `${c.name} axis=${axis} ${dtype} M=${M} N=${N}`);
+              await check(t, fn, X, Y, dtype, `${c.name} axis=${axis} ${dtype} M=${M} N=${N}`);
             }
       }));
   }

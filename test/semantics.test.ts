@@ -2,13 +2,16 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LazyTensor, Vi, Vj, Tensor, tensor } from "../src/index.js";
-import { testBackends, withSeed } from "./util.js";
+import { testTargets, withSeed } from "./util.js";
 
-for (const backend of testBackends()) {
-  const opt = { backend: backend as never };
+for (const t of await testTargets()) {
+  const backend = t.backend;
+  const opt = { backend: backend as never, ...(t.async ? { async: true as const } : {}) };
+  /** float64 where the target computes in it (webgpu: float32 only). */
+  const f64 = t.dtypes.includes("float64") ? "float64" : "float32";
 
   test(`[${backend}] float32 sum over 1e6 terms: block_sum and kahan stay within 1e-6, direct_sum drifts`, () =>
-    withSeed((d) => {
+    withSeed(async (d) => {
       const N = 1_000_000, M = 8;
       const y = d.uniform([N, 1], 0, 1, "float32");
       const x = d.uniform([M, 1], 0.5, 2, "float32");
@@ -19,26 +22,29 @@ for (const backend of testBackends()) {
         return s;
       });
       const f = Vi(x).mul(Vj(y));
-      const worst = (scheme: string, acc?: string): number => {
-        const s = f.sum({ axis: 1, sumScheme: scheme as never, dtypeAcc: acc as never, ...opt }) as Tensor;
+      const worst = async (scheme: string, acc?: string): Promise<number> => {
+        const s = (await f.sum({ axis: 1, sumScheme: scheme as never, dtypeAcc: acc as never, ...opt })) as Tensor;
         return Math.max(...exact.map((e, i) => Math.abs(s.data[i]! - e) / e));
       };
-      const block = worst("block_sum"), kahan = worst("kahan_scheme"), direct = worst("direct_sum"), dbl = worst("direct_sum", "float64");
+      const block = await worst("block_sum"), kahan = await worst("kahan_scheme"), direct = await worst("direct_sum");
       assert.ok(block < 1e-6, `block_sum relative error ${block}`);
       assert.ok(kahan < 1e-6, `kahan_scheme relative error ${kahan}`);
-      assert.ok(dbl < 1e-6, `direct_sum with a float64 accumulator: relative error ${dbl}`);
+      if (f64 === "float64") {
+        const dbl = await worst("direct_sum", "float64");
+        assert.ok(dbl < 1e-6, `direct_sum with a float64 accumulator: relative error ${dbl}`);
+      }
       // a random walk of roundings: over 8 rows the worst drift is well above 1e-6 (P(fail) < 1e-7)
       if (backend === "js") assert.ok(direct > 1e-6, `direct_sum was expected to drift in float32, error ${direct}`);
     }));
 
   test(`[${backend}] NaN in an input row reaches that output row only`, () =>
-    withSeed((d) => {
-      const x = d.randn([6, 2], "float64"), y = d.randn([9, 2], "float64");
+    withSeed(async (d) => {
+      const x = d.randn([6, 2], f64), y = d.randn([9, 2], f64);
       x.data[3 * 2 + 1] = NaN;
       const F = Vi(x).sub(Vj(y)).sqnorm2();
-      const s = F.sum({ axis: 1, ...opt }) as Tensor;
-      const l = F.logsumexp({ axis: 1, ...opt }) as Tensor;
-      const k = F.Kmin({ K: 2, axis: 1, ...opt }) as Tensor;
+      const s = (await F.sum({ axis: 1, ...opt })) as Tensor;
+      const l = (await F.logsumexp({ axis: 1, ...opt })) as Tensor;
+      const k = (await F.Kmin({ K: 2, axis: 1, ...opt })) as Tensor;
       for (let i = 0; i < 6; i++) {
         assert.equal(Number.isNaN(s.data[i]!), i === 3, `sum row ${i}`);
         assert.equal(Number.isNaN(l.data[i]!), i === 3, `logsumexp row ${i}`);
@@ -47,16 +53,16 @@ for (const backend of testBackends()) {
     }));
 
   test(`[${backend}] ±Infinity in an input row reaches that output row only`, () =>
-    withSeed((d) => {
-      for (const dtype of ["float32", "float64"] as const) {
+    withSeed(async (d) => {
+      for (const dtype of t.dtypes) {
         const x = d.randn([6, 2], dtype), y = d.randn([9, 2], dtype);
         x.data[2 * 2] = Infinity;
         x.data[4 * 2 + 1] = -Infinity;
         const F = Vi(x).sub(Vj(y)).sqnorm2();
-        const s = F.sum({ axis: 1, ...opt }) as Tensor;
-        const m = F.min({ axis: 1, ...opt }) as Tensor;
-        const l = F.neg().logsumexp({ axis: 1, ...opt }) as Tensor;
-        const g = F.neg().exp().sum({ axis: 1, ...opt }) as Tensor;
+        const s = (await F.sum({ axis: 1, ...opt })) as Tensor;
+        const m = (await F.min({ axis: 1, ...opt })) as Tensor;
+        const l = (await F.neg().logsumexp({ axis: 1, ...opt })) as Tensor;
+        const g = (await F.neg().exp().sum({ axis: 1, ...opt })) as Tensor;
         const rtol = dtype === "float32" ? 1e-5 : 1e-12;
         for (let i = 0; i < 6; i++) {
           const inf = i === 2 || i === 4;
@@ -77,24 +83,24 @@ for (const backend of testBackends()) {
       }
     }));
 
-  test(`[${backend}] min/argmin with NaN: NaN wins and reports its first index (as NumPy/PyTorch)`, () => {
-    const v = Vj(tensor([[3], [NaN], [1], [NaN]], { dtype: "float64" }));
-    const w = Vj(tensor([[2], [1], [1], [5]], { dtype: "float64" }));
-    const [m0, a0] = v.mul(Vi(tensor([[1]], { dtype: "float64" }))).minArgmin({ axis: 1, ...opt });
+  test(`[${backend}] min/argmin with NaN: NaN wins and reports its first index (as NumPy/PyTorch)`, async () => {
+    const v = Vj(tensor([[3], [NaN], [1], [NaN]], { dtype: f64 }));
+    const w = Vj(tensor([[2], [1], [1], [5]], { dtype: f64 }));
+    const [m0, a0] = await v.mul(Vi(tensor([[1]], { dtype: f64 }))).minArgmin({ axis: 1, ...opt });
     assert.ok(Number.isNaN(m0.data[0]!));
     assert.equal(a0.data[0], 1);
-    const [M0, A0] = v.mul(Vi(tensor([[1]], { dtype: "float64" }))).maxArgmax({ axis: 1, ...opt });
+    const [M0, A0] = await v.mul(Vi(tensor([[1]], { dtype: f64 }))).maxArgmax({ axis: 1, ...opt });
     assert.ok(Number.isNaN(M0.data[0]!));
     assert.equal(A0.data[0], 1);
-    const [m1, a1] = w.mul(Vi(tensor([[1]], { dtype: "float64" }))).minArgmin({ axis: 1, ...opt });
+    const [m1, a1] = await w.mul(Vi(tensor([[1]], { dtype: f64 }))).minArgmin({ axis: 1, ...opt });
     assert.equal(m1.data[0], 1);
     assert.equal(a1.data[0], 1);
-    const k = v.mul(Vi(tensor([[1]], { dtype: "float64" }))).argKmin({ K: 4, axis: 1, ...opt }) as Tensor;
+    const k = (await v.mul(Vi(tensor([[1]], { dtype: f64 }))).argKmin({ K: 4, axis: 1, ...opt })) as Tensor;
     assert.deepEqual([...k.data], [1, 3, 2, 0]); // NaNs first (by index), then ascending
   });
 
-  test(`[${backend}] empty reduction ranges: sum 0, logsumexp −∞, min +∞, max −∞, args −1, with the right shapes`, () => {
-    for (const dtype of ["float32", "float64"] as const) {
+  test(`[${backend}] empty reduction ranges: sum 0, logsumexp −∞, min +∞, max −∞, args −1, with the right shapes`, async () => {
+    for (const dtype of t.dtypes) {
       const x = tensor(new Float64Array(9), { shape: [3, 3], dtype });
       const y = tensor(new Float64Array(0), { shape: [0, 3], dtype });
       const F = Vi(x).sub(Vj(y));
@@ -103,20 +109,20 @@ for (const backend of testBackends()) {
         assert.deepEqual([...t.shape], shape);
         for (const e of t.data) assert.equal(e, v);
       };
-      expect(F.sum({ axis: 1, ...opt }) as Tensor, [3, 3], 0);
-      expect(S.sum({ axis: 1, ...opt }) as Tensor, [3, 1], 0);
-      expect(S.logsumexp({ axis: 1, ...opt }) as Tensor, [3, 1], -Infinity);
-      expect(F.logsumexp({ axis: 1, ...opt }) as Tensor, [3, 3], -Infinity);
-      expect(S.min({ axis: 1, ...opt }) as Tensor, [3, 1], Infinity);
-      expect(F.max({ axis: 1, ...opt }) as Tensor, [3, 3], -Infinity);
-      expect(S.argmin({ axis: 1, ...opt }) as Tensor, [3, 1], -1);
-      expect(F.argmax({ axis: 1, ...opt }) as Tensor, [3, 3], -1);
-      const [mv, mi] = S.minArgmin({ axis: 1, ...opt });
+      expect((await F.sum({ axis: 1, ...opt })) as Tensor, [3, 3], 0);
+      expect((await S.sum({ axis: 1, ...opt })) as Tensor, [3, 1], 0);
+      expect((await S.logsumexp({ axis: 1, ...opt })) as Tensor, [3, 1], -Infinity);
+      expect((await F.logsumexp({ axis: 1, ...opt })) as Tensor, [3, 3], -Infinity);
+      expect((await S.min({ axis: 1, ...opt })) as Tensor, [3, 1], Infinity);
+      expect((await F.max({ axis: 1, ...opt })) as Tensor, [3, 3], -Infinity);
+      expect((await S.argmin({ axis: 1, ...opt })) as Tensor, [3, 1], -1);
+      expect((await F.argmax({ axis: 1, ...opt })) as Tensor, [3, 3], -1);
+      const [mv, mi] = await S.minArgmin({ axis: 1, ...opt });
       expect(mv, [3, 1], Infinity);
       expect(mi, [3, 1], -1);
       // the other axis: reducing over i (3 rows) gives 0 output rows
-      expect(S.sum({ axis: 0, ...opt }) as Tensor, [0, 1], 0);
-      expect(F.argKmin({ K: 2, axis: 0, ...opt }) as Tensor, [0, 2, 3], 0);
+      expect((await S.sum({ axis: 0, ...opt })) as Tensor, [0, 1], 0);
+      expect((await F.argKmin({ K: 2, axis: 0, ...opt })) as Tensor, [0, 2, 3], 0);
     }
   });
 }

@@ -7,11 +7,57 @@ import { backendInfo } from "../src/index.js";
 /** Sizes every numeric test covers: empty, single, ragged and tile-crossing. */
 export const SIZES = [0, 1, 7, 64, 257, 1000] as const;
 
-/** Backends to test: every available one, or `KEOPS_TEST_BACKENDS=js,native`. */
+/** Backends to test with blocking calls: every available one, or `KEOPS_TEST_BACKENDS=js,native` (async-only ones excluded: see {@link testTargets}). */
 export function testBackends(): string[] {
-  const avail = backendInfo().backends.filter((b) => b.unavailable === null).map((b) => b.name);
+  const avail = backendInfo().backends.filter((b) => b.unavailable === null && b.caps.blocking).map((b) => b.name);
   const env = process.env.KEOPS_TEST_BACKENDS;
   return env ? env.split(",").filter((b) => avail.includes(b)) : avail;
+}
+
+/** A backend under test, how the suites call it (blocking, or `async: true`) and the dtypes it computes in. */
+export interface Target {
+  readonly backend: string;
+  readonly async: boolean;
+  readonly dtypes: readonly FloatDType[];
+}
+
+let gpu: Promise<string | null> | undefined;
+
+/**
+ * Whether the webgpu backend has an adapter here (a software one counts: lavapipe or SwiftShader,
+ * set up by scripts/webgpu-adapter.sh / Chromium), probed with a tiny async reduction: null when
+ * it has, else why not. `KEOPS_TEST_WEBGPU=0` leaves webgpu out.
+ */
+export function webgpuAbsent(): Promise<string | null> {
+  gpu ??= (async () => {
+    if (process.env.KEOPS_TEST_WEBGPU === "0") return "KEOPS_TEST_WEBGPU=0";
+    const env = process.env.KEOPS_TEST_BACKENDS;
+    if (env && !env.split(",").includes("webgpu")) return "not in KEOPS_TEST_BACKENDS";
+    const { Vi } = await import("../src/index.js");
+    try {
+      await Vi(new Tensor(new Float32Array([1]), [1, 1])).sum({ axis: 0, backend: "webgpu", async: true });
+      return null;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  })();
+  return gpu;
+}
+
+/**
+ * What the shared suites run on: {@link testBackends} with blocking calls, and webgpu with
+ * `async: true` calls (float32) where it has an adapter.
+ */
+export async function testTargets(): Promise<Target[]> {
+  const out: Target[] = testBackends().map((backend) => ({ backend, async: false, dtypes: ["float32", "float64"] }));
+  if ((await webgpuAbsent()) === null) out.unshift({ backend: "webgpu", async: true, dtypes: ["float32"] });
+  return out;
+}
+
+/** Calls a reduction function (a KeOpsFunction: `call: false` or symbolic) the target's way. */
+export async function callOn<T>(t: Target, fn: unknown, ...args: unknown[]): Promise<T> {
+  const f = fn as ((...a: unknown[]) => T) & { callAsync(...a: unknown[]): Promise<T> };
+  return t.async ? f.callAsync(...args) : f(...args);
 }
 
 /** Seeded random data for one test. */

@@ -8,8 +8,12 @@ import { NoFigure, type Impl, type Runner } from "./runner.js";
 const t2 = (a: Float32Array, rows: number, dim: number): Tensor => new Tensor(a, [rows, dim]);
 const values = (t: Tensor, width: number): Output => ({ values: t.data as Float32Array, width });
 
+/** Async-only backends (webgpu): every reduction is an `async: true` call, awaited. */
+const asyncOnly = (backend: BackendName): boolean => backend === "webgpu";
+
 /** W5: forward a = W1, backward through `vjp` with gradOut = 2a (∂ Σ‖a‖² / ∂a). */
 function gradient(d: Data, backend: BackendName): Runner {
+  if (asyncOnly(backend)) throw new NoFigure("not available", "not available: KeOpsFunction.vjp runs blocking calls, and webgpu runs only async ones");
   const fn = Vi(0, d.D).sub(Vj(1, d.D)).sqnorm2().neg().exp().mul(Vj(2, d.Dv)).sum({ axis: 1, backend }) as unknown as KeOpsFunction<Tensor>;
   const vjp = (fn as unknown as { vjp?: (args: Tensor[], g: Tensor) => Tensor[] }).vjp;
   if (typeof vjp !== "function") throw new NoFigure("not available", "not available yet: KeOpsFunction.vjp (autodiff) is not in this build");
@@ -32,9 +36,16 @@ function solve(d: Data, backend: BackendName, nystrom: boolean): Runner {
   const xi = Vi(t2(d.x, d.M, d.D)), xj = Vj(t2(d.x, d.M, d.D));
   const b = t2(d.b, d.M, d.Dv);
   type Solve = (b: unknown, o: object) => Tensor;
+  if (asyncOnly(backend)) {
+    const K = xi.sub(xj).sqnorm2().neg().exp();
+    return {
+      call: async () => values(await (K as unknown as { solve: (b: unknown, o: object) => Promise<Tensor> }).solve(b, opts), d.Dv),
+      extra: () => ({ cgIterations: iterations }),
+    };
+  }
   let iterations = 0;
   const opts = {
-    alpha: SOLVE_ALPHA, eps: SOLVE_EPS, backend,
+    alpha: SOLVE_ALPHA, eps: SOLVE_EPS, backend, ...(asyncOnly(backend) ? { async: true } : {}),
     onIteration: (it: number) => (iterations = it),
     ...(nystrom ? { precond: "nystrom" } : {}),
   };
@@ -108,6 +119,24 @@ export function keopsImpl(backend: BackendName): Impl {
     setup(w: Workload, d: Data, size: number): Runner {
       const x = t2(d.x, d.M, d.D), y = t2(d.y, d.N, d.D), b = t2(d.b, d.N, d.Dv);
       const d2 = (): LazyTensor<false> => Vi(x).sub(Vj(y)).sqnorm2();
+      if (asyncOnly(backend)) {
+        const a = { axis: 1 as const, backend, async: true as const };
+        switch (w.id) {
+          case "W1":
+          case "W2":
+            return { call: async () => values(await d2().neg().exp().mul(Vj(b)).sum(a), d.Dv) };
+          case "W3":
+            return { call: async () => ({ indices: (await d2().argKmin({ K: KNN_K, ...a })).data as Int32Array, width: KNN_K }) };
+          case "W4":
+            return { call: async () => values(await d2().neg().logsumexp(a), 1) };
+          case "W5":
+            return gradient(d, backend);
+          case "W6":
+            return solve(d, backend, w.key === "W6-nystrom");
+          default:
+            throw new NoFigure("not available", `${w.key} on ${backend}: not measured (its calls are blocking; ${backend} runs only async ones)`);
+        }
+      }
       switch (w.id) {
         case "W1":
         case "W2":

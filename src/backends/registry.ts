@@ -16,7 +16,15 @@ const backends: Backend[] = [jsBackend];
 export function registerBackend(b: Backend): void {
   if (backends.some((x) => x.name === b.name)) return;
   backends.push(b);
-  backends.sort((x, y) => x.caps.cost - y.caps.cost);
+  byCost();
+}
+
+/**
+ * Sorts the backends by their cost now: a declared cost may change once a backend has looked at
+ * the machine (webgpu: a GPU adapter is cheap, a software one costs more than the CPU backends).
+ */
+function byCost(): Backend[] {
+  return backends.sort((x, y) => x.caps.cost - y.caps.cost);
 }
 
 registerBackend(wasmBackend);
@@ -32,7 +40,7 @@ function capsExclude(b: Backend, dtype: FloatDType, mode: CallMode | undefined):
 /** The backend `auto` picks for a call of `mode` on `dtype` data, and why, in words. */
 function autoPick(dtype: FloatDType, mode: CallMode): { backend: string; reason: string } {
   const why: string[] = [];
-  for (const b of backends) {
+  for (const b of byCost()) {
     const no = b.unavailable() ?? capsExclude(b, dtype, mode);
     if (no === null)
       return { backend: b.name, reason: `"${b.name}": the cheapest backend that runs ${mode} ${dtype} calls here (${b.caps.costNote})${why.length ? `; not ${why.join("; not ")}` : ""}` };
@@ -68,7 +76,7 @@ export interface BackendInfo {
 /** Which backend `auto` picks for each kind of call, and why the others are not used. */
 export function backendInfo(): BackendInfo {
   const list = [
-    ...backends.map((b) => ({ name: b.name, unavailable: b.unavailable(), caps: b.caps })),
+    ...byCost().map((b) => ({ name: b.name, unavailable: b.unavailable(), caps: b.caps })),
     ...(backends.some((b) => b.name === "webgpu") ? [] : [{ name: "webgpu", unavailable: NOT_BUILT, caps: { blocking: false, async: true, dtypes: ["float32"], cost: 0, costNote: "not built yet" } as BackendCaps }]),
   ];
   const calls = (["blocking", "async"] as const).flatMap((mode) => (["float32", "float64"] as const).map((dtype) => ({ mode, dtype, ...autoPick(dtype, mode) })));
@@ -145,7 +153,7 @@ export function resolveBackend(name: string | undefined, p: KernelProgram, mode?
   const want = name ?? "auto";
   if (!known.includes(want)) throw new KeOpsError(`backend: expected one of ${known.map((k) => `"${k}"`).join(", ")}, got ${JSON.stringify(want)}`);
   if (want === "auto") {
-    const usable = backends.filter((b) => b.unavailable() === null && capsExclude(b, p.dtype, mode ?? "blocking") === null && b.declines(p) === null);
+    const usable = byCost().filter((b) => b.unavailable() === null && capsExclude(b, p.dtype, mode ?? "blocking") === null && b.declines(p) === null);
     return usable.length ? autoChain(usable) : jsBackend;
   }
   const b = backends.find((x) => x.name === want);

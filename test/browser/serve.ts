@@ -37,11 +37,15 @@ export function serve(): Promise<Served> {
   return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok({ server, base: `http://127.0.0.1:${(server.address() as AddressInfo).port}` })));
 }
 
-/** Headless Chromium with the flags this closed network needs. */
-export function launch(): Promise<Browser> {
+/**
+ * Headless Chromium with the flags this closed network needs. `webgpu`: with WebGPU exposed
+ * (`--enable-unsafe-webgpu`: on Linux, headless Chromium offers navigator.gpu only with it; the
+ * adapter is SwiftShader) instead of `--disable-gpu`.
+ */
+export function launch(webgpu = false): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ["--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+    args: [webgpu ? "--enable-unsafe-webgpu" : "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
 }
 

@@ -1,0 +1,255 @@
+/**
+ * Renders a kernel program as WGSL, in KeOps's GPU scheme (keopscore's GpuReduc1D / GpuReduc2D):
+ * one invocation per outer row i; the workgroup stages a tile of every inner variable in
+ * workgroup memory (flat f32 arrays, two barriers per tile), each invocation folds the tile into
+ * its state in registers (a fresh partial state per tile merged into the total when the reduction
+ * is tiled: block_sum). Workgroups along y split the inner range: each writes its partial state,
+ * and a second "merge" pass folds the partials in order and finalizes.
+ *
+ * Three entry shaders per program: `direct` (one split: finalize and write the outputs), `partial`
+ * (write the state bits to the partials buffer) and `merge`.
+ */
+import type { Block, Instr, VT } from "../../ir/ssa.js";
+import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
+import { scheduleOf, type TargetShape } from "../../compile/schedule.js";
+import { preludeFor, floatLit, intLit, wgslExpr, wgslType, type WgslNames } from "./wgsl.js";
+
+/** Shape of the kernel: invocations per workgroup, inner indices per tile, whether tiles are staged. */
+export interface WgslConfig {
+  readonly wg: number;
+  readonly tile: number;
+  readonly staged: boolean;
+  /**
+   * Every input slot read from one packed buffer (`inp`, slot s from element P.sh{s}): for
+   * programs with more variables than the adapter has storage-buffer bindings.
+   */
+  readonly packed: boolean;
+}
+
+export type PassKind = "direct" | "partial" | "merge";
+
+/**
+ * Inner indices per block_sum partial (rounded up to whole tiles): as the JS backend's tile, float32
+ * error grows like √(N / BLOCK) roundings of the total.
+ */
+export const BLOCK = 4096;
+/** Partial states of the split inner range merged per group in the merge pass (block_sum). */
+const MERGE_GROUP = 16;
+
+/** Invocations per workgroup of the merge pass. */
+export const MERGE_WG = 64;
+
+/** The u32 fields of the uniform block, in order, then per-slot and per-output shifts, then inf, nan, one (f32). */
+export const UNIFORM_FIELDS = ["nRows", "jBase", "jCount", "jPer", "partRows", "partBase", "nSplit"] as const;
+
+/** Number of 4-byte words of the uniform block of a program. */
+export function uniformWords(p: KernelProgram): number {
+  const n = UNIFORM_FIELDS.length + p.slots.length + p.red.outputs.length + 3;
+  return Math.ceil(n / 4) * 4;
+}
+
+/** Binding numbers: 0 the uniforms, then each slot, then each output, then the partials. */
+export function bindingsOf(p: KernelProgram, kind: PassKind, packed: boolean): { slots: number[]; outputs: number[]; partials: number } {
+  const nIn = packed ? 1 : p.slots.length;
+  const slots = kind === "merge" ? [] : Array.from({ length: nIn }, (_, s) => 1 + s);
+  const base = 1 + nIn;
+  const outputs = kind === "partial" ? [] : p.red.outputs.map((_, o) => base + o);
+  const partials = kind === "direct" ? -1 : base + p.red.outputs.length;
+  return { slots, outputs, partials };
+}
+
+function uniformStruct(p: KernelProgram): string {
+  const f = UNIFORM_FIELDS.map((n) => `  ${n}: u32,`);
+  p.slots.forEach((_, s) => f.push(`  sh${s}: u32,`));
+  p.red.outputs.forEach((_, o) => f.push(`  oh${o}: u32,`));
+  f.push("  inf: f32,", "  nan: f32,", "  one: f32,");
+  const pad = uniformWords(p) - (UNIFORM_FIELDS.length + p.slots.length + p.red.outputs.length + 3);
+  for (let k = 0; k < pad; k++) f.push(`  pad${k}: u32,`);
+  return `struct Params {\n${f.join("\n")}\n}\n@group(0) @binding(0) var<uniform> P: Params;\n`;
+}
+
+/** Emits `let` lines for the picked instructions of a block. */
+function emit(block: Block, nm: WgslNames, pick: (n: number, ins: Instr) => boolean, out: string[], indent: string, exact: boolean): void {
+  block.code.forEach((ins, n) => {
+    if (!pick(n, ins) || ins.op === "const") return;
+    const same = ins.a.length === 2 && ins.a[0] === ins.a[1] && block.code[ins.a[0]!]!.t === "f";
+    out.push(`${indent}let ${nm.value(n)}: ${wgslType(ins.t)} = ${wgslExpr(ins, nm, exact, same)};`);
+  });
+}
+
+function namer(block: Block, prefix: string, given: Partial<Omit<WgslNames, "value">>): WgslNames {
+  const refuse = (what: string) => (): never => {
+    throw new Error(`webgpu renderer: block "${prefix}" reads no ${what}`);
+  };
+  return {
+    load: given.load ?? refuse("inputs"),
+    idx: given.idx ?? refuse("index"),
+    state: given.state ?? refuse("state"),
+    other: given.other ?? refuse("other state"),
+    fval: given.fval ?? refuse("formula values"),
+    value: (n) => {
+      const ins = block.code[n]!;
+      if (ins.op === "const") return ins.t === "i" ? intLit(ins.k[0]!) : floatLit(ins.k[0]!);
+      return `${prefix}${n}`;
+    },
+  };
+}
+
+const init = (t: VT, v: number): string => (t === "i" ? intLit(v) : floatLit(v));
+/** A state component as stored in the partials buffer (u32 bits) and back. */
+const toBits = (t: VT, x: string): string => `bitcast<u32>(${x})`;
+const fromBits = (t: VT, x: string): string => `bitcast<${wgslType(t)}>(${x})`;
+
+/** The outputs written from the finalize block (state names given). */
+function writeOutputs(p: KernelProgram, state: (k: number) => string, row: string, out: string[], indent: string): void {
+  const { red } = p;
+  const fin = namer(red.finalize, "z", { state });
+  emit(red.finalize, fin, () => true, out, indent, false);
+  let pos = 0;
+  outputRowSizes(p).forEach((size, o) => {
+    for (let r = 0; r < size; r++, pos++) out.push(`${indent}out${o}[P.oh${o} + ${row} * ${size}u + ${r}u] = ${fin.value(red.finalize.out[pos]!)};`);
+  });
+}
+
+/** Merges `other` into the state variables `s{k}` (the merge block), at `indent`. */
+function mergeInto(p: KernelProgram, target: string, other: (k: number) => string, prefix: string, out: string[], indent: string): void {
+  const { red } = p;
+  const mg = namer(red.merge, prefix, { state: (k) => `${target}${k}`, other });
+  emit(red.merge, mg, () => true, out, indent, true);
+  red.merge.out.forEach((v, k) => out.push(`${indent}${target}${k} = ${mg.value(v)};`));
+}
+
+function bindings(p: KernelProgram, kind: PassKind, packed: boolean): string {
+  const b = bindingsOf(p, kind, packed);
+  const L: string[] = [];
+  b.slots.forEach((n, s) => L.push(`@group(0) @binding(${n}) var<storage, read> ${packed ? "inp" : `in${s}`}: array<f32>;`));
+  b.outputs.forEach((n, o) => L.push(`@group(0) @binding(${n}) var<storage, read_write> out${o}: array<${wgslType(p.red.outputs[o]!.t)}>;`));
+  if (b.partials >= 0) L.push(`@group(0) @binding(${b.partials}) var<storage, read_write> part: array<u32>;`);
+  return L.join("\n") + "\n";
+}
+
+/**
+ * The schedule's target shape of a WGSL kernel: scalar invocations, tiles of j sized to the
+ * workgroup memory (at most one per invocation), the inner range split across workgroups.
+ */
+export function gpuShape(wg: number, workgroupBytes: number): TargetShape {
+  return { lanes: 1, elemBytes: 4, accBytes: 4, tile: { bytes: workgroupBytes, min: 1, max: wg }, splitInner: true };
+}
+
+/** The WGSL of one pass of a program. */
+export function renderWgsl(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
+  const main = kind === "merge" ? mergePass(p) : reducePass(p, cfg, kind);
+  return uniformStruct(p) + bindings(p, kind, cfg.packed) + preludeFor(main) + main;
+}
+
+function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
+  const { body, red } = p;
+  const { wg, tile, staged } = cfg;
+  const src = (slot: number): string => (cfg.packed ? "inp" : `in${slot}`);
+  const nS = red.state.length;
+  const inner = p.slots.map((s, k) => ({ ...s, k })).filter((s) => s.role === "inner");
+  const L: string[] = [];
+  L.push(`const WG: u32 = ${wg}u;`, `const TJ: u32 = ${tile}u;`);
+  if (staged) for (const s of inner) L.push(`var<workgroup> w${s.k}: array<f32, ${tile * s.dim}>;`);
+  L.push(`@compute @workgroup_size(${wg})`);
+  L.push("fn main(@builtin(local_invocation_id) lid3: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {");
+  L.push("  let lid = lid3.x;");
+  L.push("  let row = wid.x * WG + lid;");
+  L.push("  let valid = row < P.nRows;");
+  L.push("  let r = min(row, P.nRows - 1u);");
+  L.push("  let j0 = wid.y * P.jPer;");
+  L.push("  let j1 = min(P.jCount, j0 + P.jPer);");
+  const load = (slot: number, comp: number): string => {
+    const s = p.slots[slot]!;
+    if (s.role === "param") return `${src(slot)}[P.sh${slot} + ${comp}u]`;
+    if (s.role === "outer") return `${src(slot)}[P.sh${slot} + r * ${s.dim}u + ${comp}u]`;
+    return staged ? `w${slot}[jj * ${s.dim}u + ${comp}u]` : `${src(slot)}[P.sh${slot} + (jt + jj) * ${s.dim}u + ${comp}u]`;
+  };
+  const bn = namer(body, "b", { load, idx: () => "i32(P.jBase + jt + jj)" });
+  const sc = scheduleOf(p);
+  const tiled = sc.target(gpuShape(wg, 0)).merges.includes("tile");
+  emit(body, bn, (n) => sc.body.perCall.has(n) || sc.body.perRow.has(n), L, "  ", false);
+  red.state.forEach((st, k) => L.push(`  var s${k}: ${wgslType(st.t)} = ${init(st.t, st.init)};`));
+  if (tiled) red.state.forEach((st, k) => L.push(`  var t${k}: ${wgslType(st.t)};`));
+  L.push("  for (var jt = j0; jt < j1; jt = jt + TJ) {");
+  L.push("    let tn = min(TJ, j1 - jt);");
+  if (staged) {
+    L.push("    workgroupBarrier();");
+    for (const s of inner) {
+      L.push(`    for (var e = lid; e < tn * ${s.dim}u; e = e + WG) { w${s.k}[e] = ${src(s.k)}[P.sh${s.k} + jt * ${s.dim}u + e]; }`);
+    }
+    L.push("    workgroupBarrier();");
+  }
+  L.push("    if (valid) {");
+  const S = tiled ? "t" : "s";
+  // block_sum: a fresh partial state per block of BLOCK inner indices, merged into the total at its end
+  const block = Math.ceil(BLOCK / tile) * tile;
+  if (tiled) {
+    L.push(`      if ((jt - j0) % ${block}u == 0u) {`);
+    red.state.forEach((st, k) => L.push(`        t${k} = ${init(st.t, st.init)};`));
+    L.push("      }");
+  }
+  L.push("      for (var jj = 0u; jj < tn; jj = jj + 1u) {");
+  emit(body, bn, (n) => sc.body.perPair.has(n), L, "        ", false);
+  const up = namer(red.update, "u", { state: (k) => `${S}${k}`, fval: (k) => bn.value(body.out[k]!), idx: () => "i32(P.jBase + jt + jj)" });
+  if (sc.guard) {
+    // the select strategy: the guard's prefix, then the rest of the update only where it passes
+    const { value: guard, prefix: pre } = sc.guard;
+    emit(red.update, up, (n) => pre.has(n), L, "        ", true);
+    L.push(`        if (${up.value(guard)} != 0.0f) {`);
+    emit(red.update, up, (n) => !pre.has(n), L, "          ", true);
+    red.update.out.forEach((v, k) => L.push(`          ${S}${k} = ${up.value(v)};`));
+    L.push("        }");
+  } else {
+    emit(red.update, up, () => true, L, "        ", true);
+    red.update.out.forEach((v, k) => L.push(`        ${S}${k} = ${up.value(v)};`));
+  }
+  L.push("      }");
+  if (tiled) {
+    L.push(`      if ((jt + tn - j0) % ${block}u == 0u || jt + tn >= j1) {`);
+    mergeInto(p, "s", (k) => `t${k}`, "m", L, "        ");
+    L.push("      }");
+  }
+  L.push("    }");
+  L.push("  }");
+  L.push("  if (valid) {");
+  if (kind === "direct") writeOutputs(p, (k) => `s${k}`, "r", L, "    ");
+  else red.state.forEach((st, k) => L.push(`    part[((P.partBase + wid.y) * P.partRows + r) * ${nS}u + ${k}u] = ${toBits(st.t, `s${k}`)};`));
+  L.push("  }");
+  L.push("}");
+  return L.join("\n") + "\n";
+}
+
+function mergePass(p: KernelProgram): string {
+  const { red } = p;
+  const nS = red.state.length;
+  const tiled = scheduleOf(p).target(gpuShape(MERGE_WG, 0)).merges.includes("tile");
+  const L: string[] = [];
+  L.push(`@compute @workgroup_size(${MERGE_WG})`);
+  L.push("fn main(@builtin(global_invocation_id) g: vec3<u32>) {");
+  L.push("  let r = g.x;");
+  L.push("  if (r >= P.nRows) { return; }");
+  red.state.forEach((st, k) => L.push(`  var s${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[r * ${nS}u + ${k}u]`)};`));
+  if (tiled) {
+    // block_sum over the partials too: groups of MERGE_GROUP merged into a fresh state, then into the total
+    red.state.forEach((st, k) => L.push(`  var t${k}: ${wgslType(st.t)};`));
+    L.push(`  for (var q0 = 1u; q0 < P.nSplit; q0 = q0 + ${MERGE_GROUP}u) {`);
+    red.state.forEach((st, k) => L.push(`    t${k} = ${init(st.t, st.init)};`));
+    L.push(`    for (var q = q0; q < min(P.nSplit, q0 + ${MERGE_GROUP}u); q = q + 1u) {`);
+    L.push(`      let base = (q * P.partRows + r) * ${nS}u;`);
+    red.state.forEach((st, k) => L.push(`      let o${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[base + ${k}u]`)};`));
+    mergeInto(p, "t", (k) => `o${k}`, "m", L, "      ");
+    L.push("    }");
+    mergeInto(p, "s", (k) => `t${k}`, "n", L, "    ");
+    L.push("  }");
+  } else {
+    L.push("  for (var q = 1u; q < P.nSplit; q = q + 1u) {");
+    L.push(`    let base = (q * P.partRows + r) * ${nS}u;`);
+    red.state.forEach((st, k) => L.push(`    let o${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[base + ${k}u]`)};`));
+    mergeInto(p, "s", (k) => `o${k}`, "m", L, "    ");
+    L.push("  }");
+  }
+  writeOutputs(p, (k) => `s${k}`, "r", L, "  ");
+  L.push("}");
+  return L.join("\n") + "\n";
+}
