@@ -10,15 +10,9 @@ import type { SumScheme } from "../reductions/types.js";
 import type { FloatDType } from "../tensor.js";
 import { checkRanges, type Ranges, type RangesSpec } from "../ranges/index.js";
 
-/** What `onProgress` receives. */
-export interface Progress {
-  /** Fraction of the work done, 0 … 1 (non-decreasing; the last call has exactly 1). */
-  readonly fraction: number;
-  /** Kernel pairs (i, j) evaluated per second so far. */
-  readonly pairsPerSecond: number;
-  /** Estimated seconds left at that pace (0 at the end). */
-  readonly secondsLeft: number;
-}
+import type { Progress } from "./progress.js";
+
+export type { Progress } from "./progress.js";
 
 /**
  * Progress and cancellation of long work, accepted by every reduction, KeOpsFunction call and

@@ -6,11 +6,20 @@
  */
 import { KeOpsError } from "../errors.js";
 import type { KernelJob, SlotRole } from "../compile/program.js";
-import type { Progress } from "./options.js";
 
 /** Raised when a run is stopped through its `signal`: a {@link KeOpsError} named "AbortError". */
 export class KeOpsAbortError extends KeOpsError {
   override name = "AbortError";
+}
+
+/** What `onProgress` receives. */
+export interface Progress {
+  /** Fraction of the work done, 0 … 1 (non-decreasing; the last call has exactly 1). */
+  readonly fraction: number;
+  /** Kernel pairs (i, j) evaluated per second so far. */
+  readonly pairsPerSecond: number;
+  /** Estimated seconds left at that pace (0 at the end). */
+  readonly secondsLeft: number;
 }
 
 /** What a run watches: both optional. */
