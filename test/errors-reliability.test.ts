@@ -95,14 +95,6 @@ const GUARDS: Record<string, { guard: string; exercise: () => void }> = {
       assert.equal((a.sum({ axis: 1, call: false }) as unknown as (...t: unknown[]) => Tensor)([1, 2, 3]).shape[0], 6);
     },
   },
-  "autodiff/grad.ts: Grad is expanded before lowering": {
-    guard: "lowering (compile/lower.ts) and every other consumer substitute a macro op's expand() before calling lower()",
-    exercise: () => void Vi(x).sub(Vj(y)).sqnorm2().grad(Vi(x), Vj(s)).sum({ axis: 1 }),
-  },
-  "autodiff/grad.ts: Diff is expanded before lowering": {
-    guard: "as Grad: expanded before lowering",
-    exercise: () => void Vi(x).sub(Vj(y)).sqnorm2().diff(Vi(x), Vi(x)).sum({ axis: 1 }),
-  },
   "autodiff/grad.ts: the vjp of": {
     guard: "every op's vjp returns cotangents of its operands' dimensions, broadcast operands included (test/grad-ops.test.ts checks each op by finite differences)",
     exercise: () => void Vi(x).add(Vj(s)).square().sum().grad(Vj(s), Vi(randn([6, 1], { dtype: "float64" }))).sum({ axis: 0 }),
@@ -110,6 +102,20 @@ const GUARDS: Record<string, { guard: string; exercise: () => void }> = {
   "autodiff/grad.ts: Diff(": {
     guard: "the inner gradient is linear in its direction w, so the outer gradient w.r.t. w no longer contains w (holds for every op's vjp)",
     exercise: () => void Vi(x).sub(Vj(y)).sqnorm2().exp().diff(Vi(x), Vj(y)).sum({ axis: 1 }),
+  },
+  "autodiff/grad.ts: the gradT of": {
+    guard: "a gradT hook (IfElse, Clamp, ClampInt, ReLU) returns a combination of its branches' gradients, each of the variable's dimension (gradFormula's result)",
+    exercise: () => void Vi(x).sub(Vj(y)).ifelse(Vi(x).sqrt(), Vi(x).square()).clamp(0, 2).relu().sum().grad(Vi(x), Vj(s)).sum({ axis: 1 }),
+  },
+  "formula/node.ts: ": {
+    guard: "lowering (compile/lower.ts) substitutes every macro op's expand() before calling lower(): Grad, Diff, GradMatrix, Divergence, Laplacian, ComplexAbs/Angle/Divide, Factorize",
+    exercise: () => {
+      void Vi(x).sub(Vj(y)).sqnorm2().grad(Vi(x), Vj(s)).sum({ axis: 1 });
+      void Vi(x).sub(Vj(y)).sqnorm2().diff(Vi(x), Vi(x)).sum({ axis: 1 });
+      void genred("Laplacian(Exp(-SqDist(x,y)),x) + Divergence(x-y,x) + Sum(GradMatrix(x-y,x)) + Factorize(x|y, x|y)", ["x = Vi(3)", "y = Vj(3)"], { axis: 1 })(x, y);
+      const z = (LazyTensor as unknown as { complex(a: unknown, b: unknown): { abs(): LazyTensor<false>; angle(): LazyTensor<false>; div(o: unknown): { real: LazyTensor<false> } } }).complex(Vi(x).elem(0), Vj(y).elem(1));
+      void z.abs().add(z.angle()).add(z.div(z).real).sum({ axis: 1 });
+    },
   },
   "compile/lower.ts: ": {
     guard: "every op lowers to exactly its dimension's values (test/ops.test.ts runs every op at several D; apply() computed the dimension with the same op)",

@@ -5,7 +5,7 @@
  * KeOps's names and expand, before lowering, into ordinary ops.
  */
 import { KeOpsError } from "../errors.js";
-import { apply, defineOp, opByName, type Formula } from "../formula/node.js";
+import { apply, defineMacro, opByName, type Formula } from "../formula/node.js";
 import { add, intCst } from "../formula/ops/arith.js";
 import { elem, elemT } from "../formula/ops/vector.js";
 import { gradFormula } from "./grad.js";
@@ -15,16 +15,12 @@ function basis(D: number, k: number): Formula {
   return D === 1 ? intCst(1) : elemT(intCst(1), D, k);
 }
 
-const macroOnly = (name: string) => (): never => {
-  throw new Error(`internal: ${name} is expanded before lowering`);
-};
-
 /**
  * `GradMatrix(f,v)`: the Jacobian of f with respect to the variable v, as KeOps packs it: the
  * gradients Grad(f, v, e_k) for the standard basis e_0 … e_{F−1} of f's dimension, concatenated
  * (component k·V + l is ∂f_k/∂v_l; dimension F·V).
  */
-export const GradMatrixOp = defineOp({
+export const GradMatrixOp = defineMacro({
   name: "GradMatrix",
   arity: 2,
   nattrs: 0,
@@ -35,7 +31,6 @@ export const GradMatrixOp = defineOp({
     const rows = Array.from({ length: f.dim }, (_, k) => gradFormula(f, v, basis(f.dim, k)));
     return rows.slice(1).reduce((acc, r) => apply(concat, [acc, r]), rows[0]!);
   },
-  lower: macroOnly("GradMatrix"),
 });
 
 /** Σ_k ∂f_k/∂v_k (f and v of the same dimension). */
@@ -50,7 +45,7 @@ function divergenceFormula(f: Formula, v: Formula): Formula {
 }
 
 /** `Divergence(f,v)`: Σ_k ∂f_k/∂v_k, f of v's dimension (scalar). */
-export const DivergenceOp = defineOp({
+export const DivergenceOp = defineMacro({
   name: "Divergence",
   arity: 2,
   nattrs: 0,
@@ -59,11 +54,10 @@ export const DivergenceOp = defineOp({
     return 1;
   },
   expand: (self) => divergenceFormula(self.args[0]!, self.args[1]!),
-  lower: macroOnly("Divergence"),
 });
 
 /** `Laplacian(f,v)`: Σ_k ∂²f/∂v_k², f scalar: the divergence of Grad(f, v, 1). */
-export const LaplacianOp = defineOp({
+export const LaplacianOp = defineMacro({
   name: "Laplacian",
   arity: 2,
   nattrs: 0,
@@ -75,7 +69,6 @@ export const LaplacianOp = defineOp({
     const [f, v] = self.args as [Formula, Formula];
     return divergenceFormula(gradFormula(f, v, intCst(1)), v);
   },
-  lower: macroOnly("Laplacian"),
 });
 
 export const gradMatrix = (f: Formula, v: Formula): Formula => apply(GradMatrixOp, [f, v]);

@@ -5,7 +5,7 @@
  * reverse accumulation over the formula DAG with each op's `vjp`.
  */
 import { KeOpsError } from "../errors.js";
-import { Var, apply, defineOp, opByName, type Formula } from "../formula/node.js";
+import { Var, apply, defineMacro, opByName, type Formula } from "../formula/node.js";
 import { add, intCst } from "../formula/ops/arith.js";
 import { sumT } from "../formula/ops/inner-sum.js";
 
@@ -14,7 +14,7 @@ function requireVar(op: string, v: Formula): void {
 }
 
 /** `Grad(F,v,e)`: the gradient of ⟨F, e⟩ with respect to the variable v (dimension of v). */
-export const GradOp = defineOp({
+export const GradOp = defineMacro({
   name: "Grad",
   arity: 3,
   nattrs: 0,
@@ -26,13 +26,10 @@ export const GradOp = defineOp({
     const [F, v, e] = self.args as [Formula, Formula, Formula];
     return gradFormula(F, v, e);
   },
-  lower: () => {
-    throw new Error("internal: Grad is expanded before lowering");
-  },
 });
 
 /** `Diff(F,v,u)`: the differential of F with respect to the variable v, applied to u (dimension of F). */
-export const DiffOp = defineOp({
+export const DiffOp = defineMacro({
   name: "Diff",
   arity: 3,
   nattrs: 0,
@@ -43,9 +40,6 @@ export const DiffOp = defineOp({
   expand: (self) => {
     const [F, v, u] = self.args as [Formula, Formula, Formula];
     return diffFormula(F, v, u);
-  },
-  lower: () => {
-    throw new Error("internal: Diff is expanded before lowering");
   },
 });
 

@@ -77,6 +77,20 @@ export function defineOp<T extends OpDef>(def: T): T {
   return def;
 }
 
+/**
+ * Declares a macro op (`Grad`, `Diff`, `GradMatrix`, `ComplexAbs`, `Factorize` …): it has no
+ * lowering of its own; `expand` gives the formula of ordinary ops it stands for, substituted
+ * before lowering (compile/lower.ts), so its `lower` is never called.
+ */
+export function defineMacro<T extends Omit<OpDef, "lower"> & { expand(self: Formula): Formula }>(def: T): T & OpDef {
+  return defineOp({
+    ...def,
+    lower: (): never => {
+      throw new Error(`internal: ${def.name} is a macro op, expanded before lowering`);
+    },
+  });
+}
+
 /** Looks an op up by its KeOps name. */
 export function opByName(name: string): OpDef | undefined {
   return registry.get(name);

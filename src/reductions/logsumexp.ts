@@ -2,7 +2,7 @@
  * Online, stable log-sum-exp family: a running (max m, scaled sums s) state.
  * LogSumExp (optionally weighted: log Σ exp(f)·g) and SumSoftMaxWeight (Σ exp(f)·g / Σ exp(f)).
  */
-import { KeOpsError, argError, said } from "../errors.js";
+import { KeOpsError } from "../errors.js";
 import { SsaBuilder } from "../ir/ssa.js";
 import type { ReductionDef, ReductionProgram, ShiftExpGroup } from "./types.js";
 
@@ -97,7 +97,7 @@ export const LogSumExpReduction: ReductionDef = {
   usesK: false,
   sumLike: true,
   check: ({ fdim, gdim }) => {
-    if (gdim !== undefined && fdim !== 1) argError("weight", "a LazyTensor K of dimension 1 (logsumexp with a weight needs a scalar formula)", said(`a formula of dimension ${fdim}`));
+    if (gdim !== undefined && fdim !== 1) throw new KeOpsError(`logsumexp: with a weight, expected a scalar formula, got dimension ${fdim}`);
   },
   valueShape: ({ fdim, gdim }) => [gdim ?? fdim],
   build({ fdim, gdim, scheme }): ReductionProgram {
@@ -106,7 +106,7 @@ export const LogSumExpReduction: ReductionDef = {
     if (gdim === undefined) {
       return shiftExpProgram("LogSumExp", fdim, 1, (c) => ({ f: c, g: [null] }), lse, fdim, tiled);
     }
-    if (fdim !== 1) throw new KeOpsError(`logsumexp: with a weight, expected a scalar formula, got dimension ${fdim}`);
+    LogSumExpReduction.check({ fdim, gdim, K: 1 });
     return shiftExpProgram(
       "LogSumExp", 1, gdim,
       () => ({ f: 0, g: Array.from({ length: gdim }, (_, k) => 1 + k) }),
@@ -124,11 +124,11 @@ export const SumSoftMaxWeightReduction: ReductionDef = {
   usesK: false,
   sumLike: true,
   check: ({ fdim }) => {
-    if (fdim !== 1) argError("formula", "a scalar formula (dimension 1): sumsoftmaxweight weighs by exp(F)", said(`a formula of dimension ${fdim}`));
+    if (fdim !== 1) throw new KeOpsError(`sumsoftmaxweight: expected a scalar formula, got dimension ${fdim}`);
   },
   valueShape: ({ gdim }) => [gdim!],
   build({ fdim, gdim, scheme }): ReductionProgram {
-    if (fdim !== 1) throw new KeOpsError(`sumsoftmaxweight: expected a scalar formula, got dimension ${fdim}`);
+    SumSoftMaxWeightReduction.check({ fdim, gdim, K: 1 });
     const D = gdim!;
     return shiftExpProgram(
       "SumSoftMaxWeight", 1, 1 + D,

@@ -6,7 +6,7 @@
  * Binary ops broadcast a single complex number (dimension 2) against a complex vector.
  */
 import { KeOpsError } from "../../errors.js";
-import { apply, defineOp, type Formula, type LowerContext, type OpDef } from "../node.js";
+import { apply, defineOp, defineMacro, type Formula, type LowerContext, type OpDef } from "../node.js";
 import type { OpExtra } from "./common.js";
 import { add, intCst, inv, minus, mul, sub } from "./arith.js";
 import { SqrtOp } from "./math.js";
@@ -90,15 +90,12 @@ function realToComplex(name: string, f: (ctx: LowerContext, x: number) => [numbe
 
 /** A macro op: the formula of ordinary ops it stands for (as keopscore defines it). */
 function complexMacro(name: string, arity: number, dim: (dims: readonly number[]) => number, expand: (args: readonly Formula[]) => Formula): OpDef {
-  return defineOp({
+  return defineMacro({
     name,
     arity,
     nattrs: 0,
     dim,
     expand: (self) => expand(self.args),
-    lower: () => {
-      throw new Error(`internal: ${name} is expanded before lowering`);
-    },
   });
 }
 
