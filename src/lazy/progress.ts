@@ -180,11 +180,12 @@ export function runWatched(job: KernelJob, l: ChunkLayout, w: Watch, run: (j: Ke
   throwIfAborted(w.signal);
   const c = new Chunker(job, l);
   const rep = new Reporter(w.onProgress);
-  while (!c.finished) {
+  for (let k = 0; !c.finished; k++) {
     const { job: sub, pairs } = c.next();
     run(sub);
     c.record(pairs);
-    rep.report(c.donePairs / c.totalPairs, c.donePairs);
+    // the first chunk carries the warm-up (threads, a fresh module's first tier): no estimate from it alone
+    if (k > 0) rep.report(c.donePairs / c.totalPairs, c.donePairs);
     throwIfAborted(w.signal);
   }
   rep.done(c.donePairs);
@@ -201,11 +202,11 @@ export async function runWatchedAsync(job: KernelJob, l: ChunkLayout, w: Watch, 
   const c = new Chunker(job, l);
   const rep = new Reporter(w.onProgress);
   let yielded = now();
-  while (!c.finished) {
+  for (let k = 0; !c.finished; k++) {
     const { job: sub, pairs } = c.next();
     await run(sub);
     c.record(pairs);
-    rep.report(c.donePairs / c.totalPairs, c.donePairs);
+    if (k > 0) rep.report(c.donePairs / c.totalPairs, c.donePairs);
     if (now() - yielded > YIELD_GAP) {
       await yieldToLoop();
       yielded = now();
