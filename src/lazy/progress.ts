@@ -1,7 +1,7 @@
 /**
  * Progress and cancellation of long runs, above the backends: a job is cut into chunks of outer
  * rows (each an ordinary kernel run on any backend), sized from the pairs/s measured so far to
- * take ~0.2 s; between chunks the signal is looked at and progress reported. Nothing here knows
+ * take 0.2–0.6 s; between chunks the signal is looked at and progress reported. Nothing here knows
  * a backend: every backend, present or future, gets it.
  */
 import { KeOpsError } from "../errors.js";
@@ -127,7 +127,7 @@ function chunkJob(job: KernelJob, l: ChunkLayout, b: number, nb: number, r0: num
 }
 
 /** Longest a chunk may aim at, whatever the per-call overhead (an abort waits for the chunk under way). */
-const MAX_CHUNK_SECONDS = 0.8;
+const MAX_CHUNK_SECONDS = 0.6;
 
 /**
  * Walks a job's rows (batch by batch) in chunks whose size follows the measured rate: the first
