@@ -27,7 +27,7 @@ const fmtSeconds = (s: number): string => (!Number.isFinite(s) ? "?" : s >= 90 ?
 /** A progress bar on a terminal (redrawn in place); elsewhere one line per tenth. */
 function progressBar(log: (line: string) => void): (p: Progress) => void {
   const tty = process.stderr.isTTY === true;
-  let tenth = -1;
+  let tenth = 0; // lines from 10 % on: the first estimates come from small chunks
   return (p) => {
     const pct = (100 * p.fraction).toFixed(0).padStart(3);
     const text = `${pct} %  ${p.pairsPerSecond.toExponential(2)} pairs/s  ${p.fraction < 1 ? `${fmtSeconds(p.secondsLeft)} left` : "done"}`;

@@ -103,6 +103,7 @@ async function run(name, backend) {
     const M = Math.min(300, N);
     const q = new Tensor(points.data.slice(0, 2 * M), [M, 2]);
     const red = name === "knn" ? "ArgKMin" : $("reduction").value;
+    if (red === "KMin") throw new Error("KMin gives K values per point, which this plot cannot show: pick ArgKMin (links to the K nearest) or a scalar reduction");
     const Kk = red === "ArgKMin" ? Math.min(K, N) : 1;
     const idx = await reduce(formula, red, Kk, { x: q, y: points, b: ones(N), s: [s] }, backend);
     summary.ms = performance.now() - t0;

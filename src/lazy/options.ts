@@ -16,7 +16,7 @@ export type { Progress } from "./progress.js";
 
 /**
  * Progress and cancellation of long work, accepted by every reduction, KeOpsFunction call and
- * solve. A run asked for either is cut into row chunks (each ~0.1–0.3 s of work) with the
+ * solve. A run asked for either is cut into row chunks (each 0.2–0.6 s of work) with the
  * callback and the signal looked at between chunks.
  *
  * - `onProgress` is called at most a few times per second and once at the end with `fraction: 1`.

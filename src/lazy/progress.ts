@@ -1,7 +1,7 @@
 /**
  * Progress and cancellation of long runs, above the backends: a job is cut into chunks of outer
  * rows (each an ordinary kernel run on any backend), sized from the pairs/s measured so far to
- * take ~0.2 s; between chunks the signal is looked at and progress reported. Nothing here knows
+ * take 0.2–0.6 s; between chunks the signal is looked at and progress reported. Nothing here knows
  * a backend: every backend, present or future, gets it.
  */
 import { KeOpsError } from "../errors.js";
@@ -67,8 +67,12 @@ export class Reporter {
   private best = 0;
   constructor(private readonly onProgress: ((p: Progress) => void) | undefined) {}
 
-  /** Reports `fraction` (clamped, never below what was reported) with `pairs` done so far. */
-  report(fraction: number, pairs: number, force = false): void {
+  /**
+   * Reports `fraction` (clamped, never below what was reported) with `pairs` done so far. The
+   * pace is the average since the start, or `recent` (the latest chunk's, a better predictor
+   * once the warm-up is over) when given.
+   */
+  report(fraction: number, pairs: number, force = false, recent?: { pairsPerSecond: number; secondsLeft: number }): void {
     if (!this.onProgress) return;
     const t = now();
     const f = Math.min(1, Math.max(this.best, Number.isFinite(fraction) ? fraction : 0));
@@ -76,8 +80,8 @@ export class Reporter {
     this.best = f;
     this.last = t;
     const dt = Math.max(t - this.t0, 1e-9);
-    const pairsPerSecond = pairs / dt;
-    const secondsLeft = f >= 1 ? 0 : f > 0 ? (dt * (1 - f)) / f : Infinity;
+    const pairsPerSecond = recent && f < 1 ? recent.pairsPerSecond : pairs / dt;
+    const secondsLeft = f >= 1 ? 0 : recent ? recent.secondsLeft : f > 0 ? (dt * (1 - f)) / f : Infinity;
     this.onProgress({ fraction: f, pairsPerSecond, secondsLeft });
   }
 
@@ -131,10 +135,15 @@ function chunkJob(job: KernelJob, l: ChunkLayout, b: number, nb: number, r0: num
   return { inputs, outputs, nOuter: rows, nInner: job.nInner, nBatch: nb, inOffsets, outOffsets };
 }
 
+/** Longest a chunk may aim at, whatever the per-call overhead (an abort waits for the chunk under way). */
+const MAX_CHUNK_SECONDS = 0.6;
+
 /**
  * Walks a job's rows (batch by batch) in chunks whose size follows the measured rate: the first
- * holds ~{@link FIRST_PAIRS} pairs, each next one aims at {@link CHUNK_SECONDS} (at most 4× the
- * previous one).
+ * holds ~{@link FIRST_PAIRS} pairs, each next one aims at {@link CHUNK_SECONDS} at the latest
+ * chunk's pace (at most 4× the previous one). Where a call has a fixed cost (an async call's
+ * hand-off to another thread: tens of ms), chunks aim at 10× the shortest chunk seen, up to
+ * {@link MAX_CHUNK_SECONDS}, to keep that cost near a tenth of the run.
  */
 class Chunker {
   private b = 0;
@@ -142,7 +151,10 @@ class Chunker {
   private rows: number;
   readonly totalPairs: number;
   donePairs = 0;
-  private readonly t0 = now();
+  /** Pace of the latest chunk, pairs/s. */
+  rate = 0;
+  private shortest = Infinity;
+  private started = now();
   constructor(private readonly job: KernelJob, private readonly l: ChunkLayout) {
     this.rows = Math.max(1, Math.floor(FIRST_PAIRS / Math.max(1, job.nInner)));
     this.totalPairs = job.nBatch * job.nOuter * Math.max(1, job.nInner);
@@ -152,7 +164,7 @@ class Chunker {
     return this.b >= this.job.nBatch;
   }
 
-  /** The next chunk and its pair count. */
+  /** The next chunk and its pair count (its clock starts now). */
   next(): { job: KernelJob; pairs: number } {
     const { job } = this;
     const nInner = Math.max(1, job.nInner);
@@ -167,15 +179,24 @@ class Chunker {
       this.r = r1;
       if (r1 === job.nOuter) [this.b, this.r] = [this.b + 1, 0];
     }
+    this.started = now();
     return { job: sub, pairs: sub.nBatch * sub.nOuter * nInner };
   }
 
-  /** Records a finished chunk and sizes the next from the rate so far. */
+  /** Records a finished chunk and sizes the next from its pace. */
   record(pairs: number): void {
+    const dt = Math.max(now() - this.started, 1e-6);
     this.donePairs += pairs;
-    const rate = this.donePairs / Math.max(now() - this.t0, 1e-6);
-    const want = Math.max(1, Math.floor((rate * CHUNK_SECONDS) / Math.max(1, this.job.nInner)));
+    this.rate = pairs / dt;
+    this.shortest = Math.min(this.shortest, dt);
+    const target = Math.min(MAX_CHUNK_SECONDS, Math.max(CHUNK_SECONDS, 10 * this.shortest));
+    const want = Math.max(1, Math.floor((this.rate * target) / Math.max(1, this.job.nInner)));
     this.rows = Math.min(want, this.rows * 4);
+  }
+
+  /** The latest chunk's pace and the time left at it. */
+  get pace(): { pairsPerSecond: number; secondsLeft: number } {
+    return { pairsPerSecond: this.rate, secondsLeft: (this.totalPairs - this.donePairs) / Math.max(this.rate, 1e-9) };
   }
 }
 
@@ -189,11 +210,12 @@ export function runWatched(job: KernelJob, l: ChunkLayout, w: Watch, run: (j: Ke
   throwIfAborted(w.signal);
   const c = new Chunker(job, l);
   const rep = new Reporter(w.onProgress);
-  while (!c.finished) {
+  for (let k = 0; !c.finished; k++) {
     const { job: sub, pairs } = c.next();
     run(sub);
     c.record(pairs);
-    rep.report(c.donePairs / c.totalPairs, c.donePairs);
+    // the first chunk carries the warm-up (threads, a fresh module's first tier): no estimate from it alone
+    if (k > 0) rep.report(c.donePairs / c.totalPairs, c.donePairs, false, c.pace);
     throwIfAborted(w.signal);
   }
   rep.done(c.donePairs);
@@ -210,11 +232,11 @@ export async function runWatchedAsync(job: KernelJob, l: ChunkLayout, w: Watch, 
   const c = new Chunker(job, l);
   const rep = new Reporter(w.onProgress);
   let yielded = now();
-  while (!c.finished) {
+  for (let k = 0; !c.finished; k++) {
     const { job: sub, pairs } = c.next();
     await run(sub);
     c.record(pairs);
-    rep.report(c.donePairs / c.totalPairs, c.donePairs);
+    if (k > 0) rep.report(c.donePairs / c.totalPairs, c.donePairs, false, c.pace);
     if (now() - yielded > YIELD_GAP) {
       await yieldToLoop();
       yielded = now();
