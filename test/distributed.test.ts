@@ -139,7 +139,9 @@ test("Redis unreachable: a KeOpsError within a bounded time, from run, startWork
     e instanceof KeOpsError && new RegExp(`cannot reach Redis at 127.0.0.1:${port}`).test(e.message));
   assert.ok(performance.now() - t0 < 5000, `rejected after ${performance.now() - t0} ms`);
   await c.close();
-  await assert.rejects(startWorker({ connection: `redis://127.0.0.1:${port}`, timeoutMs: 1000 }), /cannot reach Redis at 127\.0\.0\.1/);
+  await assert.rejects(startWorker({ connection: `redis://127.0.0.1:${port}`, timeoutMs: 1000 }).ready, /cannot reach Redis at 127\.0\.0\.1/);
+  assert.throws(() => startWorker({ connection: url, concurrency: 0 }), /concurrency: expected an integer ≥ 1, got 0/);
+  assert.throws(() => startWorker({ connection: url, backend: "gpu" as never }), /backend: expected "auto" or one of/);
   const cli = new Proc(spawn(process.execPath, ["--import", "tsx", "src/distributed/bin.ts", "worker", "--redis", `redis://127.0.0.1:${port}`], { cwd: root, stdio: ["ignore", "pipe", "pipe"] }), "cli");
   assert.equal(await cli.exited, 1);
   assert.match(cli.out, /keops-ts: distributed: cannot reach Redis at 127\.0\.0\.1:\d+/);
