@@ -130,6 +130,36 @@ test("a shard that throws once is retried; a worker SIGKILLed mid-shard loses no
   });
 });
 
+test("blob stores: row ranges across Redis values and in files, replace on put, delete by prefix", { skip, timeout: 30_000 }, async () => {
+  const { RedisBlobStore, FolderBlobStore } = await import("../src/distributed/blobs.js");
+  const { Redis } = await import("ioredis");
+  const client = new Redis(url);
+  const dir = mkdtempSync(join(tmpdir(), "keops-blobs-"));
+  try {
+    // 120-byte Redis values: 10 rows of 3 float32 each, so ranges span several values
+    for (const store of [new RedisBlobStore(client, "t:", 60, 120), new FolderBlobStore(dir)]) {
+      const data = Float32Array.from({ length: 3000 }, (_, k) => k * 0.5);
+      const ref = await store.put("run/in/0", data, 3);
+      assert.deepEqual(ref, { key: "run/in/0", dtype: "float32", rows: 1000, dim: 3 });
+      for (const [a, b] of [[7, 23], [0, 1000], [999, 1000], [10, 20], [5, 5]] as const)
+        assert.deepEqual(await store.getRange(ref, a, b), data.subarray(3 * a, 3 * b), `${store.ref.kind} rows ${a}–${b}`);
+      await assert.rejects(store.getRange(ref, 990, 1001), /rows 990–1001 are outside its 1000 rows/);
+      const ints = Int32Array.from([1, -1, 3, 4]);
+      const iref = await store.put("run/out/0.i", ints, 2);
+      await store.put("run/out/0.i", ints.map((v) => v + 1), 2); // a retried shard replaces
+      assert.deepEqual(await store.getRange(iref, 1, 2), Int32Array.from([4, 5]));
+      assert.ok(await store.has("run/in/0"));
+      await store.deletePrefix("run/");
+      assert.ok(!(await store.has("run/in/0")) && !(await store.has("run/out/0.i")), store.ref.kind);
+      await assert.rejects(store.getRange(ref, 0, 1), /blob run\/in\/0: /);
+      await assert.rejects(store.put("../x", data, 3), /blob key: expected a path of/);
+    }
+  } finally {
+    client.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("Redis unreachable: a KeOpsError within a bounded time, from run, startWorker and the CLI", { skip, timeout: 60_000 }, async () => {
   const port = await freePort(); // nothing listens there
   const c = connect({ connection: `redis://127.0.0.1:${port}`, timeoutMs: 1000 });
