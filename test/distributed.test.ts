@@ -17,7 +17,7 @@ import { join, resolve } from "node:path";
 import { KeOpsError, Vi, Vj, backendInfo, type Tensor } from "../src/index.js";
 import { genred } from "../src/lazy/genred.js";
 import type { KeOpsFunction } from "../src/lazy/keopsfunction.js";
-import { connect, folderBlobs, startWorker, type Cluster } from "../src/distributed/index.js";
+import { connect, folderBlobs, startWorker, type Cluster, type DistributedProgress } from "../src/distributed/index.js";
 import { assertClose, assertExact, withSeed } from "./util.js";
 import { Proc, freePort, startRedis, startWorkerProcess } from "./redis-server.js";
 
@@ -82,10 +82,12 @@ test("two worker processes: sum, logsumexp, arg-K-min, a genred function equal t
       // every case with Redis blobs, the first (sum) with folder blobs too
       for (const [k, cluster] of clusters.entries())
         for (const [name, fn, args, rtol] of k ? cases.slice(0, 1) : cases) {
-          const progress: number[] = [];
-          const got = (await cluster.run(fn, args, { rowsPerShard: 700, colsPerShard: 1100, onProgress: (p) => progress.push(p.shardsDone) })) as Out;
+          const progress: DistributedProgress[] = [];
+          const got = (await cluster.run(fn, args, { rowsPerShard: 700, colsPerShard: 1100, onProgress: (p) => progress.push(p) })) as Out;
           same(got, local(fn, args), `${name} (${k ? "folder" : "Redis"} blobs)`, rtol);
-          assert.ok(progress.length >= 1 && progress[progress.length - 1] === Math.max(...progress), `${name}: progress ${progress}`);
+          const last = progress[progress.length - 1]!;
+          assert.ok(last.shardsDone === last.shardsTotal && last.shardsTotal === 9 && last.fraction === 1 && last.pairsPerSecond > 0, `${name}: ${JSON.stringify(last)}`);
+          assert.ok(progress.every((p, i) => i === 0 || p.fraction >= progress[i - 1]!.fraction), `${name}: fraction non-decreasing`);
         }
       // default shard sizes from the number of live workers; the result's shape and dtype as locally
       const fn = D.neg().exp().sum({ axis: 1, call: false }) as never;
