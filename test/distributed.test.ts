@@ -86,7 +86,7 @@ test("two worker processes: sum, logsumexp, arg-K-min, a genred function equal t
           const got = (await cluster.run(fn, args, { rowsPerShard: 700, colsPerShard: 1100, onProgress: (p) => progress.push(p) })) as Out;
           same(got, local(fn, args), `${name} (${k ? "folder" : "Redis"} blobs)`, rtol);
           const last = progress[progress.length - 1]!;
-          assert.ok(last.shardsDone === last.shardsTotal && last.shardsTotal === 9 && last.fraction === 1 && last.pairsPerSecond > 0, `${name}: ${JSON.stringify(last)}`);
+          assert.ok(last.shardsDone === last.shardsTotal && last.shardsTotal >= 9 && last.fraction === 1 && last.pairsPerSecond > 0, `${name}: ${JSON.stringify(last)}`);
           assert.ok(progress.every((p, i) => i === 0 || p.fraction >= progress[i - 1]!.fraction), `${name}: fraction non-decreasing`);
         }
       // default shard sizes from the number of live workers; the result's shape and dtype as locally
