@@ -164,7 +164,13 @@ export function connect(opts: ConnectOptions): Cluster {
     const run = manifest.run;
     try {
       if (manifest.shards.length) {
-        await runFlow(L, manifest, o);
+        try {
+          await runFlow(L, manifest, o);
+        } catch (e) {
+          // a failed run: its shards still waiting would only fail on the deleted blobs
+          await removeRun(L, run, manifest.shards.length);
+          throw e;
+        }
         await L.queue.remove(run).catch(() => {});
       }
       return await assemble(manifest, store);
