@@ -6,15 +6,18 @@
  * overhead per shard: many tiny shards on one worker, (run time) / (shards).
  *
  *   node --import tsx bench/distributed.ts [--n 200000] [--workers 1,2] [--out bench/results]
+ *   node --import tsx bench/distributed.ts --only transfer     (the Redis blob transfer alone)
  *
- * Writes bench/results/distributed.json and distributed.md, with the machine's load.
+ * Also the blob store's Redis transfer rate: a 120 MB float32 array put, then read back whole and
+ * as 8 row ranges. Writes bench/results/distributed.json and distributed.md (with the machine's
+ * load), or distributed-transfer.json with `--only transfer`.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 import { Vi, Vj, randn, type Tensor } from "../src/index.js";
 import type { KeOpsFunction } from "../src/lazy/keopsfunction.js";
-import { connect } from "../src/distributed/index.js";
+import { RedisBlobStore, connect } from "../src/distributed/index.js";
 import { startRedis, startWorkerProcess, type Proc } from "../test/redis-server.js";
 
 const root = resolve(import.meta.dirname, "..");
@@ -49,6 +52,43 @@ function compare(got: Out, want: Out): { maxRelErr: number; indexMismatches: num
   return { maxRelErr, indexMismatches };
 }
 
+/** MB/s of a 120 MB array through the Redis blob store: put, get whole, get as 8 row ranges. */
+async function transfer(url: string): Promise<{ mb: number; putMBs: number; getMBs: number; rangesMBs: number }> {
+  const { Redis } = await import("ioredis");
+  const client = new Redis(url);
+  try {
+    const store = new RedisBlobStore(client, "bench:");
+    const data = randn([10_000_000, 3], { seed: 10 }).data;
+    const mb = data.byteLength / 1e6;
+    let t = performance.now();
+    const ref = await store.put("t/in/0", data, 3);
+    const put = (performance.now() - t) / 1000;
+    t = performance.now();
+    await store.getRange(ref, 0, ref.rows);
+    const get = (performance.now() - t) / 1000;
+    t = performance.now();
+    for (let k = 0; k < 8; k++) await store.getRange(ref, (k * ref.rows) / 8, ((k + 1) * ref.rows) / 8);
+    const ranges = (performance.now() - t) / 1000;
+    await store.deletePrefix("t/");
+    return { mb, putMBs: mb / put, getMBs: mb / get, rangesMBs: mb / ranges };
+  } finally {
+    client.disconnect();
+  }
+}
+
+if (process.argv.includes("--only")) {
+  const { proc, url } = await startRedis();
+  try {
+    const r = { date: new Date().toISOString(), load: loadavg()[0], ...(await transfer(url)) };
+    mkdirSync(outDir, { recursive: true });
+    writeFileSync(join(outDir, "distributed-transfer.json"), JSON.stringify(r, null, 1) + "\n");
+    console.log(JSON.stringify(r));
+  } finally {
+    await proc.kill("SIGTERM");
+  }
+  process.exit(0);
+}
+
 const load0 = loadavg()[0]!;
 const t00 = performance.now();
 const x = randn([n, 3], { seed: 1 }), y = randn([n, 3], { seed: 2 }), b = randn([n, 1], { seed: 3 });
@@ -67,7 +107,10 @@ for (const c of cases) {
 
 const { proc: redis, url } = await startRedis();
 let overhead: { shards: number; seconds: number; perShardMs: number } | undefined;
+let moved: Awaited<ReturnType<typeof transfer>> | undefined;
 try {
+  moved = await transfer(url);
+  console.log(JSON.stringify({ transfer: moved }));
   for (const W of workerCounts) {
     const queue = `bench-${W}`;
     const workers: Proc[] = await Promise.all(Array.from({ length: W }, () => startWorkerProcess(root, url, ["--queue", queue])));
@@ -105,7 +148,7 @@ try {
 
 const load1 = loadavg()[0]!;
 const machine = `${cpus()[0]?.model ?? "?"}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
-const result = { date: new Date().toISOString(), n, machine, loadStart: load0, loadEnd: load1, seconds: (performance.now() - t00) / 1000, rows, overhead };
+const result = { date: new Date().toISOString(), n, machine, loadStart: load0, loadEnd: load1, seconds: (performance.now() - t00) / 1000, rows, overhead, transfer: moved };
 mkdirSync(outDir, { recursive: true });
 writeFileSync(join(outDir, "distributed.json"), JSON.stringify(result, null, 1) + "\n");
 const fmt = (v: number) => v.toExponential(2);
@@ -122,6 +165,8 @@ const md = [
   "| reduction | setting | time | pairs/s | shards | max error / scale | index mismatches |",
   "|---|---|---|---|---|---|---|",
   ...rows.map((r) => `| ${r.case} | ${r.setting} | ${(r.seconds as number).toFixed(2)} s | ${fmt(r.pairsPerSecond as number)} | ${r.shards || "—"} | ${(r.maxRelErr as number).toExponential(1)} | ${r.indexMismatches} |`),
+  "",
+  moved ? `Redis blob store, a ${moved.mb.toFixed(0)} MB array: put ${moved.putMBs.toFixed(0)} MB/s, read back whole ${moved.getMBs.toFixed(0)} MB/s, as 8 row ranges ${moved.rangesMBs.toFixed(0)} MB/s.` : "",
   "",
   overhead ? `Overhead per shard (one worker, ${overhead.shards} shards of 100 × 1000 pairs): ${overhead.perShardMs.toFixed(1)} ms (${overhead.seconds.toFixed(2)} s in all): queueing, reading the shard's rows from Redis, the kernel call, writing its state, the merge.` : "",
   "",

@@ -17,7 +17,7 @@ import { join, resolve } from "node:path";
 import { KeOpsError, Vi, Vj, backendInfo, type Tensor } from "../src/index.js";
 import { genred } from "../src/lazy/genred.js";
 import type { KeOpsFunction } from "../src/lazy/keopsfunction.js";
-import { connect, folderBlobs, startWorker, type Cluster } from "../src/distributed/index.js";
+import { connect, folderBlobs, startWorker, type Cluster, type DistributedProgress } from "../src/distributed/index.js";
 import { assertClose, assertExact, withSeed } from "./util.js";
 import { Proc, freePort, startRedis, startWorkerProcess } from "./redis-server.js";
 
@@ -82,10 +82,12 @@ test("two worker processes: sum, logsumexp, arg-K-min, a genred function equal t
       // every case with Redis blobs, the first (sum) with folder blobs too
       for (const [k, cluster] of clusters.entries())
         for (const [name, fn, args, rtol] of k ? cases.slice(0, 1) : cases) {
-          const progress: number[] = [];
-          const got = (await cluster.run(fn, args, { rowsPerShard: 700, colsPerShard: 1100, onProgress: (p) => progress.push(p.shardsDone) })) as Out;
+          const progress: DistributedProgress[] = [];
+          const got = (await cluster.run(fn, args, { rowsPerShard: 700, colsPerShard: 1100, onProgress: (p) => progress.push(p) })) as Out;
           same(got, local(fn, args), `${name} (${k ? "folder" : "Redis"} blobs)`, rtol);
-          assert.ok(progress.length >= 1 && progress[progress.length - 1] === Math.max(...progress), `${name}: progress ${progress}`);
+          const last = progress[progress.length - 1]!;
+          assert.ok(last.shardsDone === last.shardsTotal && last.shardsTotal >= 9 && last.fraction === 1 && last.pairsPerSecond > 0, `${name}: ${JSON.stringify(last)}`);
+          assert.ok(progress.every((p, i) => i === 0 || p.fraction >= progress[i - 1]!.fraction), `${name}: fraction non-decreasing`);
         }
       // default shard sizes from the number of live workers; the result's shape and dtype as locally
       const fn = D.neg().exp().sum({ axis: 1, call: false }) as never;
@@ -130,6 +132,36 @@ test("a shard that throws once is retried; a worker SIGKILLed mid-shard loses no
   });
 });
 
+test("blob stores: row ranges across Redis values and in files, replace on put, delete by prefix", { skip, timeout: 30_000 }, async () => {
+  const { RedisBlobStore, FolderBlobStore } = await import("../src/distributed/blobs.js");
+  const { Redis } = await import("ioredis");
+  const client = new Redis(url);
+  const dir = mkdtempSync(join(tmpdir(), "keops-blobs-"));
+  try {
+    // 120-byte Redis values: 10 rows of 3 float32 each, so ranges span several values
+    for (const store of [new RedisBlobStore(client, "t:", 60, 120), new FolderBlobStore(dir)]) {
+      const data = Float32Array.from({ length: 3000 }, (_, k) => k * 0.5);
+      const ref = await store.put("run/in/0", data, 3);
+      assert.deepEqual(ref, { key: "run/in/0", dtype: "float32", rows: 1000, dim: 3 });
+      for (const [a, b] of [[7, 23], [0, 1000], [999, 1000], [10, 20], [5, 5]] as const)
+        assert.deepEqual(await store.getRange(ref, a, b), data.subarray(3 * a, 3 * b), `${store.ref.kind} rows ${a}–${b}`);
+      await assert.rejects(store.getRange(ref, 990, 1001), /rows 990–1001 are outside its 1000 rows/);
+      const ints = Int32Array.from([1, -1, 3, 4]);
+      const iref = await store.put("run/out/0.i", ints, 2);
+      await store.put("run/out/0.i", ints.map((v) => v + 1), 2); // a retried shard replaces
+      assert.deepEqual(await store.getRange(iref, 1, 2), Int32Array.from([4, 5]));
+      assert.ok(await store.has("run/in/0"));
+      await store.deletePrefix("run/");
+      assert.ok(!(await store.has("run/in/0")) && !(await store.has("run/out/0.i")), store.ref.kind);
+      await assert.rejects(store.getRange(ref, 0, 1), /blob run\/in\/0: /);
+      await assert.rejects(store.put("../x", data, 3), /blob key: expected a path of/);
+    }
+  } finally {
+    client.disconnect();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("Redis unreachable: a KeOpsError within a bounded time, from run, startWorker and the CLI", { skip, timeout: 60_000 }, async () => {
   const port = await freePort(); // nothing listens there
   const c = connect({ connection: `redis://127.0.0.1:${port}`, timeoutMs: 1000 });
@@ -139,7 +171,9 @@ test("Redis unreachable: a KeOpsError within a bounded time, from run, startWork
     e instanceof KeOpsError && new RegExp(`cannot reach Redis at 127.0.0.1:${port}`).test(e.message));
   assert.ok(performance.now() - t0 < 5000, `rejected after ${performance.now() - t0} ms`);
   await c.close();
-  await assert.rejects(startWorker({ connection: `redis://127.0.0.1:${port}`, timeoutMs: 1000 }), /cannot reach Redis at 127\.0\.0\.1/);
+  await assert.rejects(startWorker({ connection: `redis://127.0.0.1:${port}`, timeoutMs: 1000 }).ready, /cannot reach Redis at 127\.0\.0\.1/);
+  assert.throws(() => startWorker({ connection: url, concurrency: 0 }), /concurrency: expected an integer ≥ 1, got 0/);
+  assert.throws(() => startWorker({ connection: url, backend: "gpu" as never }), /backend: expected "auto" or one of/);
   const cli = new Proc(spawn(process.execPath, ["--import", "tsx", "src/distributed/bin.ts", "worker", "--redis", `redis://127.0.0.1:${port}`], { cwd: root, stdio: ["ignore", "pipe", "pipe"] }), "cli");
   assert.equal(await cli.exited, 1);
   assert.match(cli.out, /keops-ts: distributed: cannot reach Redis at 127\.0\.0\.1:\d+/);

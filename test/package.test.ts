@@ -50,7 +50,7 @@ console.log(JSON.stringify({ data: Array.from(s.data), auto: i.auto, backends: i
       join(app, "dist.js"),
       `import { connect, startWorker } from "keops-ts/distributed";
 const c = connect({ connection: "redis://127.0.0.1:9" });
-const why = await startWorker({ connection: "redis://127.0.0.1:9" }).then(() => "started", (e) => e.message);
+const why = await startWorker({ connection: "redis://127.0.0.1:9" }).ready.then(() => "started", (e) => e.message);
 console.log(JSON.stringify({ run: typeof c.run, why }));
 `,
     );

@@ -62,6 +62,8 @@ export class RedisBlobStore implements BlobStore {
     private readonly client: Redis,
     prefix = "keops-ts:blob:",
     private readonly ttlSeconds = 7 * 24 * 3600,
+    /** Bytes per Redis value (whole rows; at least one row). */
+    private readonly chunkBytes = CHUNK_BYTES,
   ) {
     this.ref = { kind: "redis", prefix };
   }
@@ -72,7 +74,7 @@ export class RedisBlobStore implements BlobStore {
 
   private rowsPerChunk(ref: Pick<BlobRef, "dim" | "dtype">): number {
     const rowBytes = Math.max(1, ref.dim * (ref.dtype === "float64" ? 8 : 4));
-    return Math.max(1, Math.floor(CHUNK_BYTES / rowBytes));
+    return Math.max(1, Math.floor(this.chunkBytes / rowBytes));
   }
 
   async put(key: string, data: TensorData, dim: number): Promise<BlobRef> {
@@ -200,6 +202,7 @@ export class FolderBlobStore implements BlobStore {
     const slash = prefix.lastIndexOf("/");
     const dir = join(this.path, prefix.slice(0, slash + 1));
     const start = prefix.slice(slash + 1);
+    if (start === "" && slash > 0) return rm(dir, { recursive: true, force: true });
     let names: string[];
     try {
       names = await readdir(dir);

@@ -84,7 +84,7 @@ export async function main(argv: readonly string[], hooks: CliHooks = {}): Promi
     if (!FLAGS[cmd]) throw new KeOpsError(`keops-ts: unknown command ${JSON.stringify(cmd)}\n${USAGE}`);
     const f = flags(cmd, rest);
     if (cmd === "worker") {
-      const w = await startWorker({
+      const w = startWorker({
         connection: required(cmd, f, "redis"),
         concurrency: int(cmd, "concurrency", f.get("concurrency")),
         backend: (f.get("backend") ?? "auto") as BackendName,
@@ -92,6 +92,7 @@ export async function main(argv: readonly string[], hooks: CliHooks = {}): Promi
         lockDuration: int(cmd, "lock-ms", f.get("lock-ms")),
         onShard: hooks.onShard,
       });
+      await w.ready;
       console.log(`keops-ts worker: ready (pid ${process.pid}, queue ${f.get("queue") ?? "keops-ts"}, backend ${f.get("backend") ?? "auto"})`);
       await new Promise<void>((resolve) => {
         const stop = () => void w.close().then(resolve);

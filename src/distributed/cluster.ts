@@ -58,7 +58,7 @@ export interface RunOptions {
   colsPerShard?: number;
   /** Tries per shard (default 3), with exponential backoff from 200 ms. */
   attempts?: number;
-  /** Called as shards finish. */
+  /** Called as shards finish (at most every 250 ms, and when the last one does). */
   onProgress?: (p: DistributedProgress) => void;
   /** Aborting removes the run's pending jobs and rejects with a KeOpsError named "AbortError". */
   signal?: AbortSignal;
@@ -164,7 +164,13 @@ export function connect(opts: ConnectOptions): Cluster {
     const run = manifest.run;
     try {
       if (manifest.shards.length) {
-        await runFlow(L, manifest, o);
+        try {
+          await runFlow(L, manifest, o);
+        } catch (e) {
+          // a failed run: its shards still waiting would only fail on the deleted blobs
+          await removeRun(L, run, manifest.shards.length);
+          throw e;
+        }
         await L.queue.remove(run).catch(() => {});
       }
       return await assemble(manifest, store);
@@ -183,6 +189,7 @@ export function connect(opts: ConnectOptions): Cluster {
     const t0 = performance.now();
     const done = new Set<number>();
     let pairsDone = 0;
+    let lastReport = -Infinity;
     return new Promise<void>((resolve, reject) => {
       let settled = false;
       let poll: NodeJS.Timeout | undefined;
@@ -209,8 +216,11 @@ export function connect(opts: ConnectOptions): Cluster {
           if (!r || done.has(r.index)) return;
           done.add(r.index);
           pairsDone += r.pairs;
-          if (o.onProgress) {
-            const secs = (performance.now() - t0) / 1000;
+          // a few calls per second at most, and always the last
+          const now = performance.now();
+          if (o.onProgress && (done.size === total || now - lastReport >= 250)) {
+            lastReport = now;
+            const secs = (now - t0) / 1000;
             const rate = pairsDone / Math.max(secs, 1e-9);
             o.onProgress({
               shardsDone: done.size, shardsTotal: total, pairsPerSecond: rate,

@@ -14,7 +14,7 @@ import { roleOf } from "../compile/plan.js";
 import type { SlotRole } from "../compile/program.js";
 import { reductionByName } from "../reductions/index.js";
 import type { ReductionDef, ReductionName, SumScheme } from "../reductions/types.js";
-import type { FloatDType, TensorData } from "../tensor.js";
+import type { FloatDType } from "../tensor.js";
 
 /** The version of the spec format this build writes and reads. */
 export const SPEC_VERSION = 1;
@@ -196,9 +196,4 @@ export function coverage(spec: RunSpec, shards: readonly ShardSpec[]): ShardSpec
   }
   if (row !== spec.nOuter) throw new KeOpsError(`shards: rows ${row}–${spec.nOuter} are covered by no shard`);
   return blocks;
-}
-
-/** Elements per row of a blob's data. */
-export function rowsOf(data: TensorData, dim: number): number {
-  return dim === 0 ? 0 : data.length / dim;
 }

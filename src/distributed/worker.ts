@@ -47,6 +47,12 @@ export interface WorkerOptions {
 
 /** A running worker. */
 export interface WorkerHandle {
+  /**
+   * Resolves once Redis answers and the worker listens; rejects with a KeOpsError otherwise
+   * (Redis unreachable within `timeoutMs`, a queue that cannot open). Await it: an unobserved
+   * failure is an unhandled rejection.
+   */
+  readonly ready: Promise<void>;
   /** Finishes the shards in progress, then disconnects. */
   close(): Promise<void>;
 }
@@ -96,36 +102,42 @@ async function process(job: Job, redis: Redis, o: WorkerOptions, UnrecoverableEr
 }
 
 /**
- * Starts a worker on the run queue. Resolves once Redis answers (a KeOpsError after
- * `timeoutMs` otherwise) and the backend is known to be usable.
+ * Starts a worker on the run queue, as `keops-ts worker` does: options are checked at once
+ * (a KeOpsError names a bad one, or a backend that cannot run here); the connection is made in
+ * the background, `ready` says when it listens.
  */
-export async function startWorker(opts: WorkerOptions): Promise<WorkerHandle> {
+export function startWorker(opts: WorkerOptions): WorkerHandle {
   checkOptions(opts);
   const o = { ...opts, backend: opts.backend ?? "auto", queue: opts.queue ?? DEFAULT_QUEUE };
   const ropts = redisOptions(o.connection);
-  const { Worker, UnrecoverableError } = await loadBullMQ();
-  const redis = await connectChecked(ropts, o.timeoutMs ?? 10_000);
-  const lockDuration = o.lockDuration ?? 30_000;
-  let worker: Worker;
-  try {
-    worker = new Worker(o.queue, (job: Job) => process(job, redis, o, UnrecoverableError), {
-      connection: bullConnection(ropts),
-      concurrency: o.concurrency ?? 1,
-      lockDuration,
-      stalledInterval: Math.max(50, Math.floor(lockDuration / 2)),
-      maxStalledCount: 3,
-      autorun: true,
-    });
-    worker.on("error", (e) => console.error(`keops-ts worker: ${e.message}`));
-    await worker.waitUntilReady();
-  } catch (e) {
-    redis.disconnect();
-    throw new KeOpsError(`worker: cannot start on queue ${o.queue}: ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const started = (async () => {
+    const { Worker, UnrecoverableError } = await loadBullMQ();
+    const redis = await connectChecked(ropts, o.timeoutMs ?? 10_000);
+    const lockDuration = o.lockDuration ?? 30_000;
+    try {
+      const worker: Worker = new Worker(o.queue, (job: Job) => process(job, redis, o, UnrecoverableError), {
+        connection: bullConnection(ropts),
+        concurrency: o.concurrency ?? 1,
+        lockDuration,
+        stalledInterval: Math.max(50, Math.floor(lockDuration / 2)),
+        maxStalledCount: 3,
+        autorun: true,
+      });
+      worker.on("error", (e) => console.error(`keops-ts worker: ${e.message}`));
+      await worker.waitUntilReady();
+      return { worker, redis };
+    } catch (e) {
+      redis.disconnect();
+      throw new KeOpsError(`worker: cannot start on queue ${o.queue}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  })();
   return {
+    ready: started.then(() => undefined),
     async close() {
-      await worker.close();
-      await redis.quit().catch(() => redis.disconnect());
+      const s = await started.catch(() => undefined);
+      if (!s) return;
+      await s.worker.close();
+      await s.redis.quit().catch(() => s.redis.disconnect());
     },
   };
 }
