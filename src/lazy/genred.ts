@@ -17,7 +17,7 @@ import { KeOpsError, argError } from "../errors.js";
 import { Var, type Cat, type Formula } from "../formula/node.js";
 import { parseAlias, parseFormula } from "../formula/parse.js";
 import { reductionByName } from "../reductions/index.js";
-import type { ReductionName } from "../reductions/types.js";
+import type { ReductionAlias, ReductionName } from "../reductions/types.js";
 import type { Tensor } from "../tensor.js";
 import type { Binding } from "./bindings.js";
 import type { ReductionResult } from "./execute.js";
@@ -25,7 +25,7 @@ import { makeKeOpsFunction, type KeOpsFunction } from "./keopsfunction.js";
 import { execOptions, type ReduceOptions } from "./options.js";
 
 /** Reduction names genred accepts: KeOps's, and pykeops's underscore spellings. */
-export type GenredReductionOp = ReductionName | "Min_ArgMin" | "Max_ArgMax" | "KMin_ArgKMin";
+export type GenredReductionOp = ReductionName | ReductionAlias | "Min_ArgMin" | "Max_ArgMax" | "KMin_ArgKMin";
 
 /** Options of {@link genred}. */
 export interface GenredOptions extends Pick<ReduceOptions, "backend" | "dtypeAcc" | "sumScheme"> {
@@ -81,7 +81,7 @@ export function genred<O extends GenredOptions>(formula: string, aliases: readon
   const rawName = o.reductionOp ?? "Sum";
   const name = SPELLINGS[rawName] ?? rawName;
   const red = reductionByName(name);
-  if (!red) argError("reductionOp", `one of ${[...Object.keys(SPELLINGS), "Sum", "LogSumExp", "SumSoftMaxWeight", "Min", "ArgMin", "MinArgMin", "Max", "ArgMax", "MaxArgMax", "KMin", "ArgKMin", "KMinArgKMin"].map((s) => JSON.stringify(s)).join(", ")}`, rawName);
+  if (!red) argError("reductionOp", `one of ${[...Object.keys(SPELLINGS), "Sum", "LogSumExp", "SumSoftMaxWeight", "Min", "ArgMin", "MinArgMin", "Max", "ArgMax", "MaxArgMax", "KMin", "ArgKMin", "KMinArgKMin", "LogSumExpWeight", "SoftMax", "Max_SumShiftExp", "Max_SumShiftExpWeight"].map((s) => JSON.stringify(s)).join(", ")}`, rawName);
   const axis = o.axis ?? 0;
   if (axis !== 0 && axis !== 1) argError("axis", "0 or 1", axis);
   let K = 1;

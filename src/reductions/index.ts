@@ -5,17 +5,19 @@ import {
   ArgMaxReduction, ArgMinReduction, MaxArgMaxReduction, MaxReduction, MinArgMinReduction, MinReduction,
 } from "./minmax.js";
 import { ArgKMinReduction, KMinArgKMinReduction, KMinReduction } from "./kmin.js";
+import { MaxSumShiftExpReduction, MaxSumShiftExpWeightReduction, REDUCTION_ALIASES } from "./shiftexp.js";
 import type { ReductionDef, ReductionName } from "./types.js";
 
-export type { ReductionDef, ReductionName, ReductionProgram, SumScheme } from "./types.js";
+export type { ReductionAlias, ReductionDef, ReductionName, ReductionProgram, SumScheme } from "./types.js";
 
 const all: ReductionDef[] = [
   SumReduction, LogSumExpReduction, SumSoftMaxWeightReduction,
   MinReduction, ArgMinReduction, MinArgMinReduction, MaxReduction, ArgMaxReduction, MaxArgMaxReduction,
   KMinReduction, ArgKMinReduction, KMinArgKMinReduction,
+  MaxSumShiftExpReduction, MaxSumShiftExpWeightReduction,
 ];
 
-const byName = new Map<string, ReductionDef>(all.map((r) => [r.name, r]));
+const byName = new Map<string, ReductionDef>([...all.map((r): [string, ReductionDef] => [r.name, r]), ...Object.entries(REDUCTION_ALIASES)]);
 
 /** The reduction called `name`, or undefined. */
 export function reductionByName(name: string): ReductionDef | undefined {

@@ -4,7 +4,7 @@
  */
 import { KeOpsError } from "../errors.js";
 import { SsaBuilder } from "../ir/ssa.js";
-import type { ReductionDef, ReductionProgram } from "./types.js";
+import type { ReductionDef, ReductionName, ReductionProgram } from "./types.js";
 
 /**
  * Folds (f, weights g) into (m, s): m' = max(m, f), s' = s·e^(m−m') + g·e^(f−m').
@@ -41,8 +41,8 @@ function mergeShiftExp(b: SsaBuilder, m1: number, s1: readonly number[], m2: num
  * Builds a program of `groups` independent (m, s[width]) accumulators; `inputs(b)` gives each
  * group's (f, g) from the update block's inputs, `finish(b, m, s)` its outputs.
  */
-function shiftExpProgram(
-  name: "LogSumExp" | "SumSoftMaxWeight",
+export function shiftExpProgram(
+  name: ReductionName,
   groups: number,
   width: number,
   inputs: (b: SsaBuilder, grp: number) => { f: number; g: number[] },

@@ -8,7 +8,11 @@ import type { Block, VT } from "../ir/ssa.js";
 export type ReductionName =
   | "Sum" | "LogSumExp" | "SumSoftMaxWeight"
   | "Min" | "Max" | "ArgMin" | "ArgMax" | "MinArgMin" | "MaxArgMax"
-  | "KMin" | "ArgKMin" | "KMinArgKMin";
+  | "KMin" | "ArgKMin" | "KMinArgKMin"
+  | "Max_SumShiftExp" | "Max_SumShiftExpWeight";
+
+/** Other names of reductions, as pykeops accepts them (`SoftMax` is `SumSoftMaxWeight`). */
+export type ReductionAlias = "LogSumExpWeight" | "SoftMax";
 
 /** Summation schemes, as in KeOps. */
 export type SumScheme = "direct_sum" | "block_sum" | "kahan_scheme";
