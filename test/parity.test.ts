@@ -3,7 +3,7 @@
  * DifferenceMatrix, SoftDTW_SqDist, GradMatrix, Divergence, Laplacian, Factorize, AutoFactorize;
  * the reductions Max_SumShiftExp(Weight), LogSumExpWeight, SoftMax; the LazyTensor methods `.T`,
  * the `*_reduction` names, matmul (1-D, 2-D, batched; sumScheme), matvec, rmatvec — each against
- * the dense float64 reference on every backend (float32 and float64, both axes, sizes 0, 1 and
+ * the dense float64 reference on every backend (float64 on both axes and float32, sizes 0, 1 and
  * across tiles), gradients against finite differences.
  */
 import { test } from "node:test";
@@ -50,10 +50,11 @@ const gcases: GCase[] = [
 ];
 
 for (const c of gcases)
-  test(`${c.name}: every backend, both axes, float32 and float64, against the dense reference`, () =>
+  test(`${c.name}: every backend, both axes (float64), float32, against the dense reference`, () =>
     withSeed((d) => {
       for (const dt of DTYPES)
-        for (const axis of [0, 1] as const)
+        // both axes in float64; float32 (the same code, another precision) on axis 1: fewer kernels
+        for (const axis of dt === "float64" ? ([0, 1] as const) : ([1] as const))
           for (const [M, N] of SIZES) {
             const args = c.data(d, axis === 1 ? M : N, axis === 1 ? N : M, dt);
             const ref = reference(genred(c.formula, c.aliases, { axis, ...c.opts } as never), ...args);
