@@ -44,13 +44,21 @@ export const REF_OPS: Record<string, RefOp> = {
   ...PARITY_REF_OPS,
 };
 
+const expansions = new WeakMap<Formula, Formula>();
+/** A macro node's expansion, built once per node (not once per pair). */
+function expansionOf(f: Formula): Formula {
+  let e = expansions.get(f);
+  if (!e) expansions.set(f, (e = f.op.expand!(f)));
+  return e;
+}
+
 /** Evaluates a formula for one pair; `value(ind)` gives a variable's components. */
 export function evalFormula(f: Formula, value: (ind: number) => Vec, memo = new Map<Formula, Vec>()): Vec {
   const hit = memo.get(f);
   if (hit) return hit;
   let out: Vec;
   if (f.isVar) out = value(f.ind);
-  else if (f.op.expand) out = evalFormula(f.op.expand(f), value, memo); // macro ops (Grad, Diff): their expansion
+  else if (f.op.expand) out = evalFormula(expansionOf(f), value, memo); // macro ops (Grad, Diff): their expansion
   else {
     const op = REF_OPS[f.op.name];
     if (!op) throw new Error(`reference: no float64 evaluation for ${f.op.name}`);
@@ -103,6 +111,14 @@ function reduceRow(name: string, fs: Vec[], gs: Vec[] | undefined, fdim: number,
       const m = fs.reduce((a, f) => Math.max(a, f[0]!), -Infinity);
       const den = fs.reduce((s, f) => s + Math.exp(f[0]! - m), 0);
       return { v: Array.from({ length: gd }, (_, c) => fs.reduce((s, f, j) => s + Math.exp(f[0]! - m) * gs![j]![c]!, 0) / den) };
+    }
+    case "Max_SumShiftExp":
+    case "Max_SumShiftExpWeight": {
+      // KeOps's raw (max, Σ exp(f − max)·g) pair, g = 1 without a weight
+      const m = fs.reduce((a, f) => Math.max(a, f[0]!), -Infinity);
+      const w = gs ?? fs.map(() => [1]);
+      const D = gs ? gd : 1;
+      return { v: [m, ...Array.from({ length: D }, (_, c) => (m === -Infinity ? 0 : fs.reduce((s, f, j) => s + Math.exp(f[0]! - m) * w[j]![c]!, 0)))] };
     }
     default: {
       const dir = name.startsWith("Max") || name === "ArgMax" ? "max" : "min";
@@ -159,7 +175,7 @@ export function referenceMasked(fn: KeOpsFunction<unknown>, keep: ((i: number, j
   const nOut = axis === 1 ? M : N, nIn = axis === 1 ? N : M;
   const fdim = call.formula.dim;
   const valuesOut: number[] = [], indicesOut: number[] = [];
-  let rowShape: number[] = [];
+  let rowShape: number[];
   for (let b = 0; b < nBatch; b++) {
     const bidx: number[] = [];
     let rem = b;
@@ -188,11 +204,9 @@ export function referenceMasked(fn: KeOpsFunction<unknown>, keep: ((i: number, j
       const r = reduceRow(call.reduction.name, fs, call.formula2 ? gs : undefined, fdim, call.formula2?.dim ?? 0, call.K);
       if (r.v) valuesOut.push(...r.v);
       if (r.i) indicesOut.push(...r.i.map((k) => (k < 0 ? k : kept[k]!)));
-      rowShape = call.reduction.usesK ? (fdim === 1 ? [call.K] : [call.K, fdim]) : [call.formula2 && call.reduction.name !== "Sum" ? call.formula2.dim : fdim];
     }
   }
-  if (nOut === 0 || nBatch === 0)
-    rowShape = call.reduction.usesK ? (fdim === 1 ? [call.K] : [call.K, fdim]) : [call.formula2 ? call.formula2.dim : fdim];
+  rowShape = [...call.reduction.valueShape({ fdim, gdim: call.formula2?.dim, K: call.K })];
   const name = call.reduction.name;
   const hasV = !name.startsWith("Arg");
   const hasI = name.includes("Arg");

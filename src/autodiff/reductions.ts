@@ -66,6 +66,7 @@ export function valueRowShape(call: ReductionCall): number[] {
 
 /** See {@link ReductionVjp}. */
 export const reductionVjp: ReductionVjp = (call, vars, gradOut, wrt, dtype, forward) => {
+  if (call.reduction.grad.kind === "unsupported") throw new KeOpsError(call.reduction.grad.why);
   const geo = geometry(vars.values());
   const axis = call.axis;
   const ctx: Ctx = {

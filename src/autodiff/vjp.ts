@@ -1,5 +1,5 @@
 /** `KeOpsFunction.vjp`: one gradient per argument, from the reduction gradients. */
-import { argError, said } from "../errors.js";
+import { KeOpsError, argError, said } from "../errors.js";
 import type { Binding } from "../lazy/bindings.js";
 import { dtypeOf, type VarData } from "../lazy/execute.js";
 import { argumentData, type FunctionSpec } from "../lazy/keopsfunction.js";
@@ -19,6 +19,11 @@ export function bindingData(ind: number, b: Binding): VarData {
  * variables in index order), each shaped like the argument; parameters are summed over i and j.
  */
 export function functionVjp(spec: FunctionSpec, args: readonly TensorLike[], gradOut: TensorLike): Tensor[] {
+  const red = spec.call.reduction.name;
+  if (red === "Max_SumShiftExp" || red === "Max_SumShiftExpWeight")
+    throw new KeOpsError(
+      `vjp: no gradient for the raw reduction ${red} (its (max, shifted sum) pair is differentiable only through the log-sum-exp or softmax built on it, as in KeOps): use LogSumExp (with a weight) or SumSoftMaxWeight`,
+    );
   const order = [...spec.symbolic].sort((a, b) => a[0] - b[0]);
   if (args.length !== order.length)
     argError("args", `${order.length} tensor(s), for ${order.map(([i, d, c]) => `Var(${i},${d},${c})`).join(", ") || "no symbolic variable"}`, said(`${args.length}`));

@@ -12,8 +12,8 @@ import {
   ComplexAbsOp, ComplexAddOp, ComplexAngleOp, ComplexDivideOp, ComplexExp1jOp, ComplexExpOp, ComplexImagOp, ComplexMultOp,
   ComplexRealOp, ComplexRealScalOp, ComplexSubtractOp, ComplexSumOp, ConjOp, Imag2ComplexOp, Real2ComplexOp,
 } from "../formula/ops/complex.js";
-import { LazyTensor, setComplexOperandHook, toLazy, type Operand, type Reduced } from "../lazy/lazytensor.js";
-import { REDUCE_KEYS, checkInner, normaliseOptions, type InnerOptions, type ReduceOptions, type WithAxis } from "../lazy/options.js";
+import { LazyTensor, setComplexOperandHook, toLazy, type MatmulOptions, type Operand, type Reduced } from "../lazy/lazytensor.js";
+import { REDUCE_KEYS, checkInner, checkOptions, normaliseOptions, type InnerOptions, type ReduceOptions, type WithAxis } from "../lazy/options.js";
 import type { ReductionName } from "../reductions/types.js";
 import { asTensor, type Tensor, type TensorLike } from "../tensor.js";
 
@@ -153,8 +153,10 @@ export class ComplexLazyTensor<S extends boolean = false> extends LazyTensor<S> 
    * `K @ v` for a complex K: Σ_j K_ij · v_j with v complex, of shape (N, 2k) interleaved (for a
    * real v, give `(re, 0)` pairs); an interleaved (M, 2k) result.
    */
-  override matmul(v: TensorLike): Tensor {
-    return this.mul(new ComplexLazyTensor(asTensor(v, "v"), 1)).sum({ axis: this.nbatchdims + 1 }) as Tensor;
+  override matmul<O extends MatmulOptions = {}>(v: TensorLike, opts?: O): Reduced<S, O, Tensor> {
+    checkOptions(opts, "matmul", REDUCE_KEYS);
+    if (opts && ("axis" in opts || "dim" in opts)) argError("opts", "no axis (matmul reduces over j)", opts);
+    return this.mul(new ComplexLazyTensor(asTensor(v, "v"), 1)).sum({ ...opts, axis: this.nbatchdims + 1 }) as Reduced<S, O, Tensor>;
   }
 
   /** @internal only the sum keeps complex values; other reductions are errors. */

@@ -19,7 +19,7 @@ import { KeOpsError, argError } from "../errors.js";
 import { Var, substitute, type Cat, type Formula } from "../formula/node.js";
 import { parseAlias, parseFormula } from "../formula/parse.js";
 import { reductionByName, reductionSpellings } from "../reductions/index.js";
-import type { ReductionName } from "../reductions/types.js";
+import type { ReductionAlias, ReductionName } from "../reductions/types.js";
 import type { Tensor } from "../tensor.js";
 import type { Binding } from "./bindings.js";
 import type { ReductionResult } from "./execute.js";
@@ -27,7 +27,7 @@ import { makeKeOpsFunction, type KeOpsFunction } from "./keopsfunction.js";
 import { LONG_WORK_KEYS, checkOptions, execOptions, type ReduceOptions } from "./options.js";
 
 /** Reduction names genred accepts: KeOps's, and pykeops's underscore spellings. */
-export type GenredReductionOp = ReductionName | "Min_ArgMin" | "Max_ArgMax" | "KMin_ArgKMin";
+export type GenredReductionOp = ReductionName | ReductionAlias | "Min_ArgMin" | "Max_ArgMax" | "KMin_ArgKMin";
 
 /** Options of {@link genred}. */
 export interface GenredOptions extends Pick<ReduceOptions, "backend" | "dtypeAcc" | "sumScheme" | "onProgress" | "signal"> {

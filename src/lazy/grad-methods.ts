@@ -1,6 +1,12 @@
-/** The symbolic calculus methods of LazyTensor: `grad(v, e)` and `diff(v, u)`. */
+/**
+ * The symbolic calculus methods of LazyTensor: `grad(v, e)`, `diff(v, u)`, `gradMatrix(v)`,
+ * `divergence(v)`, `laplacian(v)`, and KeOps's explicit factorisations `factorize(g)` /
+ * `autoFactorize()`.
+ */
 import { argError, said } from "../errors.js";
 import { DiffOp, GradOp } from "../autodiff/grad.js";
+import { DivergenceOp, GradMatrixOp, LaplacianOp } from "../autodiff/calculus.js";
+import { AutoFactorizeOp, FactorizeOp } from "../formula/ops/factorize.js";
 import { LazyTensor, toLazy, type Operand } from "./lazytensor.js";
 
 type Either<A extends boolean, B extends boolean> = A extends true ? true : B extends true ? true : false;
@@ -18,6 +24,22 @@ declare module "./lazytensor.js" {
      * `u` (of v's dimension); the result has this formula's dimension.
      */
     diff<T extends boolean = false>(v: LazyTensor<boolean>, u: LazyTensor<T> | Exclude<Operand, LazyTensor<boolean>>): LazyTensor<Either<S, T>>;
+    /**
+     * `GradMatrix(F,v)`: the Jacobian of this formula with respect to the variable `v`, KeOps's
+     * packing: component k·V + l is ∂F_k/∂v_l (pykeops `grad_matrix`).
+     */
+    gradMatrix(v: LazyTensor<boolean>): LazyTensor<S>;
+    /** `Divergence(F,v)`: Σ_k ∂F_k/∂v_k, F of v's dimension (pykeops `divergence`). */
+    divergence(v: LazyTensor<boolean>): LazyTensor<S>;
+    /** `Laplacian(F,v)`: Σ_k ∂²F/∂v_k², F scalar (pykeops `laplacian`). */
+    laplacian(v: LazyTensor<boolean>): LazyTensor<S>;
+    /**
+     * `Factorize(F,g)` (pykeops `factorize`): F with its occurrences of g computed once. keops-ts
+     * always shares repeated sub-formulas, so the value is F's; kept for the formula's KeOps form.
+     */
+    factorize<T extends boolean = false>(g: LazyTensor<T>): LazyTensor<Either<S, T>>;
+    /** `AutoFactorize(F)` (pykeops `auto_factorize`): F (every repeated sub-formula is shared anyway). */
+    autoFactorize(): LazyTensor<S>;
   }
 }
 
@@ -39,3 +61,27 @@ LazyTensor.prototype.diff = function diff(this: LazyTensor<boolean>, v: LazyTens
   if (ul.ndim !== vv.ndim) argError("diff: u", `dimension ${vv.ndim} (the dimension of v)`, said(`dimension ${ul.ndim}`));
   return this.op(DiffOp, [vv, ul]);
 } as LazyTensor<boolean>["diff"];
+
+LazyTensor.prototype.gradMatrix = function gradMatrix(this: LazyTensor<boolean>, v: LazyTensor<boolean>) {
+  return this.op(GradMatrixOp, [checkVariable(v, "gradMatrix")]);
+} as LazyTensor<boolean>["gradMatrix"];
+
+LazyTensor.prototype.divergence = function divergence(this: LazyTensor<boolean>, v: LazyTensor<boolean>) {
+  const vv = checkVariable(v, "divergence");
+  if (this.ndim !== vv.ndim) argError("divergence: v", `a variable of the formula's dimension ${this.ndim}`, said(`dimension ${vv.ndim}`));
+  return this.op(DivergenceOp, [vv]);
+} as LazyTensor<boolean>["divergence"];
+
+LazyTensor.prototype.laplacian = function laplacian(this: LazyTensor<boolean>, v: LazyTensor<boolean>) {
+  if (this.ndim !== 1) argError("laplacian", "a scalar formula (dimension 1)", said(`dimension ${this.ndim}`));
+  return this.op(LaplacianOp, [checkVariable(v, "laplacian")]);
+} as LazyTensor<boolean>["laplacian"];
+
+LazyTensor.prototype.factorize = function factorize(this: LazyTensor<boolean>, g: LazyTensor<boolean>) {
+  if (!(g instanceof LazyTensor)) argError("factorize: g", "a LazyTensor (a sub-formula of this one)", g);
+  return this.op(FactorizeOp, [g]);
+} as LazyTensor<boolean>["factorize"];
+
+LazyTensor.prototype.autoFactorize = function autoFactorize(this: LazyTensor<boolean>) {
+  return this.op(AutoFactorizeOp);
+} as LazyTensor<boolean>["autoFactorize"];

@@ -25,6 +25,15 @@ import {
   type InnerOptions, type KReduceOptions, type LogSumExpOptions, type ReduceOptions, type WithAxis,
 } from "./options.js";
 
+/** Options of {@link LazyTensor.matmul}: those of a sum reduction but the axis. */
+export type MatmulOptions = Omit<ReduceOptions, "axis" | "dim">;
+
+/** Options of {@link LazyTensor.sumsoftmaxweightReduction}: the weight and a reduction's options. */
+export interface SumSoftMaxWeightOptions extends ReduceOptions {
+  /** The values averaged with the softmax weights. */
+  weight: Operand;
+}
+
 /** Anything a binary method accepts besides a LazyTensor: numbers, number arrays, 1-D tensors. */
 export type Operand = LazyTensor<boolean> | number | readonly number[] | Tensor | Float32Array | Float64Array;
 
@@ -458,10 +467,94 @@ export class LazyTensor<S extends boolean = false> {
     return this.reduce("KMinArgKMin", normaliseOptions(opts), { K: opts.K }) as Reduced<S, O, [Tensor, Tensor]>;
   }
 
-  /** `K @ v`: the sum over j of this_ij · v_j, v of shape (N, Dv). */
-  matmul(v: TensorLike): Tensor {
-    const vj = new LazyTensor(asTensor(v, "v"), 1);
-    return this.mul(vj).reduce("Sum", { axis: this.nbatchdims + 1 }) as Tensor;
+  // ---- pykeops's `*_reduction` names: always the reduction (never the inner vector op) -----------
+
+  /** Log-sum-exp reduction (pykeops `logsumexp_reduction`): {@link logsumexp}. */
+  logsumexpReduction<O extends LogSumExpOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, Tensor> {
+    return this.logsumexp(axisOrOptions);
+  }
+  /** Softmax-weighted sum (pykeops `sumsoftmaxweight_reduction(weight=…, axis=…)`): {@link sumsoftmaxweight}. */
+  sumsoftmaxweightReduction<O extends SumSoftMaxWeightOptions & WithAxis>(opts: O): Reduced<S, O, Tensor> {
+    if (typeof opts !== "object" || opts === null || opts.weight === undefined) argError("weight", "a weight (the values averaged), in the options", opts?.weight);
+    const { weight, ...rest } = opts;
+    return this.sumsoftmaxweight(weight, rest as ReduceOptions & WithAxis) as Reduced<S, O, Tensor>;
+  }
+  /** Min reduction over i or j (pykeops `min_reduction`; an axis is required). */
+  minReduction<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, Tensor> {
+    return this.reduce("Min", normaliseOptions(axisOrOptions)) as Reduced<S, O, Tensor>;
+  }
+  /** Max reduction (pykeops `max_reduction`). */
+  maxReduction<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, Tensor> {
+    return this.reduce("Max", normaliseOptions(axisOrOptions)) as Reduced<S, O, Tensor>;
+  }
+  /** Argmin reduction (pykeops `argmin_reduction`), int32. */
+  argminReduction<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, Tensor> {
+    return this.reduce("ArgMin", normaliseOptions(axisOrOptions)) as Reduced<S, O, Tensor>;
+  }
+  /** Argmax reduction (pykeops `argmax_reduction`), int32. */
+  argmaxReduction<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, Tensor> {
+    return this.reduce("ArgMax", normaliseOptions(axisOrOptions)) as Reduced<S, O, Tensor>;
+  }
+  /** [min, argmin] (pykeops `min_argmin_reduction`). */
+  minArgminReduction<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, [Tensor, Tensor]> {
+    return this.minArgmin(axisOrOptions);
+  }
+  /** [max, argmax] (pykeops `max_argmax_reduction`). */
+  maxArgmaxReduction<O extends ReduceOptions & WithAxis>(axisOrOptions: number | O): Reduced<S, O, [Tensor, Tensor]> {
+    return this.maxArgmax(axisOrOptions);
+  }
+  /** The K smallest values (pykeops `Kmin_reduction`). */
+  KminReduction<O extends KReduceOptions & WithAxis>(opts: O): Reduced<S, O, Tensor> {
+    return this.Kmin(opts);
+  }
+  /** Indices of the K smallest values (pykeops `argKmin_reduction`). */
+  argKminReduction<O extends KReduceOptions & WithAxis>(opts: O): Reduced<S, O, Tensor> {
+    return this.argKmin(opts);
+  }
+  /** [Kmin, argKmin] (pykeops `Kmin_argKmin_reduction`). */
+  KminArgKminReduction<O extends KReduceOptions & WithAxis>(opts: O): Reduced<S, O, [Tensor, Tensor]> {
+    return this.KminArgKmin(opts);
+  }
+
+  // ---- linear operator ------------------------------------------------------------------------
+
+  /**
+   * `K @ v`, as pykeops: K a scalar formula (trailing dimension 1) seen as an M×N matrix, v of
+   * shape (N,) → (M,), (N, Dv) → (M, Dv), or (…batch, N, Dv) → (…batch, M, Dv) with the batch
+   * dims broadcast against K's: the Sum reduction over j of K_ij · v_j. Options: those of `sum`
+   * except the axis (`sumScheme`, `dtypeAcc`, `backend`, `async`, `call`).
+   */
+  matmul<O extends MatmulOptions = {}>(v: TensorLike, opts?: O): Reduced<S, O, Tensor> {
+    const o = (opts ?? {}) as MatmulOptions;
+    if (typeof o !== "object" || o === null) argError("opts", "an options object", o);
+    if ("axis" in o || "dim" in o)
+      argError("opts", "no axis (K @ v always sums over j)", said(`axis ${(o as ReduceOptions).axis ?? (o as ReduceOptions).dim}`));
+    if (this.ndim !== 1)
+      argError("K", "a LazyTensor whose trailing dimension is 1 (a scalar formula) for K @ v", said(`shape ${tuple(this.shape)}`));
+    const t = asTensor(v, "v");
+    if (t.dtype === "int32") argError("v", "float32 or float64 data", said("int32 data"));
+    if (t.ndim === 0) argError("v", "a tensor of shape (N,), (N, Dv) or (…batch, N, Dv)", t);
+    const N = t.shape.length === 1 ? t.shape[0]! : t.shape[t.shape.length - 2]!;
+    if (this.st.nj !== undefined && N !== this.st.nj)
+      argError("v", `${this.st.nj} rows (K is ${tuple(this.shape)}, so v is (${this.st.nj},) or (…, ${this.st.nj}, Dv))`, said(`shape ${tuple(t.shape)}`));
+    const oneD = t.ndim === 1;
+    const shaped = oneD ? t.reshape([1, N, 1]) : t.reshape([...t.shape.slice(0, -2), 1, N, t.shape[t.shape.length - 1]!]);
+    const Kv = this.mul(new LazyTensor(shaped));
+    const out = Kv.reduce("Sum", { ...o, axis: Kv.nbatchdims + 1 });
+    if (!oneD) return out as Reduced<S, O, Tensor>;
+    const flat = (r: Tensor): Tensor => r.reshape([r.data.length]);
+    if (out instanceof Tensor) return flat(out) as Reduced<S, O, Tensor>;
+    if (out instanceof Promise) return out.then(flat) as Reduced<S, O, Tensor>;
+    return argError("v", "a 2-D (N, Dv) tensor when K @ v returns a function (symbolic variables or call: false): the 1-D form reshapes a computed result", t);
+  }
+
+  /** `K @ v` (pykeops `matvec`, for scipy-style linear operators): {@link matmul}. */
+  matvec<O extends MatmulOptions = {}>(v: TensorLike, opts?: O): Reduced<S, O, Tensor> {
+    return this.matmul(v, opts);
+  }
+  /** `Kᵀ @ v` (pykeops `rmatvec`): `K.T.matmul(v)`. */
+  rmatvec<O extends MatmulOptions = {}>(v: TensorLike, opts?: O): Reduced<S, O, Tensor> {
+    return this.T.matmul(v, opts);
   }
 
   /**
@@ -478,6 +571,11 @@ export class LazyTensor<S extends boolean = false> {
   solve(b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Solved<S>;
   solve(b: TensorLike | LazyTensor<boolean>, opts?: SolveOptions): Tensor | SolveFunction | Promise<Tensor> {
     return lazySolve(this, b, opts);
+  }
+
+  /** The transpose, `this.t()` (pykeops's NumPy-style `K.T`). */
+  get T(): LazyTensor<S> {
+    return this.t();
   }
 
   /** Swaps the roles of i and j. */

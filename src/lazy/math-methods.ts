@@ -19,6 +19,8 @@ import { ClampIntOp, ClampOp, FloorOp, IfElseOp, ModOp, ReLUOp, RoundOp, StepOp 
 import { Norm2Op, NormalizeOp, SqDistOp, WeightedSqNormOp } from "../formula/ops/norms.js";
 import { ConcatOp, OneHotOp } from "../formula/ops/vector.js";
 import { ErfOp } from "../formula/ops/erf.js";
+import { BSplineOp } from "../formula/ops/bspline.js";
+import { DifferenceMatrixOp, SoftDTW_SqDistOp } from "../formula/ops/sequences.js";
 import { MatVecMultOp, TensorProdOp, VecMatMultOp, kronParts, tensorDotParts } from "../formula/ops/tensor.js";
 import { LazyTensor, toLazy, type Operand, type Reduced } from "./lazytensor.js";
 import type { ReduceOptions } from "./options.js";
@@ -130,6 +132,18 @@ declare module "./lazytensor.js" {
     sigmoid(): LazyTensor<S>;
     /** log(1 + exp(x)), computed stably (keops-ts addition). */
     softplus(): LazyTensor<S>;
+    /** All differences this_i − other_j, at component j·n + i (pykeops `difference_matrix`, KeOps `DifferenceMatrix`). */
+    differenceMatrix<T extends boolean = false>(other: Other<T>): LazyTensor<Or<S, T>>;
+    /**
+     * The soft-DTW discrepancy between the sequences this and other with the squared difference
+     * as cost and smoothing `gamma` (a scalar) (pykeops `softdtw_sqdist`, KeOps `SoftDTW_SqDist`).
+     */
+    softdtwSqdist<T extends boolean = false, U extends boolean = false>(other: Other<T>, gamma: Other<U>): LazyTensor<Or<S, Or<T, U>>>;
+    /**
+     * The B-splines of order k (0 by default) on the knots this (non-decreasing), evaluated at the
+     * scalar x: dimension this.ndim − k − 1 (pykeops `bspline`, KeOps `BSpline`).
+     */
+    bspline<T extends boolean = false>(x: Other<T>, k?: number): LazyTensor<Or<S, T>>;
   }
 }
 
@@ -155,7 +169,7 @@ for (const [name, def] of Object.entries(unary)) install(name, function (this: A
 const binary: Record<string, OpDef> = {
   eq: EqualOp, ne: NotEqualOp, lt: LessThanOp, gt: GreaterThanOp, le: LessOrEqualOp, ge: GreaterOrEqualOp,
   atan2: Atan2Op, sqdist: SqDistOp, concat: ConcatOp, matvecmult: MatVecMultOp, vecmatmult: VecMatMultOp,
-  tensorprod: TensorProdOp,
+  tensorprod: TensorProdOp, differenceMatrix: DifferenceMatrixOp,
 };
 for (const [name, def] of Object.entries(binary))
   install(name, function (this: AnyLazy, other: Operand) { return this.op(def, [other]); });
@@ -199,6 +213,18 @@ install("weightedsqnorm", function (this: AnyLazy, s: Operand) {
 install("weightedsqdist", function (this: AnyLazy, y: Operand, s: Operand) {
   return this.sub(y as never).weightedsqnorm(s);
 });
+install("softdtwSqdist", function (this: AnyLazy, other: Operand, gamma: Operand) {
+  const g = toLazy(gamma, "gamma");
+  if (g.ndim !== 1) argError("gamma", "a scalar (dimension 1)", said(`dimension ${g.ndim}`));
+  return this.op(SoftDTW_SqDistOp, [other, g]);
+});
+install("bspline", function (this: AnyLazy, x: Operand, k = 0) {
+  if (!Number.isSafeInteger(k) || k < 0) argError("k", "an integer order ≥ 0", k);
+  const xl = toLazy(x, "x");
+  if (xl.ndim !== 1) argError("x", "a scalar (dimension 1)", said(`dimension ${xl.ndim}`));
+  if (this.ndim < k + 2) argError("knots", `at least ${k + 2} knots for order ${k}`, said(`dimension ${this.ndim}`));
+  return this.op(BSplineOp, [xl], [k]);
+});
 install("oneHot", function (this: AnyLazy, D: number) {
   if (!Number.isSafeInteger(D) || D < 1) argError("D", "a positive integer", D);
   return this.op(OneHotOp, [], [D]);
@@ -233,7 +259,10 @@ declare module "./lazytensor.js" {
       erf: StaticUnary, log1p: StaticUnary, expm1: StaticUnary, sigmoid: StaticUnary, softplus: StaticUnary;
     let eq: StaticBinary, ne: StaticBinary, lt: StaticBinary, gt: StaticBinary, le: StaticBinary, ge: StaticBinary,
       atan2: StaticBinary, sqdist: StaticBinary, concat: StaticBinary, matvecmult: StaticBinary,
-      vecmatmult: StaticBinary, tensorprod: StaticBinary, weightedsqnorm: StaticBinary, power: StaticBinary;
+      vecmatmult: StaticBinary, tensorprod: StaticBinary, weightedsqnorm: StaticBinary, power: StaticBinary,
+      differenceMatrix: StaticBinary;
+    let softdtwSqdist: StaticTernary;
+    let bspline: (knots: Operand, x: Operand, k?: number) => LazyTensor<boolean>;
     let clamp: StaticTernary, ifelse: StaticTernary, mod: StaticTernary, weightedsqdist: StaticTernary;
     let round: (x: Operand, decimals?: number) => LazyTensor<boolean>;
     let oneHot: (x: Operand, D: number) => LazyTensor<boolean>;

@@ -4,7 +4,7 @@
  */
 import { KeOpsError } from "../errors.js";
 import { SsaBuilder } from "../ir/ssa.js";
-import type { ReductionDef, ReductionProgram, ShiftExpGroup } from "./types.js";
+import type { ReductionDef, ReductionName, ReductionProgram, ShiftExpGroup } from "./types.js";
 
 /**
  * Folds (f, weights g) into (m, s): m' = max(m, f), s' = s·e^(m−m') + g·e^(f−m').
@@ -42,8 +42,8 @@ function mergeShiftExp(b: SsaBuilder, m1: number, s1: readonly number[], m2: num
  * group's exponent f and weights g as formula-value indices (null: a weight of 1), `finish(b, m, s)`
  * its outputs. The layout is declared as the program's `shiftExp` trait.
  */
-function shiftExpProgram(
-  name: "LogSumExp" | "SumSoftMaxWeight",
+export function shiftExpProgram(
+  name: ReductionName,
   groups: number,
   width: number,
   inputs: (grp: number) => { f: number; g: (number | null)[] },

@@ -8,7 +8,11 @@ import type { Block, VT } from "../ir/ssa.js";
 export type ReductionName =
   | "Sum" | "LogSumExp" | "SumSoftMaxWeight"
   | "Min" | "Max" | "ArgMin" | "ArgMax" | "MinArgMin" | "MaxArgMax"
-  | "KMin" | "ArgKMin" | "KMinArgKMin";
+  | "KMin" | "ArgKMin" | "KMinArgKMin"
+  | "Max_SumShiftExp" | "Max_SumShiftExpWeight";
+
+/** Other names of reductions, as pykeops accepts them (`SoftMax` is `SumSoftMaxWeight`). */
+export type ReductionAlias = "LogSumExpWeight" | "SoftMax";
 
 /** Summation schemes, as in KeOps. */
 export type SumScheme = "direct_sum" | "block_sum" | "kahan_scheme";
@@ -87,12 +91,15 @@ export interface ReductionParams {
  * - `softMaxWeight`: the quotient rule of Σ exp(F)·W / Σ exp(F);
  * - `selected`: the gradient flows to the selected pairs only, found by running the reduction
  *   named `via` (which outputs values and indices);
- * - `none`: piecewise constant (indices): zero.
+ * - `none`: piecewise constant (indices): zero;
+ * - `unsupported`: no gradient (a KeOpsError).
  */
 export type GradRule =
   | { readonly kind: "sum" | "logSumExp" | "softMaxWeight" }
   | { readonly kind: "selected"; readonly via: ReductionName }
-  | { readonly kind: "none" };
+  | { readonly kind: "none" }
+  /** No gradient: a vjp is a KeOpsError saying `why`. */
+  | { readonly kind: "unsupported"; readonly why: string };
 
 /** Declaration of one reduction: everything genred, LazyTensor, autodiff and the backends read. */
 export interface ReductionDef {
