@@ -11,7 +11,7 @@ interface Target {
   /** A memory target: judged from the peak RSS, which a memory probe gives even to a skipped figure. */
   readonly memory?: boolean;
   /** The measured quantity of a figure, and whether it meets the target (`all`: every figure of the run, for ratios). */
-  measure(r: FigureResult, all: readonly FigureResult[]): { value: string; met: boolean };
+  measure(r: FigureResult, all: readonly FigureResult[]): { value: string; met: boolean | null };
 }
 
 const rate = (min: number) => (r: FigureResult) => ({ value: `${fmtSci(r.pairsPerS!)} pairs/s`, met: r.pairsPerS! >= min });
@@ -26,14 +26,14 @@ const other = (all: readonly FigureResult[], r: FigureResult, impl: string, size
 /** Rate ≥ k × the peer's rate in the same run. */
 const vsPeer = (peer: string, k: number) => (r: FigureResult, all: readonly FigureResult[]) => {
   const p = other(all, r, peer);
-  if (!p) return { value: `${fmtSci(r.pairsPerS!)} pairs/s; ${peer} not measured`, met: false };
+  if (!p) return { value: `${fmtSci(r.pairsPerS!)} pairs/s; ${peer} not measured in this run`, met: null };
   const ratio = p.medianS! / r.medianS!;
   return { value: `${fmtSci(r.pairsPerS!)} pairs/s = ${ratio.toFixed(2)}× ${peer} (${fmtSci(p.pairsPerS!)})`, met: ratio >= k };
 };
 /** Rate per pair within 1/k of the same backend's rate at `ref`. */
 const nearRate = (ref: number, k: number) => (r: FigureResult, all: readonly FigureResult[]) => {
   const p = other(all, r, r.spec.impl, ref);
-  if (!p) return { value: `${fmtSci(r.pairsPerS!)} pairs/s; ${fmtSize(ref)} not measured`, met: false };
+  if (!p) return { value: `${fmtSci(r.pairsPerS!)} pairs/s; ${fmtSize(ref)} not measured in this run`, met: null };
   const ratio = p.pairsPerS! / r.pairsPerS!;
   return { value: `${fmtSci(r.pairsPerS!)} pairs/s, ${ratio.toFixed(2)}× slower per pair than at ${fmtSize(ref)} (${fmtSci(p.pairsPerS!)})`, met: ratio <= k };
 };
@@ -80,7 +80,7 @@ export function targetRows(results: readonly FigureResult[], backends: readonly 
       continue;
     }
     const m = t.measure(r, results);
-    rows.push(`| ${t.what} | ${t.backend} | ${m.value}${t.size === undefined ? ` (at ${fmtSize(at)})` : ""} | ${m.met ? "yes" : "no"} |`);
+    rows.push(`| ${t.what} | ${t.backend} | ${m.value}${t.size === undefined ? ` (at ${fmtSize(at)})` : ""} | ${m.met === null ? "—" : m.met ? "yes" : "no"} |`);
   }
   return rows;
 }
