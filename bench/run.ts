@@ -11,7 +11,6 @@ import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { backendInfo } from "../src/index.js";
-import { RELAXED_PROBE, engineHasRelaxedSimd } from "../src/backends/wasm/asm.js";
 import { main as browserBench } from "./browser.js";
 import { parseArgs, type BenchArgs } from "./args.js";
 import { fmtSci, fmtSize, fmtTime } from "./format.js";
@@ -137,9 +136,11 @@ function probeMemory(spec: FigureSpec, seconds: number): Promise<number | null> 
  * where this Node validates relaxed SIMD only with that flag (Node 20), so that both paths are measured.
  */
 const RELAXED = "+relaxed-simd";
-const RELAXED_PROBE_BYTES = Array.from(RELAXED_PROBE).join(",");
-const relaxedBehindFlag = (): boolean => {
-  if (engineHasRelaxedSimd()) return false;
+/** Whether this Node lacks relaxed SIMD that the flag would give, and the library renders FMA (older builds do not). */
+const relaxedBehindFlag = async (): Promise<boolean> => {
+  const asm = (await import("../src/backends/wasm/asm.js")) as { RELAXED_PROBE?: Uint8Array; engineHasRelaxedSimd?: () => boolean };
+  if (!asm.RELAXED_PROBE || !asm.engineHasRelaxedSimd || asm.engineHasRelaxedSimd()) return false;
+  const RELAXED_PROBE_BYTES = Array.from(asm.RELAXED_PROBE).join(",");
   try {
     return execFileSync(process.execPath, ["--experimental-wasm-relaxed-simd", "-e", `process.stdout.write(String(WebAssembly.validate(new Uint8Array([${RELAXED_PROBE_BYTES}]))))`]).toString() === "true";
   } catch {
@@ -207,7 +208,7 @@ async function main(): Promise<void> {
   }
   const t0 = performance.now();
   const loadStart = os.loadavg()[0]!;
-  relaxedFlag = relaxedBehindFlag();
+  relaxedFlag = await relaxedBehindFlag();
   const info = backendInfo();
   const available = info.backends.filter((b) => b.unavailable === null).map((b) => b.name);
   for (const b of args.backends)

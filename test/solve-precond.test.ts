@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LazyTensor, Vi, Vj } from "../src/index.js";
+import { gram, pivotedCholesky } from "../src/solve/nystrom.js";
 import { choleskySolve, denseKernel } from "./solve-util.js";
 import { assertClose, testBackends, withSeed } from "./util.js";
 
@@ -11,7 +12,7 @@ const gauss = Vi(0, D).sub(Vj(1, D)).sqnorm2().neg().exp();
 for (const backend of testBackends()) {
   test(`precond "nystrom" [${backend}]: agrees with a dense Cholesky solve in fewer iterations`, () =>
     withSeed((d) => {
-      for (const [M, rank] of [[1, undefined], [60, 10], [300, 50], [40, 1000]] as const) {
+      for (const [M, rank] of [[1, undefined], [60, 10], [300, 50], [300, undefined], [40, 1000]] as const) {
         const x = d.randn([M, D], "float64");
         const b = d.randn([M, 2], "float64");
         const alpha = 0.05;
@@ -47,4 +48,32 @@ test(`precond: bad options are KeOpsErrors`, () =>
     const K = Vi(x).sub(Vj(x)).sqnorm2().neg().exp();
     assert.throws(() => K.solve(b, { precond: "jacobi" as never }), /^KeOpsError: precond: expected "none" or "nystrom", got "jacobi"/);
     assert.throws(() => K.solve(b, { precond: "nystrom", rank: 0 }), /^KeOpsError: rank: expected a positive integer, got 0/);
+  }));
+
+test("nystrom: pivoted Cholesky stops at the numerical rank, at the trace threshold, at kmax; the blocked Gram product is KᵀK", () =>
+  withSeed((d) => {
+    const p = 37, r = 5;
+    const U = d.randn([p, r], "float64").data;
+    const A = new Float64Array(p * p);
+    for (let i = 0; i < p; i++) for (let j = 0; j < p; j++) for (let k = 0; k < r; k++) A[i * p + j] += U[i * r + k]! * U[j * r + k]!;
+    let trace = 0;
+    for (let i = 0; i < p; i++) trace += A[i * p + i]!;
+    const full = pivotedCholesky(A, p, p, 1e-9 * trace);
+    assert.equal(full.pivots.length, r);
+    assert.ok(full.residual[r - 1]! <= 1e-9 * trace);
+    assert.equal(new Set(full.pivots).size, r);
+    assert.equal(pivotedCholesky(A, p, 2, 0).pivots.length, 2);
+    const loose = pivotedCholesky(A, p, p, 0.5 * trace);
+    assert.ok(loose.pivots.length >= 1 && loose.pivots.length < r && loose.residual.at(-1)! <= 0.5 * trace);
+    // gram: B (lower triangle) += KᵀK for a 131 × 10 block (crosses its 128-row panels and 4 × 4 blocks)
+    const M = 131, m = 10;
+    const K = d.randn([M, m], "float64").data;
+    const B = new Float64Array(m * m);
+    gram(K, 0, M, m, B);
+    for (let s = 0; s < m; s++)
+      for (let t = 0; t <= s; t++) {
+        let want = 0;
+        for (let i = 0; i < M; i++) want += K[i * m + s]! * K[i * m + t]!;
+        assert.ok(Math.abs(B[s * m + t]! - want) <= 1e-12 * (1 + Math.abs(want)), `B[${s}][${t}]`);
+      }
   }));

@@ -115,7 +115,10 @@ function newFormula(d: Data, backend: BackendName): Runner {
 /** keops-ts on `backend`. */
 export function keopsImpl(backend: BackendName): Impl {
   return {
-    init: async () => ({ backend, ...(backend === "wasm" ? { wasmFma: (await import("../../src/backends/wasm/asm.js")).wasmFma() } : {}) }),
+    init: async () => {
+      const asm = backend === "wasm" ? ((await import("../../src/backends/wasm/asm.js")) as { wasmFma?: () => boolean }) : {};
+      return { backend, ...(asm.wasmFma ? { wasmFma: asm.wasmFma() } : {}) };
+    },
     setup(w: Workload, d: Data, size: number): Runner {
       const x = t2(d.x, d.M, d.D), y = t2(d.y, d.N, d.D), b = t2(d.b, d.N, d.Dv);
       const d2 = (): LazyTensor<false> => Vi(x).sub(Vj(y)).sqnorm2();

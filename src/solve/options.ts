@@ -28,7 +28,11 @@ export interface SolveOptions extends LongWorkOptions {
    * computable at chosen points, i.e. K built from variables indexed by i and j only).
    */
   precond?: "none" | "nystrom";
-  /** Rank of the Nyström preconditioner (default min(M, 200)). */
+  /**
+   * Rank of the Nyström preconditioner (random landmarks). Default: read off K's spectrum on a
+   * pilot sample (pivoted Cholesky until the eigenvalues left to CG are ≲ 30·alpha, at most 1000
+   * landmarks, fewer when K_nm would exceed ~200 MB or building the preconditioner M·m²/2 > 1e10).
+   */
   rank?: number;
   /** false: return a function of K's symbolic variables instead of solving now. */
   call?: boolean;

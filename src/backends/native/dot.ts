@@ -3,10 +3,11 @@
  * precomputed inputs of a rewritten body.
  * - norms, once per batch: Σ_c v_c² of an outer slot per row, of an inner slot per column (from
  *   its transposed coordinates);
- * - dot tiles, per block of rows and tile of columns: G(i, j) = Σ_c x_ic·y_jc by a register-blocked
- *   micro-kernel — 4 rows × 2 vectors of columns in 8 accumulators, one FMA per (row, column, c),
- *   each loaded y vector used by 4 rows, each broadcast x by 2 vectors, c a loop (not unrolled: D
- *   only changes a loop bound, so a D = 1000 formula compiles as fast as D = 16).
+ * - dot tiles, per block of rows and tile of columns (the tile's columns first packed D × JT):
+ *   G(i, j) = Σ_c x_ic·y_jc by a register-blocked micro-kernel — DOT_RI rows × DOT_RJ vectors of
+ *   columns (6 × 2) in 12 accumulators, one FMA per (row, column, c), each loaded y vector used by
+ *   6 rows, each broadcast x by 2 vectors; c is a loop (not unrolled: D only changes a loop
+ *   bound, so a D = 1000 formula compiles as fast as D = 16).
  * The renderer reads them with {@link extraLoad}.
  */
 import type { ExtraInput } from "../../compile/blocked.js";
@@ -17,52 +18,40 @@ export function blockedEnabled(): boolean {
   return env !== "0";
 }
 
+/** The micro-kernel's block: rows × vectors of columns (env KEOPS_TS_DOT_BLOCK="4x4" to experiment; 6 × 2 measured best at D = 64 among 4×2, 4×3, 4×4, 6×2, 8×2). */
+const blockEnv = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KEOPS_TS_DOT_BLOCK?.split("x").map(Number);
+export const DOT_RI = blockEnv?.[0] || 6;
+export const DOT_RJ = blockEnv?.[1] || 2;
+
 /** The micro-kernel, emitted once per translation unit that needs it (KDT: the element type, VT: its vector). */
 export const DOT_TILE_FN = `
-/* G[r·ldg + jj] = Σ_c X[r·D + c]·Y[c·NP + jj] for r < nr, jj < jn (jn a multiple of V) */
-static void k_dot_tile(const KDT* __restrict X, const KDT* __restrict Y, int64_t NP, int D, int nr, int jn, KDT* __restrict G, int ldg) {
-  int r = 0;
-  for (; r + 4 <= nr; r += 4) {
-    const KDT *x0 = X + (int64_t)r * D, *x1 = x0 + D, *x2 = x1 + D, *x3 = x2 + D;
-    int jj = 0;
-    for (; jj + 2 * V <= jn; jj += 2 * V) {
-      VT a00 = VT{}, a01 = VT{}, a10 = VT{}, a11 = VT{}, a20 = VT{}, a21 = VT{}, a30 = VT{}, a31 = VT{};
-      const KDT* y = Y + jj;
-      for (int c = 0; c < D; c++, y += NP) {
-        const VT y0 = k_load<VT>(y), y1 = k_load<VT>(y + V);
-        const VT b0 = x0[c] - VT{}, b1 = x1[c] - VT{}, b2 = x2[c] - VT{}, b3 = x3[c] - VT{};
-        a00 += b0 * y0; a01 += b0 * y1; a10 += b1 * y0; a11 += b1 * y1;
-        a20 += b2 * y0; a21 += b2 * y1; a30 += b3 * y0; a31 += b3 * y1;
-      }
-      KDT* g = G + (int64_t)r * ldg + jj;
-      __builtin_memcpy(g, &a00, sizeof(VT)); __builtin_memcpy(g + V, &a01, sizeof(VT)); g += ldg;
-      __builtin_memcpy(g, &a10, sizeof(VT)); __builtin_memcpy(g + V, &a11, sizeof(VT)); g += ldg;
-      __builtin_memcpy(g, &a20, sizeof(VT)); __builtin_memcpy(g + V, &a21, sizeof(VT)); g += ldg;
-      __builtin_memcpy(g, &a30, sizeof(VT)); __builtin_memcpy(g + V, &a31, sizeof(VT));
-    }
-    for (; jj < jn; jj += V) {
-      VT a0 = VT{}, a1 = VT{}, a2 = VT{}, a3 = VT{};
-      const KDT* y = Y + jj;
-      for (int c = 0; c < D; c++, y += NP) {
-        const VT y0 = k_load<VT>(y);
-        a0 += (x0[c] - VT{}) * y0; a1 += (x1[c] - VT{}) * y0; a2 += (x2[c] - VT{}) * y0; a3 += (x3[c] - VT{}) * y0;
-      }
-      KDT* g = G + (int64_t)r * ldg + jj;
-      __builtin_memcpy(g, &a0, sizeof(VT)); __builtin_memcpy(g + ldg, &a1, sizeof(VT));
-      __builtin_memcpy(g + 2 * ldg, &a2, sizeof(VT)); __builtin_memcpy(g + 3 * ldg, &a3, sizeof(VT));
+/* RI rows × RJ vectors of G: acc[r][v] += x[r][c]·y[c][v] over c (RI·RJ accumulators in registers) */
+template<int RI, int RJ> static inline void k_dot_block(const KDT* __restrict X, int D, const KDT* __restrict Y, int64_t ldy, KDT* __restrict G, int ldg) {
+  VT acc[RI][RJ];
+  _Pragma("GCC unroll 16") for (int r = 0; r < RI; r++) _Pragma("GCC unroll 16") for (int v = 0; v < RJ; v++) acc[r][v] = VT{};
+  const KDT* y = Y;
+  for (int c = 0; c < D; c++, y += ldy) {
+    VT yv[RJ];
+    _Pragma("GCC unroll 16") for (int v = 0; v < RJ; v++) yv[v] = k_load<VT>(y + v * V);
+    _Pragma("GCC unroll 16") for (int r = 0; r < RI; r++) {
+      const VT xb = X[(int64_t)r * D + c] - VT{};
+      _Pragma("GCC unroll 16") for (int v = 0; v < RJ; v++) acc[r][v] += xb * yv[v];
     }
   }
+  _Pragma("GCC unroll 16") for (int r = 0; r < RI; r++) _Pragma("GCC unroll 16") for (int v = 0; v < RJ; v++) __builtin_memcpy(G + (int64_t)r * ldg + v * V, &acc[r][v], sizeof(VT));
+}
+/* G[r·ldg + jj] = Σ_c X[r·D + c]·Y[c·ldy + jj] for r < nr, jj < jn (jn a multiple of V) */
+static void k_dot_tile(const KDT* __restrict X, const KDT* __restrict Y, int64_t ldy, int D, int nr, int jn, KDT* __restrict G, int ldg) {
+  int r = 0;
+  for (; r + DOT_RI <= nr; r += DOT_RI) {
+    int jj = 0;
+    for (; jj + DOT_RJ * V <= jn; jj += DOT_RJ * V) k_dot_block<DOT_RI, DOT_RJ>(X + (int64_t)r * D, D, Y + jj, ldy, G + (int64_t)r * ldg + jj, ldg);
+    for (; jj < jn; jj += V) k_dot_block<DOT_RI, 1>(X + (int64_t)r * D, D, Y + jj, ldy, G + (int64_t)r * ldg + jj, ldg);
+  }
   for (; r < nr; r++) {
-    const KDT* x0 = X + (int64_t)r * D;
-    for (int jj = 0; jj < jn; jj += V) {
-      VT a0 = VT{}, a1 = VT{};
-      const KDT* y = Y + jj;
-      int c = 0;
-      for (; c + 2 <= D; c += 2, y += 2 * NP) { a0 += (x0[c] - VT{}) * k_load<VT>(y); a1 += (x0[c + 1] - VT{}) * k_load<VT>(y + NP); }
-      if (c < D) a0 += (x0[c] - VT{}) * k_load<VT>(y);
-      a0 += a1;
-      __builtin_memcpy(G + (int64_t)r * ldg + jj, &a0, sizeof(VT));
-    }
+    int jj = 0;
+    for (; jj + DOT_RJ * V <= jn; jj += DOT_RJ * V) k_dot_block<1, DOT_RJ>(X + (int64_t)r * D, D, Y + jj, ldy, G + (int64_t)r * ldg + jj, ldg);
+    for (; jj < jn; jj += V) k_dot_block<1, 1>(X + (int64_t)r * D, D, Y + jj, ldy, G + (int64_t)r * ldg + jj, ldg);
   }
 }
 `;
@@ -106,7 +95,8 @@ export function dotBuffers(extra: readonly ExtraInput[], T: string): { alloc: st
   extra.forEach((e, k) => {
     if (e.kind !== "dot") return;
     alloc.push(`      ${T}* G${k} = (${T}*)__builtin_malloc(sizeof(${T}) * IB * JT + 64);`);
-    free.push(`      __builtin_free(G${k});`);
+    alloc.push(`      ${T}* YP${k} = (${T}*)__builtin_malloc(sizeof(${T}) * ${e.D} * JT + 64);`);
+    free.push(`      __builtin_free(G${k});`, `      __builtin_free(YP${k});`);
   });
   return { alloc, free };
 }
@@ -116,7 +106,9 @@ export function dotTileCode(extra: readonly ExtraInput[], P: (slot: number) => s
   const L: string[] = [];
   extra.forEach((e, k) => {
     if (e.kind !== "dot") return;
-    L.push(`${ind}k_dot_tile(${P(e.outer)} + (int64_t)i0 * ${e.D}, ybuf + (int64_t)${yBase(e.inner)} * NP + jt, NP, ${e.D}, i1 - i0, (je - jt + V - 1) / V * V, G${k}, JT);`);
+    // the tile's columns packed coordinate by coordinate (D × JT contiguous: no page per coordinate)
+    L.push(`${ind}{ const int jn = (je - jt + V - 1) / V * V; for (int c = 0; c < ${e.D}; c++) __builtin_memcpy(YP${k} + (int64_t)c * JT, ybuf + (int64_t)(${yBase(e.inner)} + c) * NP + jt, sizeof(KDT) * jn);`);
+    L.push(`${ind}  k_dot_tile(${P(e.outer)} + (int64_t)i0 * ${e.D}, YP${k}, JT, ${e.D}, i1 - i0, jn, G${k}, JT); }`);
   });
   return L;
 }

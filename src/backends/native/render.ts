@@ -21,7 +21,7 @@
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
 import { blockDots } from "../../compile/blocked.js";
-import { DOT_TILE_FN, blockedEnabled, dotBuffers, dotTileCode, extraLoad, normBuffers, normCode } from "./dot.js";
+import { DOT_RI, DOT_RJ, DOT_TILE_FN, blockedEnabled, dotBuffers, dotTileCode, extraLoad, normBuffers, normCode } from "./dot.js";
 import { BlockWriter, cLit, type Mode } from "./block.js";
 import { CXX_PRELUDE } from "./prelude.js";
 
@@ -76,7 +76,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
     L.push(`typedef ${AI} VAI __attribute__((vector_size(${V * sz(AI)})));`);
   }
   L.push(`enum { V = ${V}, IB = ${IB}, JT = ${JT} };`);
-  if (extra.some((e) => e.kind === "dot")) L.push(`typedef ${T} KDT;`, DOT_TILE_FN);
+  if (extra.some((e) => e.kind === "dot")) L.push(`typedef ${T} KDT;`, `enum { DOT_RI = ${DOT_RI}, DOT_RJ = ${DOT_RJ} };`, DOT_TILE_FN);
   L.push(`extern "C" int ${SIG_SYMBOL}(void) { return ${SIG_VALUE}; }`);
   const params = [
     "int nBatch", "int nOuter", "int nInner", "int nThreads", "int offF64", "const void* inOff", "const void* outOff",
