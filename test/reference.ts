@@ -238,6 +238,20 @@ export function pairTerms(fn: KeOpsFunction<unknown>, ...args: TensorLike[]): { 
   }
   const nOut = call.axis === 1 ? M : N, nIn = call.axis === 1 ? N : M, dim = call.formula.dim;
   const values = new Float64Array(nOut * nIn * dim);
+  // a node that reads only i-variables (or only j-variables) is evaluated once per i (per j)
+  const deps = new Map<Formula, number>();
+  const dep = (f: Formula): number => {
+    let d = deps.get(f);
+    if (d === undefined) {
+      d = f.isVar ? (f.cat === 0 ? 1 : f.cat === 1 ? 2 : 0) : f.args.reduce((a, g) => a | dep(g), 0);
+      if (f.op.expand) d = 3;
+      deps.set(f, d);
+    }
+    return d;
+  };
+  const fixedMemo = new Map<Formula, Vec>();
+  const byI = Array.from({ length: M }, () => new Map<Formula, Vec>());
+  const byJ = Array.from({ length: N }, () => new Map<Formula, Vec>());
   for (let o = 0; o < nOut; o++)
     for (let n = 0; n < nIn; n++) {
       const i = call.axis === 1 ? o : n, j = call.axis === 1 ? n : o;
@@ -246,7 +260,17 @@ export function pairTerms(fn: KeOpsFunction<unknown>, ...args: TensorLike[]): { 
         const row = v.cat === 0 ? i : v.cat === 1 ? j : 0;
         return Array.from({ length: v.dim }, (_, c) => Number((v.data as ArrayLike<number>)[row * v.dim + c]));
       };
-      values.set(evalFormula(call.formula, value), (o * nIn + n) * dim);
+      const pair = new Map<Formula, Vec>();
+      const memoOf = (f: Formula): Map<Formula, Vec> => [fixedMemo, byI[i]!, byJ[j]!, pair][dep(f)]!;
+      const ev = (f: Formula): Vec => {
+        const memo = memoOf(f);
+        const hit = memo.get(f);
+        if (hit) return hit;
+        const out = f.isVar || f.op.expand ? evalFormula(f, value) : REF_OPS[f.op.name]!(f.args.map(ev), f.attrs, f.dim);
+        memo.set(f, out);
+        return out;
+      };
+      values.set(ev(call.formula), (o * nIn + n) * dim);
     }
   return { nOut, nIn, dim, values };
 }

@@ -190,10 +190,12 @@ export const poolStats = { workerRows: 0, started: (): number => Atomics.load(st
 /**
  * How long a blocking run waits for a worker's chunk without any progress before the calling
  * thread computes that chunk itself (the worker has died, or is stalled): `stallMs`, or 5 × the
- * time the calling thread spent on its own share when that is longer. `dieNext` (tests only):
- * the next worker sent a task stops dead holding its first chunk.
+ * time the calling thread spent on its own share when that is longer. Tests only: `dieNext`, the
+ * next worker sent a task stops dead holding its first chunk; `awaitWorkers`, the calling thread
+ * of a blocking run starts its share only once a worker has taken a chunk (or all are handed
+ * out, or 20 s passed), so that "workers took rows" does not depend on who is faster.
  */
-export const poolLimits = { stallMs: 10000, dieNext: false };
+export const poolLimits = { stallMs: 10000, dieNext: false, awaitWorkers: false };
 
 /** Workers running one source, started on demand, never holding the process open when idle; a dead one is replaced. */
 export class WorkerSet<W extends PoolWorker = PoolWorker> {
@@ -244,6 +246,12 @@ export function runShare(c: Control, run: (b: number, i0: number, i1: number) =>
     // tests: let the worker told to die claim its chunk first (or give up after 10 s)
     const t = Date.now();
     while (Atomics.load(c.sync, CLAIMS + c.dieSlot) === 0 && Date.now() - t < 10000) Atomics.wait(c.sync, DONE, Atomics.load(c.sync, DONE), 1);
+  }
+  if (poolLimits.awaitWorkers) {
+    const t = Date.now();
+    const n = Math.floor(c.sync.length - CLAIMS - 1);
+    while (!claimed(c, n) && Atomics.load(c.sync, BY_WORKERS) === 0 && Atomics.load(c.sync, NEXT) < c.total && Date.now() - t < 20000)
+      Atomics.wait(c.sync, DONE, Atomics.load(c.sync, DONE), 1);
   }
   const t0 = Date.now();
   runChunks(c.sync, c.total, c.nOuter, c.chunk, run);

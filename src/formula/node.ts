@@ -102,11 +102,18 @@ export function allOps(): OpDef[] {
 }
 
 let nextUid = 1;
-const interned = new Map<string, WeakRef<Formula>>();
-const finalizer = new FinalizationRegistry<string>((key) => {
-  const ref = interned.get(key);
-  if (ref && ref.deref() === undefined) interned.delete(key);
-});
+/**
+ * The hash-consing table: node key → node, least recently used first, bounded (strong
+ * references: a WeakRef table cannot shrink inside one synchronous task — the language keeps
+ * every WeakRef target created or read during a task alive until it ends — so a loop of calls
+ * each building a new formula grew without bound). Variables stay (few, and their identity is
+ * what every formula refers to). A node evicted while still in use is rebuilt as an equal, new
+ * object: caches keyed by structure ({@link dagKey}) still hit.
+ */
+const interned = new Map<string, Formula>();
+const variables = new Map<string, Formula>();
+/** Nodes the table keeps (an object so that tests can lower it). */
+export const internLimits = { nodes: 8192 };
 
 /** A formula node. Construct through {@link apply}; never mutate. */
 export class Formula {
@@ -259,12 +266,19 @@ export function apply(op: OpDef, args: readonly Formula[], attrs: readonly numbe
   if (attrs.length !== op.nattrs)
     throw new KeOpsError(`${op.name}: expected ${op.nattrs} numeric argument(s), got ${attrs.length}`);
   const key = `${op.name}(${args.map((a) => a.uid).join(",")};${attrs.join(",")})`;
-  const hit = interned.get(key)?.deref();
-  if (hit) return hit;
+  const table = args.length === 0 && op.name === "Var" ? variables : interned;
+  const hit = table.get(key);
+  if (hit) {
+    if (table === interned) {
+      interned.delete(key);
+      interned.set(key, hit);
+    }
+    return hit;
+  }
   const dim = op.dim(args.map((a) => a.dim), attrs);
   const f = new Formula(op, args, attrs, dim, key);
-  interned.set(key, new WeakRef(f));
-  finalizer.register(f, key);
+  table.set(key, f);
+  while (interned.size > Math.max(1, internLimits.nodes)) interned.delete(interned.keys().next().value as string);
   return f;
 }
 

@@ -298,11 +298,14 @@ function prepare(call: ReductionCall, vars: ReadonlyMap<number, VarData>, dtypeH
 const checked = new Set<string>();
 
 /**
- * Checks what a reduction demands of its formulas (their dimensions, K) where the user asks for
- * it, not at the first call deep in planning: builds the reduction's program once per
+ * Checks what a reduction of two formulas demands of their dimensions where the user asks for it,
+ * not at the first call deep in planning: builds the reduction's (small) program once per
  * combination, which raises its KeOpsError (e.g. a weighted logsumexp of a vector formula).
+ * (K is checked against the reduced length with the data; a K-min program grows with K, so it
+ * is not built here.)
  */
 export function checkCall(call: ReductionCall): void {
+  if (call.formula2 === undefined || call.reduction.usesK) return;
   const key = `${call.reduction.name}|${call.formula.dim}|${call.formula2?.dim ?? ""}|${call.K}|${call.opts.scheme}`;
   if (checked.has(key)) return;
   call.reduction.build({ fdim: call.formula.dim, gdim: call.formula2?.dim, K: call.K, scheme: call.opts.scheme });

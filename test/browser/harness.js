@@ -3,7 +3,7 @@
 // Node, which compares it with the float64 reference. Also reports the host's thread decisions
 // and how many rows worker threads computed (proof that the parallel path ran).
 import * as keops from "../../dist/browser.js";
-import { poolStats } from "../../dist/backends/workers.js";
+import { poolLimits, poolStats } from "../../dist/backends/workers.js";
 
 const prepare = (c) => [
   keops.genred(c.formula, c.aliases, c.opts),
@@ -18,6 +18,9 @@ const prepare = (c) => [
  */
 export async function runCases(cases, threads, warm) {
   keops.setThreads(threads);
+  // blocking runs (inside a Web Worker) wait for a nested worker to take a chunk before taking
+  // their own share: that workers take rows must not depend on which thread is faster
+  poolLimits.awaitWorkers = warm;
   const info = keops.backendInfo();
   if (warm && cases.length) {
     const [f, args] = prepare(cases[cases.length - 1]);

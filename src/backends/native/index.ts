@@ -143,12 +143,11 @@ class NativeKernel implements Kernel {
     return load(this.file, this.proto) ?? unloadable(this.file);
   }
 
-  private async libAsync(): Promise<Loaded> {
-    const l = load(this.file, this.proto);
-    if (l) return l;
+  /** Makes sure the library file exists again (rebuilt when the cache lost it); {@link lib} then loads it. */
+  private async ensureAsync(): Promise<void> {
+    if (load(this.file, this.proto)) return;
     const s = sourceOf(this.p);
     this.file = (await buildLibraryAsync(s.source, s.opt, s.valid)).file;
-    return load(this.file, this.proto) ?? unloadable(this.file);
   }
 
   private args(job: KernelJob): unknown[] {
@@ -167,7 +166,9 @@ class NativeKernel implements Kernel {
   async runAsync(job: KernelJob): Promise<void> {
     if (job.nBatch * job.nOuter === 0) return;
     const args = this.args(job);
-    const l = await this.libAsync();
+    await this.ensureAsync();
+    // loaded and marked busy with no await in between: no other call can unload it meanwhile
+    const l = this.lib();
     l.busy++;
     try {
       await new Promise<void>((resolve, reject) => {
