@@ -173,7 +173,7 @@ export async function runJobOnGpu(dp: DevicePrograms, job: KernelJob): Promise<v
   const budget = tuning.budget ?? (ctx.rate > 0 ? ctx.rate * TARGET_SECONDS : ctx.report.software ? 3e8 : 2e10);
 
   // rows per chunk: bindings of outer slots and outputs fit; at most 65535 workgroups
-  let R = Math.min(job.nOuter, L.maxComputeWorkgroupsPerDimension * cfg.wg);
+  let R = Math.min(job.nOuter, L.maxComputeWorkgroupsPerDimension * Math.min(cfg.wg, MERGE_WG));
   for (const s of p.slots) if (s.role === "outer") R = Math.min(R, Math.floor(maxElems / s.dim));
   for (const size of rowSizes) R = Math.min(R, Math.floor(maxElems / Math.max(1, size)));
   let jCap = Number.MAX_SAFE_INTEGER;
