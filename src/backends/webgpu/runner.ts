@@ -30,7 +30,7 @@ const TARGET_WORKGROUPS = 256;
  * @internal Overrides for tests: a dispatch work budget (work units) and a smaller binding size
  * limit (bytes), to exercise chunked dispatches and split bindings at small sizes.
  */
-export const tuning: { budget?: number; maxBindingBytes?: number } = {};
+export const tuning: { budget?: number; maxBindingBytes?: number; staged?: boolean } = {};
 
 /** Counters (tests): input uploads, and runs. */
 export const stats = { uploads: 0, runs: 0, dispatches: 0 };
@@ -45,7 +45,7 @@ export function configFor(p: KernelProgram, ctx: GpuContext): WgslConfig {
   if (sc.innerComps === 0) return { wg, tile: wg, staged: false, packed };
   // tiles of j in workgroup memory (the schedule sizes them); too few per tile: read j-values from the buffers
   const tile = sc.target(gpuShape(wg, L.maxComputeWorkgroupStorageSize)).tile;
-  if (tile < 16) return { wg, tile: wg, staged: false, packed };
+  if (tile < 16 || tuning.staged === false) return { wg, tile: wg, staged: false, packed };
   return { wg, tile, staged: true, packed };
 }
 
