@@ -6,7 +6,8 @@
  * into `S` pieces (workgroups along y) when rows are few against N (so the GPU has enough
  * workgroups) or when one piece would be too long; a dispatch holds as many pieces as fit a work
  * budget of ~{@link TARGET_SECONDS} of GPU time (measured on the device as it runs: the first
- * dispatches are sized from a conservative guess), so that no dispatch is long enough for a
+ * run's dispatches are sized from a conservative guess, 5e7 work units on a software adapter and
+ * 2e9 on a GPU, a work unit being one SSA instruction of one pair), so that no dispatch is long enough for a
  * watchdog (browsers and OSes reset the GPU after a few seconds). With S > 1 each piece writes its
  * partial state and a merge pass folds them in order.
  */
@@ -170,7 +171,7 @@ export async function runJobOnGpu(dp: DevicePrograms, job: KernelJob): Promise<v
   const nSlots = p.slots.length, nOut = rowSizes.length;
   const N = job.nInner;
   const cost = Math.max(1, p.body.code.length + p.red.update.code.length);
-  const budget = tuning.budget ?? (ctx.rate > 0 ? ctx.rate * TARGET_SECONDS : ctx.report.software ? 3e8 : 2e10);
+  const budget = tuning.budget ?? (ctx.rate > 0 ? ctx.rate * TARGET_SECONDS : ctx.report.software ? 5e7 : 2e9);
 
   // rows per chunk: bindings of outer slots and outputs fit; at most 65535 workgroups
   let R = Math.min(job.nOuter, L.maxComputeWorkgroupsPerDimension * Math.min(cfg.wg, MERGE_WG));
