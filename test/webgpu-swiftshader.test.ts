@@ -16,7 +16,7 @@ const ICD = process.env.KEOPS_TS_SWIFTSHADER || "/usr/lib/chromium/vk_swiftshade
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 const SUITES = ["webgpu", "reductions", "semantics", "batch", "ops"].map((s) => `test/${s}.test.ts`);
 
-test(`the shared suites on webgpu on SwiftShader (${SUITES.join(", ")})`, { skip, timeout: 900_000 }, () => {
+test(`the shared suites on webgpu on SwiftShader (${SUITES.join(", ")})`, { skip, timeout: 1_800_000 }, () => {
   assert.ok(existsSync(ICD), `SwiftShader not found at ${ICD}: install chromium (sh scripts/test-deps.sh), set KEOPS_TS_SWIFTSHADER, or KEOPS_TEST_WEBGPU=0`);
   const env: Record<string, string | undefined> = { ...process.env, KEOPS_TS_WEBGPU_ADAPTER: "swiftshader", KEOPS_TEST_BACKENDS: "webgpu", KEOPS_TS_SWIFTSHADER: ICD };
   delete env.VK_ICD_FILENAMES;

@@ -163,7 +163,12 @@ export function resolveBackend(name: string | undefined, p: KernelProgram, mode?
   return b;
 }
 
-/** Awaits the asynchronous set-up of every backend that has one (before an async call chooses). */
-export async function initBackends(): Promise<void> {
-  await Promise.all(backends.map((b) => b.init?.()));
+/**
+ * Awaits the asynchronous set-up of the backends an async call may choose (before it chooses):
+ * the named one, or for `auto` every backend that computes in `dtype`. A call that names another
+ * backend does not wait for (or start) a GPU probe.
+ */
+export async function initBackends(name?: string, dtype?: FloatDType): Promise<void> {
+  const want = name ?? "auto";
+  await Promise.all(backends.filter((b) => (want === "auto" || b.name === want) && (!dtype || b.caps.dtypes.includes(dtype))).map((b) => b.init?.()));
 }

@@ -106,7 +106,7 @@ async function kernelOfAsync(p: Prepared, name: string | undefined): Promise<Ker
   const key = `${name ?? "auto"}|async`;
   let k = p.kernels.get(key);
   if (!k) {
-    await initBackends();
+    await initBackends(name, p.dtype);
     k = await compileAsync(resolveBackend(name, p.plan.program, "async"), p.plan.program);
     p.kernels.set(key, k);
   }

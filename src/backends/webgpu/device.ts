@@ -88,16 +88,10 @@ const WANTED: readonly string[] = [
 let provider: GpuProvider | undefined;
 let current: Promise<GpuContext | string> | undefined;
 let currentSoftware = false;
-let lastReport: AdapterReport | undefined;
 
 /** Sets where devices come from (called by the entry point). */
 export function setGpuProvider(p: GpuProvider): void {
   provider = p;
-}
-
-/** The last probe's report, or undefined before any. */
-export function adapterReport(): AdapterReport | undefined {
-  return lastReport;
 }
 
 function describeAdapter(a: GpuAdapter, software: boolean): string {
@@ -135,17 +129,14 @@ export function context(software: boolean): Promise<GpuContext | string> {
 }
 
 async function create(software: boolean): Promise<GpuContext | string> {
-  if (!provider) return (lastReport = { adapter: null, software: false, source: null, reason: "no WebGPU provider in this build" }).reason!;
+  if (!provider) return "no WebGPU provider in this build";
   let found: Awaited<ReturnType<GpuProvider["adapter"]>>;
   try {
     found = await provider.adapter(software);
   } catch (e) {
     found = { reason: `requesting a WebGPU adapter failed: ${(e as Error).message}` };
   }
-  if ("reason" in found) {
-    lastReport = { adapter: null, software: false, source: null, reason: found.reason };
-    return found.reason;
-  }
+  if ("reason" in found) return found.reason;
   const { adapter, source } = found;
   const isSoft = adapter.info.isFallbackAdapter === true || adapter.isFallbackAdapter === true;
   const requiredLimits: Record<string, number> = {};
@@ -154,12 +145,9 @@ async function create(software: boolean): Promise<GpuContext | string> {
   try {
     device = await adapter.requestDevice({ requiredLimits, label: "keops-ts" });
   } catch (e) {
-    const reason = `the adapter ${describeAdapter(adapter, isSoft)} gave no device: ${(e as Error).message}`;
-    lastReport = { adapter: null, software: isSoft, source, reason };
-    return reason;
+    return `the adapter ${describeAdapter(adapter, isSoft)} gave no device: ${(e as Error).message}`;
   }
   const report: AdapterReport = { adapter: describeAdapter(adapter, isSoft), software: isSoft, source, reason: null };
-  lastReport = report;
   const ctx = new GpuContext(device, device.limits, report);
   void device.lost.then((info) => {
     ctx.lostReason = `the GPU device was lost (${info.reason || "unknown"}: ${info.message || "no message"})`;
@@ -187,8 +175,3 @@ export const INPUT_USAGE = USAGE.STORAGE | USAGE.COPY_DST | USAGE.COPY_SRC;
 export const OUTPUT_USAGE = USAGE.STORAGE | USAGE.COPY_SRC | USAGE.COPY_DST;
 export const READ_USAGE = USAGE.MAP_READ | USAGE.COPY_DST;
 export const UNIFORM_USAGE = USAGE.UNIFORM | USAGE.COPY_DST;
-
-/** Forgets the device (tests: simulate a fresh process). */
-export function resetContext(): void {
-  current = undefined;
-}

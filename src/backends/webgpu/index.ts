@@ -27,8 +27,14 @@ class WebGpuKernel implements Kernel {
 
   /** The programs on the current device (a new device after a loss gets them again). */
   async programs(): Promise<DevicePrograms> {
+    // an explicit backend: "webgpu" accepts a software adapter
     const ctx = await context(true);
-    if (typeof ctx === "string") throw new KeOpsError(`backend: "webgpu" cannot run here: ${ctx}`);
+    if (typeof ctx === "string") {
+      noAdapter = ctx;
+      throw new KeOpsError(`backend: "webgpu" cannot run here: ${ctx}`);
+    }
+    probed = ctx;
+    noAdapter = null;
     if (this.onDevice?.ctx !== ctx) this.onDevice = new DevicePrograms(ctx, this.p, configFor(this.p, ctx));
     return this.onDevice;
   }
@@ -42,6 +48,8 @@ class WebGpuKernel implements Kernel {
 /** What the probe found: the device, why there is none, or undefined before it ran. */
 let probed: GpuContext | string | undefined;
 let probing: Promise<void> | undefined;
+/** Why an explicit `backend: "webgpu"` found no adapter at all (software ones included), or null. */
+let noAdapter: string | null = null;
 
 /** Whether software adapters compete with the CPU backends under `auto` (Node: KEOPS_TS_WEBGPU_ADAPTER). */
 function softwareWanted(): boolean {
@@ -57,7 +65,7 @@ function cost(): number {
 
 function costNote(): string {
   if (probed === undefined) return "WebGPU: the adapter is looked for at the first async call";
-  if (typeof probed === "string") return `WebGPU: no adapter (${probed})`;
+  if (typeof probed === "string") return `WebGPU: ${probed}`;
   const r = probed.report;
   const soft = r.software ? (softwareWanted() ? "; used by auto as asked (KEOPS_TS_WEBGPU_ADAPTER)" : "; auto prefers the CPU backends (backend: \"webgpu\" or KEOPS_TS_WEBGPU_ADAPTER=software to use it)") : "";
   return `WebGPU on ${r.adapter}, from ${r.source}${soft}`;
@@ -72,14 +80,15 @@ export function webgpuBackend(provider: GpuProvider): Backend {
       return { blocking: false, async: true, dtypes: ["float32"], cost: cost(), costNote: costNote() };
     },
     unavailable(): string | null {
-      // before the probe: available as far as known (async calls probe before they choose)
-      if (probed === undefined || typeof probed !== "string") return null;
-      return probed;
+      // null before the probe, and after one that found no GPU: an explicit backend: "webgpu" then
+      // looks for a software adapter at its compile, and says why when there is none either
+      return noAdapter;
     },
     init(): Promise<void> {
-      // probe once (software adapters accepted: an explicit backend: "webgpu" may use them); again after a lost device
+      // for auto: a GPU adapter only, so that async calls of a machine without a GPU do not set up
+      // a software one (an explicit backend: "webgpu" does, at its compile); again after a lost device
       const stale = probed !== undefined && typeof probed !== "string" && probed.lostReason !== null;
-      if (!probing || stale) probing = context(true).then((c) => void (probed = c));
+      if (!probing || stale) probing = context(false).then((c) => void (probed ??= c, typeof c !== "string" && (probed = c)));
       return probing;
     },
     declines: accDeclines,

@@ -81,6 +81,16 @@ async function requestAdapter(m: WebGpuModule): Promise<GpuAdapter | null> {
   return adapter;
 }
 
+/**
+ * Whether the system has a Vulkan loader where Dawn's dlopen looks (Linux; elsewhere Dawn uses
+ * Metal/D3D12 and this is true): without one, asking Dawn only prints a warning.
+ */
+function systemVulkan(): boolean {
+  if (process.platform !== "linux") return true;
+  const dirs = [...(process.env.LD_LIBRARY_PATH ?? "").split(":").filter(Boolean), "/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"];
+  return preloaded !== undefined || dirs.some((d) => existsSync(join(d, "libvulkan.so.1")));
+}
+
 const isSoftware = (a: GpuAdapter): boolean => a.info.isFallbackAdapter === true || a.isFallbackAdapter === true;
 
 /** The Node provider. */
@@ -101,11 +111,11 @@ export const nodeGpu: GpuProvider = {
     if (!["auto", "software", "hardware", "lavapipe", "swiftshader"].includes(want))
       return { reason: `KEOPS_TS_WEBGPU_ADAPTER: expected auto, hardware, software, lavapipe or swiftshader, got ${JSON.stringify(want)}` };
     // the system's drivers (or the user's VK_ICD_FILENAMES) first
-    const sys = await requestAdapter(m);
+    const sys = systemVulkan() ? await requestAdapter(m) : null;
     if (sys && (!isSoftware(sys) || accept)) return { adapter: sys, source: userIcd ? `VK_ICD_FILENAMES=${userIcd}` : "the system's drivers" };
     if (sys) return { reason: `the only adapter is a software one (${sys.info.description}); it is used when asked: backend: "webgpu", or KEOPS_TS_WEBGPU_ADAPTER=software` };
     if (!accept || want === "hardware" || userIcd || process.platform !== "linux")
-      return { reason: userIcd ? `no WebGPU adapter with VK_ICD_FILENAMES=${userIcd}` : "no GPU adapter (Dawn found no Vulkan, Metal or D3D12 driver)" + (process.platform === "linux" && want !== "hardware" ? "; a software adapter is used only when asked (backend: \"webgpu\", or KEOPS_TS_WEBGPU_ADAPTER=software)" : "") };
+      return { reason: userIcd ? `no WebGPU adapter with VK_ICD_FILENAMES=${userIcd}` : (systemVulkan() ? "no GPU adapter (Dawn found no Vulkan, Metal or D3D12 driver)" : "no GPU adapter (no Vulkan loader, libvulkan.so.1, on this system)") + (process.platform === "linux" && want !== "hardware" ? "; a software adapter is used only when asked (backend: \"webgpu\", or KEOPS_TS_WEBGPU_ADAPTER=software)" : "") };
     for (const s of softwareIcds()) {
       const r = await useIcd(m, s);
       if ("adapter" in r) return r;

@@ -6,7 +6,8 @@
  * into `S` pieces (workgroups along y) when rows are few against N (so the GPU has enough
  * workgroups) or when one piece would be too long; a dispatch holds as many pieces as fit a work
  * budget of ~{@link TARGET_SECONDS} of GPU time (measured on the device as it runs: the first
- * dispatches are sized from a conservative guess), so that no dispatch is long enough for a
+ * run's dispatches are sized from a conservative guess, 5e7 work units on a software adapter and
+ * 2e9 on a GPU, a work unit being one SSA instruction of one pair), so that no dispatch is long enough for a
  * watchdog (browsers and OSes reset the GPU after a few seconds). With S > 1 each piece writes its
  * partial state and a merge pass folds them in order.
  */
@@ -30,7 +31,7 @@ const TARGET_WORKGROUPS = 256;
  * @internal Overrides for tests: a dispatch work budget (work units) and a smaller binding size
  * limit (bytes), to exercise chunked dispatches and split bindings at small sizes.
  */
-export const tuning: { budget?: number; maxBindingBytes?: number } = {};
+export const tuning: { budget?: number; maxBindingBytes?: number; staged?: boolean } = {};
 
 /** Counters (tests): input uploads, and runs. */
 export const stats = { uploads: 0, runs: 0, dispatches: 0 };
@@ -45,7 +46,7 @@ export function configFor(p: KernelProgram, ctx: GpuContext): WgslConfig {
   if (sc.innerComps === 0) return { wg, tile: wg, staged: false, packed };
   // tiles of j in workgroup memory (the schedule sizes them); too few per tile: read j-values from the buffers
   const tile = sc.target(gpuShape(wg, L.maxComputeWorkgroupStorageSize)).tile;
-  if (tile < 16) return { wg, tile: wg, staged: false, packed };
+  if (tile < 16 || tuning.staged === false) return { wg, tile: wg, staged: false, packed };
   return { wg, tile, staged: true, packed };
 }
 
@@ -170,10 +171,10 @@ export async function runJobOnGpu(dp: DevicePrograms, job: KernelJob): Promise<v
   const nSlots = p.slots.length, nOut = rowSizes.length;
   const N = job.nInner;
   const cost = Math.max(1, p.body.code.length + p.red.update.code.length);
-  const budget = tuning.budget ?? (ctx.rate > 0 ? ctx.rate * TARGET_SECONDS : ctx.report.software ? 3e8 : 2e10);
+  const budget = tuning.budget ?? (ctx.rate > 0 ? ctx.rate * TARGET_SECONDS : ctx.report.software ? 5e7 : 2e9);
 
   // rows per chunk: bindings of outer slots and outputs fit; at most 65535 workgroups
-  let R = Math.min(job.nOuter, L.maxComputeWorkgroupsPerDimension * cfg.wg);
+  let R = Math.min(job.nOuter, L.maxComputeWorkgroupsPerDimension * Math.min(cfg.wg, MERGE_WG));
   for (const s of p.slots) if (s.role === "outer") R = Math.min(R, Math.floor(maxElems / s.dim));
   for (const size of rowSizes) R = Math.min(R, Math.floor(maxElems / Math.max(1, size)));
   let jCap = Number.MAX_SAFE_INTEGER;
