@@ -75,10 +75,7 @@ export interface BackendInfo {
 
 /** Which backend `auto` picks for each kind of call, and why the others are not used. */
 export function backendInfo(): BackendInfo {
-  const list = [
-    ...byCost().map((b) => ({ name: b.name, unavailable: b.unavailable(), caps: b.caps })),
-    ...(backends.some((b) => b.name === "webgpu") ? [] : [{ name: "webgpu", unavailable: NOT_BUILT, caps: { blocking: false, async: true, dtypes: ["float32"], cost: 0, costNote: "not built yet" } as BackendCaps }]),
-  ];
+  const list = byCost().map((b) => ({ name: b.name, unavailable: b.unavailable(), caps: b.caps }));
   const calls = (["blocking", "async"] as const).flatMap((mode) => (["float32", "float64"] as const).map((dtype) => ({ mode, dtype, ...autoPick(dtype, mode) })));
   const main = calls[0]!;
   return {
@@ -86,9 +83,6 @@ export function backendInfo(): BackendInfo {
     threads: { count: threadCount(), sync: singleThreadReason(false), async: singleThreadReason(true) },
   };
 }
-
-/** What `backend: "webgpu"` says until the WebGPU backend is built. */
-const NOT_BUILT = "the WebGPU backend is not built yet (planned: see the README's status table); use native, wasm or js";
 
 /** `b.compileAsync(p)` where the backend has one, else its `compile` (as a promise). */
 export async function compileAsync(b: Backend, p: KernelProgram): Promise<Kernel> {
@@ -157,7 +151,7 @@ export function resolveBackend(name: string | undefined, p: KernelProgram, mode?
     return usable.length ? autoChain(usable) : jsBackend;
   }
   const b = backends.find((x) => x.name === want);
-  if (!b) throw new KeOpsError(`backend: "${want}" is not available in this build of keops-ts: ${want === "webgpu" ? NOT_BUILT : "it was not registered"}`);
+  if (!b) throw new KeOpsError(`backend: "${want}" is not available in this build of keops-ts (it was not registered)`);
   const why = b.unavailable() ?? capsExclude(b, p.dtype, mode) ?? b.declines(p);
   if (why !== null) throw new KeOpsError(`backend: "${want}" cannot run this reduction: ${why}`);
   return b;
