@@ -43,7 +43,15 @@ function same(got: Out, want: Out, what: string, rtol: number, atol = rtol): voi
 test("merge and finalize blocks: the row evaluator equals the interpreter on every reduction", () => {
   for (const name of reductionNames) {
     const def = reductionByName(name)!;
-    const prog = def.build({ fdim: name === "SumSoftMaxWeight" ? 1 : 2, gdim: name === "SumSoftMaxWeight" ? 2 : undefined, K: 3, scheme: "kahan_scheme" });
+    // a vector formula where the reduction takes one (its check says), else a scalar one
+    const at = (fdim: number) => ({ fdim, gdim: def.formula2 === "required" ? 2 : undefined, K: 3, scheme: "kahan_scheme" as const });
+    let params = at(2);
+    try {
+      def.check(params);
+    } catch {
+      params = at(1);
+    }
+    const prog = def.build(params);
     const n = prog.state.length, rows = 5;
     // rows of states with ties, empty slots (index −1, ±∞) and NaN
     const pick = (k: number, r: number, salt: number): number => {
