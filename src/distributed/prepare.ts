@@ -39,6 +39,8 @@ export function bindCall(fn: KeOpsFunction<unknown>, args: readonly TensorLike[]
   const vars = new Map<number, VarData>(fixedData(spec.fixed));
   order.forEach(([ind, dim, cat], k) => vars.set(ind, argumentData(args[k]!, ind, dim, cat, k)));
   const call = spec.call;
+  // block-sparse ranges index the whole problem: shards of rows and columns would cut them wrongly
+  if (call.opts.ranges) throw new KeOpsError("fn: distributed runs take no block-sparse ranges (they index the whole problem, not a shard); run it without ranges or locally");
   const printed = call.formula.toString();
   if (parseFormula(printed) !== call.formula) throw new KeOpsError(`fn: its formula ${printed} does not parse back to itself, so no worker could run it`);
   if (call.formula2 && parseFormula(call.formula2.toString()) !== call.formula2)
