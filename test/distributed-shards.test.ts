@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { KeOpsError, Vi, Vj, type Tensor } from "../src/index.js";
+import { KeOpsError, Vi, Vj, fromMatrix, randn, tensor, type Tensor } from "../src/index.js";
 import { genred } from "../src/lazy/genred.js";
 import type { KeOpsFunction } from "../src/lazy/keopsfunction.js";
 import { FolderBlobStore } from "../src/distributed/blobs.js";
@@ -205,4 +205,12 @@ test("bullmq and ioredis stay out of the core: only src/distributed imports them
   assert.deepEqual(bad, []);
   // and the public entry point does not reach src/distributed
   assert.ok(!readFileSync(join(src, "index.ts"), "utf8").includes("distributed"));
+});
+
+test("a function carrying block-sparse ranges is refused: ranges index the whole problem, not a shard", () => {
+  const r = tensor(new Int32Array([0, 4]), { shape: [1, 2] });
+  const ranges = fromMatrix(r, r, [[true]]);
+  const f = Vi(0, 2).sub(Vj(1, 2)).sqnorm2().sum({ axis: 1, ranges, call: false }) as unknown as KeOpsFunction<Tensor>;
+  const x = randn([4, 2], { seed: 1 });
+  assert.throws(() => bindCall(f, [x, x]), (e: Error) => e instanceof KeOpsError && /no block-sparse ranges/.test(e.message));
 });
