@@ -7,7 +7,7 @@ export {
   Tensor, tensor, zeros, ones, rand, randn, lastSeed,
   type DType, type FloatDType, type TensorData, type TensorLike, type NestedArray, type TensorOptions, type RandomOptions,
 } from "./tensor.js";
-export { LazyTensor, type Operand, type Reduced } from "./lazy/lazytensor.js";
+export { LazyTensor, type MatmulOptions, type Operand, type Reduced, type SumSoftMaxWeightOptions } from "./lazy/lazytensor.js";
 export type { Solved, SolvedAsync } from "./solve/lazy.js";
 export type { Cat } from "./formula/node.js";
 export { Vi, Vj, Pm } from "./lazy/helpers.js";
@@ -21,7 +21,8 @@ export { KeOpsAbortError } from "./lazy/progress.js";
 export { backendInfo, type BackendInfo, type BackendName } from "./backends/registry.js";
 export { setThreads } from "./backends/workers.js";
 export { SolveConvergenceError, kernelSolve, type KernelSolveOptions, type SolveFunction, type SolveOptions } from "./solve/index.js";
-export type { SumScheme, ReductionName } from "./reductions/types.js";
+export type { SumScheme, ReductionAlias, ReductionName } from "./reductions/types.js";
+export type { BackendCaps, CallMode } from "./compile/program.js";
 export {
   gridCluster, sortClusters, clusterRanges, clusterCentroids, clusterRangesCentroids, fromMatrix, swapAxes, type Ranges,
 } from "./ranges/index.js";
