@@ -147,6 +147,15 @@ export function reference(fn: KeOpsFunction<unknown>, ...args: TensorLike[]): Re
   return referenceMasked(fn, undefined, ...args);
 }
 
+/** The data of every variable of a function's call: its fixed data and the arguments, in index order. */
+function boundVars(spec: ReturnType<typeof specOf>, args: readonly TensorLike[]): Map<number, VarData> {
+  const vars = new Map<number, VarData>();
+  for (const [ind, b] of spec.fixed)
+    vars.set(ind, { data: Array.isArray(b.source) ? b.source : (b.source as { data: ArrayLike<number> }).data as never, cat: b.cat, dim: b.dim, rows: b.rows, batch: b.batch, name: "" });
+  [...spec.symbolic].sort((a, b) => a[0] - b[0]).forEach(([ind, dim, cat], k) => vars.set(ind, argumentData(args[k]!, ind, dim, cat, k)));
+  return vars;
+}
+
 /**
  * {@link reference} of a block-sparse reduction: only the pairs (i, j) with `keep(i, j)` true are
  * reduced (indices stay those of the full range).
@@ -154,10 +163,7 @@ export function reference(fn: KeOpsFunction<unknown>, ...args: TensorLike[]): Re
 export function referenceMasked(fn: KeOpsFunction<unknown>, keep: ((i: number, j: number) => boolean) | undefined, ...args: TensorLike[]): RefResult {
   const spec = specOf(fn);
   const { call } = spec;
-  const vars = new Map<number, VarData>();
-  for (const [ind, b] of spec.fixed)
-    vars.set(ind, { data: Array.isArray(b.source) ? b.source : (b.source as { data: ArrayLike<number> }).data as never, cat: b.cat, dim: b.dim, rows: b.rows, batch: b.batch, name: "" });
-  [...spec.symbolic].sort((a, b) => a[0] - b[0]).forEach(([ind, dim, cat], k) => vars.set(ind, argumentData(args[k]!, ind, dim, cat, k)));
+  const vars = boundVars(spec, args);
   let M = 1, N = 1;
   let nb = 0;
   for (const v of vars.values()) {
@@ -226,10 +232,7 @@ export function referenceMasked(fn: KeOpsFunction<unknown>, keep: ((i: number, j
 export function pairTerms(fn: KeOpsFunction<unknown>, ...args: TensorLike[]): { nOut: number; nIn: number; dim: number; values: Float64Array } {
   const spec = specOf(fn);
   const { call } = spec;
-  const vars = new Map<number, VarData>();
-  for (const [ind, b] of spec.fixed)
-    vars.set(ind, { data: Array.isArray(b.source) ? b.source : (b.source as { data: ArrayLike<number> }).data as never, cat: b.cat, dim: b.dim, rows: b.rows, batch: b.batch, name: "" });
-  [...spec.symbolic].sort((a, b) => a[0] - b[0]).forEach(([ind, dim, cat], k) => vars.set(ind, argumentData(args[k]!, ind, dim, cat, k)));
+  const vars = boundVars(spec, args);
   let M = 1, N = 1;
   for (const v of vars.values()) {
     if (v.batch.length) throw new Error("pairTerms: no batch dimensions");
