@@ -5,6 +5,7 @@
 import type { Block, Instr } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
+import { withRefusals } from "../../compile/block-inputs.js";
 import { JS_PRELUDE } from "./fastmath.js";
 
 /**
@@ -79,14 +80,8 @@ function emit(block: Block, nm: Names, fastExp: boolean, pick: (n: number, ins: 
 
 /** Names of a block's values (`name(n)`) and inputs; a block reading an input it has no business with is a bug. */
 function namer(block: Block, label: string, name: (n: number) => string, given: Partial<Omit<Names, "value">>): Names {
-  const refuse = (what: string) => (): never => {
-    throw new Error(`js renderer: block "${label}" reads no ${what}`);
-  };
   return {
-    load: given.load ?? refuse("inputs"),
-    state: given.state ?? refuse("state"),
-    other: given.other ?? refuse("other state"),
-    fval: given.fval ?? refuse("formula values"),
+    ...withRefusals<Omit<Names, "value">>("js", label, given, ["load", "state", "other", "fval"]),
     value: (n) => (block.code[n]!.op === "const" ? lit(block.code[n]!.k[0]!) : name(n)),
   };
 }

@@ -9,6 +9,7 @@
  * Three entry shaders per program: `direct` (one split: finalize and write the outputs), `partial`
  * (write the state bits to the partials buffer) and `merge`.
  */
+import { withRefusals } from "../../compile/block-inputs.js";
 import type { Block, Instr, VT } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf, type TargetShape } from "../../compile/schedule.js";
@@ -78,15 +79,8 @@ function emit(block: Block, nm: WgslNames, pick: (n: number, ins: Instr) => bool
 }
 
 function namer(block: Block, prefix: string, given: Partial<Omit<WgslNames, "value">>): WgslNames {
-  const refuse = (what: string) => (): never => {
-    throw new Error(`webgpu renderer: block "${prefix}" reads no ${what}`);
-  };
   return {
-    load: given.load ?? refuse("inputs"),
-    idx: given.idx ?? refuse("index"),
-    state: given.state ?? refuse("state"),
-    other: given.other ?? refuse("other state"),
-    fval: given.fval ?? refuse("formula values"),
+    ...withRefusals<Omit<WgslNames, "value">>("webgpu", prefix, given, ["load", "idx", "state", "other", "fval"]),
     value: (n) => {
       const ins = block.code[n]!;
       if (ins.op === "const") return ins.t === "i" ? intLit(ins.k[0]!) : floatLit(ins.k[0]!);
