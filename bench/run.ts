@@ -186,8 +186,24 @@ function render(rec: RunRecord, outDir: string, defaultPlace: boolean): string {
   for (const [name, svg] of svgs) writeFileSync(path.join(outDir, name), svg);
   const mdPath = rec.mode === "full" && defaultPlace ? path.join(BENCH, "RESULTS.md") : path.join(outDir, "RESULTS.md");
   const plotDir = path.relative(path.dirname(mdPath), outDir) || ".";
-  writeFileSync(mdPath, markdown(rec, plotDir, [...svgs.keys()]) + "\n");
+  writeFileSync(mdPath, markdown(rec, plotDir, [...svgs.keys()]) + keptPart(mdPath));
   return `${path.relative(ROOT, mdPath)} and ${svgs.size} SVG plots`;
+}
+
+/** The line of RESULTS.md after which the file is written by hand (or by other scripts). */
+const KEPT_MARKER =
+  "<!-- Everything below this line is written by hand or by other scripts; bench/run.ts keeps it when it regenerates the file. -->";
+
+/** What a regenerated RESULTS.md keeps of the existing file: the marker and all after it ("\n" when there is none). */
+function keptPart(mdPath: string): string {
+  let old: string;
+  try {
+    old = readFileSync(mdPath, "utf8");
+  } catch {
+    return "\n";
+  }
+  const at = old.indexOf(KEPT_MARKER);
+  return at < 0 ? "\n" : `\n\n${old.slice(at)}`;
 }
 
 async function main(): Promise<void> {
