@@ -369,3 +369,16 @@ test("a read-only cache folder still serves its kernels (no compile); new ones g
     fs.chmodSync(lib, 0o755);
   }
 });
+
+test("auto warns once per distinct compile failure: the same failure twice is one warning, a different one is reported too", { skip: skip || (!gxx && "no g++") }, () => {
+  // every kernel fails; the message is fixed (same) or carries a counter (different)
+  for (const [kind, expected] of [["same", 1], ["different", 2]] as const) {
+    const counter = path.join(tmp, `always-fails-${kind}.count`);
+    const msg = kind === "same" ? `echo "fake-cxx: broken" >&2` : `echo x >> ${counter}; echo "fake-cxx: broken #$(wc -l < ${counter})" >&2`;
+    const cxx = fakeCxx(`always-fails-${kind}`, `${msg}\nexit 1`);
+    const r = child({ CXX: cxx, KEOPS_TS_CACHE: freshCache(), EACH: "1", SALT: kind === "same" ? "5" : "7", BACKEND: "auto", OMP_WAIT_POLICY: undefined });
+    for (const e of r.each!) assert.ok(e.ok, e.message);
+    const warnings = r.stderr.split("\n").filter((l) => l.startsWith("keops-ts: the native backend failed"));
+    assert.equal(warnings.length, expected, `${kind} failures: ${r.stderr}`);
+  }
+});

@@ -99,19 +99,32 @@ export function compileBlocking(b: Backend, p: KernelProgram): BlockingKernel {
 }
 
 const warned = new Set<string>();
+/** Distinct fallback warnings printed at most (a broken compiler fails every kernel the same way). */
+const MAX_WARNINGS = 20;
+
+/** Warns that `from` failed and `to` runs instead: once per distinct failure, at most {@link MAX_WARNINGS}. */
+function warnFallback(from: string, to: string, e: unknown): void {
+  const why = e instanceof Error ? e.message : String(e);
+  const key = `${from}\u0000${why}`;
+  if (warned.has(key) || warned.size > MAX_WARNINGS) return;
+  warned.add(key);
+  console.warn(
+    warned.size > MAX_WARNINGS
+      ? `keops-ts: the ${from} backend failed again, using ${to} instead; further fallbacks are not reported`
+      : `keops-ts: the ${from} backend failed, using ${to} instead: ${why}`,
+  );
+}
 
 /**
  * Under `auto`: the first backend of `list`, handing over to the next when its compile fails
- * (e.g. a broken C++ compiler), with a one-time warning.
+ * (e.g. a broken C++ compiler), with a warning per distinct failure (a second kernel that fails
+ * for another reason is reported too; the same failure again is not).
  */
 function autoChain(list: readonly Backend[]): Backend {
   const [first, ...rest] = list as [Backend, ...Backend[]];
   if (rest.length === 0) return first;
   const next = (e: unknown): Backend => {
-    if (!warned.has(first.name)) {
-      warned.add(first.name);
-      console.warn(`keops-ts: the ${first.name} backend failed, using ${rest[0]!.name} instead: ${(e as Error).message}`);
-    }
+    warnFallback(first.name, rest[0]!.name, e);
     return autoChain(rest);
   };
   return {
