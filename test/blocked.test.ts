@@ -16,6 +16,7 @@ import { plan } from "../src/compile/plan.js";
 import { evalOp, type Block } from "../src/ir/ssa.js";
 import { reductionByName } from "../src/reductions/index.js";
 import { nativeBackend } from "../src/backends/native/index.js";
+import { wasmBackend } from "../src/backends/wasm/index.js";
 import { renderNative } from "../src/backends/native/render.js";
 import { parseFormula } from "../src/formula/parse.js";
 import { assertClose, withSeed, type Data } from "./util.js";
@@ -91,55 +92,93 @@ test("blocked: native renders the micro-kernel with D as a loop bound, KEOPS_TS_
 });
 
 /** Float64 distances of row i of x to every row of y. */
-const dists = (x: Float32Array, y: Float32Array, D: number, i: number): Float64Array =>
+const dists = (x: ArrayLike<number>, y: ArrayLike<number>, D: number, i: number): Float64Array =>
   Float64Array.from({ length: y.length / D }, (_, j) => {
     let s = 0;
     for (let c = 0; c < D; c++) s += (x[i * D + c]! - y[j * D + c]!) ** 2;
     return s;
   });
 
-for (const [D, M, N] of [[16, 1, 1], [16, 7, 33], [64, 130, 257], [40, 67, 300], [1000, 9, 70]] as const)
-  test(`blocked native, D = ${D}, M = ${M}, N = ${N}: K-NN, sum, log-sum-exp, min, dot against float64`, { skip }, () =>
-    withSeed((d: Data) => {
-      const x = d.randn([M, D]), y = d.randn([N, D]), b = d.randn([N, 2]);
-      const xd = x.data as Float32Array, yd = y.data as Float32Array;
-      const nrm = (a: Float32Array, i: number): number => a.subarray(i * D, (i + 1) * D).reduce((s, v) => s + v * v, 0);
-      const d2 = Vi(x).sub(Vj(y)).sqnorm2();
-      const K = Math.min(4, N);
-      const knn = d2.argKmin({ K, axis: 1, backend: "native" }) as Tensor;
-      const scale = 1 / D; // keeps exp(−scale·d²) away from underflow
-      const conv = d2.mul(-scale).exp().mul(Vj(b)).sum({ axis: 1, backend: "native" }) as Tensor;
-      const lse = d2.mul(-scale).logsumexp({ axis: 1, backend: "native" }) as Tensor;
-      const mn = d2.min({ axis: 1, backend: "native" }) as Tensor;
-      const dot = Vi(x).dot(Vj(y)).mul(Vj(b)).sum({ axis: 1, backend: "native" }) as Tensor;
-      const wantConv: number[] = [], wantLse: number[] = [], wantMin: number[] = [], wantDot: number[] = [];
-      for (let i = 0; i < M; i++) {
-        const dd = dists(xd, yd, D, i);
-        const order = Array.from(dd.keys()).sort((p, q) => dd[p]! - dd[q]! || p - q);
-        for (let r = 0; r < K; r++) {
-          const got = (knn.data as Int32Array)[i * K + r]!, want = order[r]!;
-          if (got !== want) {
-            const tol = 2 ** -20 * (nrm(xd, i) + Math.max(nrm(yd, got), nrm(yd, want)));
-            assert.ok(Math.abs(dd[got]! - dd[want]!) <= tol, `row ${i} rank ${r}: ${got} (${dd[got]}) vs ${want} (${dd[want]})`);
+/** The CPU backends with blocked distances, when available here. */
+const blockedBackends = [
+  { name: "native", skip: skip },
+  { name: "wasm", skip: wasmBackend.unavailable() ?? false },
+] as const;
+
+/**
+ * Sizes crossing the native micro-kernel's 6 rows and 2 vectors of columns, its tiles and row
+ * blocks, and the wasm one's 4 rows, 2 vectors (8 float32 / 4 float64 columns), 32-row blocks and
+ * tiles of 64 … 512 columns (D = 128: 256 columns in float32, 128 in float64; D = 1000: 64), with
+ * 0 and 1.
+ */
+const SHAPES = [[16, 1, 1], [16, 7, 33], [64, 130, 257], [40, 67, 300], [128, 37, 600], [1000, 9, 70], [24, 0, 5], [24, 5, 0]] as const;
+
+for (const { name: backend, skip } of blockedBackends)
+  for (const dtype of ["float32", "float64"] as const)
+    for (const [D, M, N] of SHAPES)
+      test(`blocked ${backend} ${dtype}, D = ${D}, M = ${M}, N = ${N}: K-NN, sum, log-sum-exp, min, dot against float64, both axes`, { skip }, () =>
+        withSeed((d: Data) => {
+          const f32 = dtype === "float32";
+          // the expansion's absolute error ≈ ε·(‖x‖² + ‖y‖²) (ε = 2⁻²³ or 2⁻⁵²), ≈ 2ε·D on these data
+          const eps = f32 ? 2 ** -23 : 2 ** -52;
+          const x = d.randn([M, D], dtype), y = d.randn([N, D], dtype), b = d.randn([N, 2], dtype);
+          const xd = x.data, yd = y.data;
+          const nrm = (a: ArrayLike<number>, i: number): number => {
+            let s = 0;
+            for (let c = 0; c < D; c++) s += a[i * D + c]! ** 2;
+            return s;
+          };
+          const K = Math.min(4, N);
+          const scale = 1 / D; // keeps exp(−scale·d²) away from underflow
+          const wantConv: number[] = [], wantLse: number[] = [], wantMin: number[] = [], wantDot: number[] = [];
+          // Σ_j |term|: the scale of a sum's rounding error (its terms cancel)
+          const absConv: number[] = [], absDot: number[] = [];
+          const orders: number[][] = [], dd: Float64Array[] = [];
+          for (let i = 0; i < M; i++) {
+            const di = dists(xd, yd, D, i);
+            dd.push(di);
+            orders.push(Array.from(di.keys()).sort((p, q) => di[p]! - di[q]! || p - q));
+            const m = Math.max(...Array.from(di, (v) => -scale * v));
+            wantLse.push(m + Math.log(di.reduce((s, v) => s + Math.exp(-scale * v - m), 0)));
+            wantMin.push(Math.min(...di));
+            for (let c = 0; c < 2; c++) {
+              wantConv.push(di.reduce((s, v, j) => s + Math.exp(-scale * v) * b.data[j * 2 + c]!, 0));
+              absConv.push(di.reduce((s, v, j) => s + Math.abs(Math.exp(-scale * v) * b.data[j * 2 + c]!), 0));
+              let t = 0, ta = 0;
+              for (let j = 0; j < N; j++) {
+                let g = 0;
+                for (let k = 0; k < D; k++) g += xd[i * D + k]! * yd[j * D + k]!;
+                t += g * b.data[j * 2 + c]!;
+                ta += Math.abs(g * b.data[j * 2 + c]!);
+              }
+              wantDot.push(t);
+              absDot.push(ta);
+            }
           }
-        }
-        const m = Math.max(...Array.from(dd, (v) => -scale * v));
-        wantLse.push(m + Math.log(dd.reduce((s, v) => s + Math.exp(-scale * v - m), 0)));
-        wantMin.push(Math.min(...dd));
-        for (let c = 0; c < 2; c++) {
-          wantConv.push(dd.reduce((s, v, j) => s + Math.exp(-scale * v) * b.data[j * 2 + c]!, 0));
-          let t = 0;
-          for (let j = 0; j < N; j++) {
-            let g = 0;
-            for (let k = 0; k < D; k++) g += xd[i * D + k]! * yd[j * D + k]!;
-            t += g * b.data[j * 2 + c]!;
+          for (const axis of [1, 0] as const) {
+            // axis 0: the same reductions with the roles of i and j swapped (x j-indexed, reduced over i)
+            const [X, Y] = axis === 1 ? [Vi, Vj] : [Vj, Vi];
+            const what = (r: string): string => `${r}, axis ${axis}`;
+            const o = { axis, backend };
+            const d2 = X(x).sub(Y(y)).sqnorm2();
+            const conv = d2.mul(-scale).exp().mul(Y(b)).sum(o) as Tensor;
+            const dot = X(x).dot(Y(y)).mul(Y(b)).sum(o) as Tensor;
+            const rtol = f32 ? 1e-4 : 1e-12;
+            assertClose(conv.data, wantConv, { rtol, atol: absConv.map((v) => rtol * v), what: what("sum") });
+            assertClose(dot.data, wantDot, { rtol, atol: absDot.map((v) => rtol * v), what: what("dot") });
+            if (N === 0) continue;
+            const knn = d2.argKmin({ ...o, K }) as Tensor;
+            const lse = d2.mul(-scale).logsumexp(o) as Tensor;
+            const mn = d2.min(o) as Tensor;
+            for (let i = 0; i < M; i++)
+              for (let r = 0; r < K; r++) {
+                const got = (knn.data as Int32Array)[i * K + r]!, want = orders[i]![r]!;
+                if (got === want) continue;
+                // a true tie within the expansion's rounding: either order is right
+                const tol = 8 * eps * (nrm(xd, i) + Math.max(nrm(yd, got), nrm(yd, want)));
+                assert.ok(Math.abs(dd[i]![got]! - dd[i]![want]!) <= tol, `${what("K-NN")} row ${i} rank ${r}: ${got} (${dd[i]![got]}) vs ${want} (${dd[i]![want]})`);
+              }
+            assertClose(mn.data, wantMin, { rtol: 0, atol: 32 * eps * D, what: what("min") });
+            assertClose(lse.data, wantLse, { rtol: f32 ? 1e-5 : 1e-12, atol: f32 ? 2 ** -18 : 2 ** -45, what: what("logsumexp") });
           }
-          wantDot.push(t);
-        }
-      }
-      // the expansion's absolute error ≈ 2⁻²³·(‖x‖² + ‖y‖²) ≈ 2⁻²²·D on these data
-      assertClose(mn.data, wantMin, { rtol: 0, atol: 2 ** -18 * D, what: "min" });
-      assertClose(conv.data, wantConv, { rtol: 2e-4, what: "sum" });
-      assertClose(lse.data, wantLse, { rtol: 1e-5, atol: 2 ** -18, what: "logsumexp" });
-      assertClose(dot.data, wantDot, { rtol: 1e-4, what: "dot" });
-    }));
+        }));

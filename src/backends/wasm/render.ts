@@ -29,6 +29,7 @@ import { I32, V128 } from "./encoder.js";
 import { OP, SIMD } from "./asm.js";
 import type { Mode } from "./lanes.js";
 import { Gen, replicatedState, type Ctx, type Repr } from "./values.js";
+import { DOT_ROWS, dotTileBytes, emitDotTiles, wasmBlocked, type WasmBlocked } from "./dot.js";
 
 export { modeOf, replicatedState } from "./values.js";
 
@@ -45,11 +46,16 @@ export interface RenderedKernel {
   readonly pad: number;
   /** Bytes of scratch memory each thread passes to the kernel. */
   readonly scratchBytes: number;
+  /** The blocked-distance form it runs (src/backends/wasm/dot.ts), or null. */
+  readonly blocked: WasmBlocked | null;
 }
 
 
 /** Renders the module of a program. `shared`: import a shared memory (threads). */
-export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
+export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
+  // blocked distances: D-term sums read norms and dot tiles (src/compile/blocked.ts, ./dot.ts)
+  const blocked = wasmBlocked(p0);
+  const p = blocked?.program ?? p0;
   const g = new Gen(p, shared);
   const { a, L, f, U } = g;
   const { body, red } = p;
@@ -112,18 +118,16 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
   const noState: Ctx = {};
   g.emitBlock("b", body, 0, noState, bodyVals, (n) => perCall.has(n));
 
-  // rows
-  a.get(g.i0).set(g.i);
-  a.openLoop();
-  a.get(g.i).get(g.i1).op(OP.i32GeS).brIf(1);
-  p.slots.forEach((s, k) => {
-    if (s.role === "outer") a.get(g.base[k]!).get(g.i).i32(s.dim * L.bytes).op(OP.i32Mul).op(OP.i32Add).set(g.rowBase[k]!);
-  });
-  rows.forEach((size, o) => {
-    const eb = red.outputs[o]!.t === "i" ? 4 : L.bytes;
-    a.get(g.outBase[o]!).get(g.i).i32(size * eb).op(OP.i32Mul).op(OP.i32Add).set(g.outRow[o]!);
-  });
-  g.emitBlock("b", body, 0, noState, bodyVals, (n) => perRow.has(n));
+  /** Row i's input and output addresses. */
+  const rowBases = (): void => {
+    p.slots.forEach((s, k) => {
+      if (s.role === "outer") a.get(g.base[k]!).get(g.i).i32(s.dim * L.bytes).op(OP.i32Mul).op(OP.i32Add).set(g.rowBase[k]!);
+    });
+    rows.forEach((size, o) => {
+      const eb = red.outputs[o]!.t === "i" ? 4 : L.bytes;
+      a.get(g.outBase[o]!).get(g.i).i32(size * eb).op(OP.i32Mul).op(OP.i32Add).set(g.outRow[o]!);
+    });
+  };
   const initState = (target: number[][]): void => {
     for (const st of new Set(target))
       red.state.forEach((s, k) => {
@@ -131,7 +135,6 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
         a.set(st[k]!);
       });
   };
-  initState(T);
 
   const refresh = (u: number, st: number[]): void => {
     if (!hoisted.length) return;
@@ -264,50 +267,133 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     a.closeLoop();
   };
 
-  if (tiled) {
-    a.i32(0).set(g.jt);
-    a.openLoop();
-    a.get(g.jt).get(g.nI).op(OP.i32GeS).brIf(1);
-    // je = min(nI, jt + TILE)
-    a.get(g.jt).i32(tile).op(OP.i32Add).tee(g.je).get(g.nI).get(g.je).get(g.nI).op(OP.i32LtS).op(OP.selectOp).set(g.je);
+  /** The row's j in [jt, je): a fresh partial folded into the totals (block_sum), or into the totals. */
+  const jRange = (): void => {
+    if (!tiled) return jLoop(T);
     initState(S);
     jLoop(S);
     for (let u = 0; u < U; u++) merge(T[u]!, (k) => ({ local: S[u]![k]!, mask: false }));
-    a.get(g.jt).i32(tile).op(OP.i32Add).set(g.jt);
-    a.closeLoop();
-  } else {
+  };
+  /** Tiles of `size` inner indices (jt, je), each running `each`. */
+  const tiles = (size: number, each: () => void): void => {
     a.i32(0).set(g.jt);
-    a.get(g.nI).set(g.je);
-    jLoop(T);
-  }
-  // unrolled copies, then lanes (by halves), into lane 0 of T[0]
-  if (merges.includes("unrolled")) for (let u = 1; u < U; u++) merge(T[0]!, (k) => ({ local: T[u]![k]!, mask: false }));
-  const oth = vecState();
-  for (let half = W / 2; half >= 1 && merges.includes("lanes"); half /= 2) {
-    const lanes: number[] = [];
-    const eb = 16 / W;
-    for (let l = 0; l < W; l++) for (let b = 0; b < eb; b++) lanes.push(((l + half) % W) * eb + b);
-    for (let k = 0; k < nS; k++) a.get(T[0]![k]!).get(T[0]![k]!).shuffle(lanes).set(oth[k]!);
-    merge(T[0]!, (k) => ({ local: oth[k]!, mask: false }));
-  }
-  // finalize and store lane 0
-  const finVals = new Map<number, Repr>();
-  g.emitBlock("z", red.finalize, 0, { state: (k) => ({ local: T[0]![k]!, mask: false }) }, finVals, () => true);
-  let pos = 0;
-  rows.forEach((size, o) => {
-    const isInt = red.outputs[o]!.t === "i";
-    for (let r = 0; r < size; r++, pos++) {
-      a.get(g.outRow[o]!);
-      g.push(finVals.get(red.finalize.out[pos]!)!, isInt ? "i" : "f");
-      if (isInt) {
-        if (L.mode === "f32") a.lane(SIMD.i32x4ExtractLane, 0);
-        else a.lane(SIMD.i64x2ExtractLane, 0).op(OP.i32WrapI64);
-        a.mem(OP.i32Store, 2, r * 4);
-      } else if (L.mode === "f32") a.lane(SIMD.f32x4ExtractLane, 0).mem(OP.f32Store, 2, r * 4);
-      else a.lane(SIMD.f64x2ExtractLane, 0).mem(OP.f64Store, 3, r * 8);
+    a.openLoop();
+    a.get(g.jt).get(g.nI).op(OP.i32GeS).brIf(1);
+    // je = min(nI, jt + size)
+    a.get(g.jt).i32(size).op(OP.i32Add).tee(g.je).get(g.nI).get(g.je).get(g.nI).op(OP.i32LtS).op(OP.selectOp).set(g.je);
+    each();
+    a.get(g.jt).i32(size).op(OP.i32Add).set(g.jt);
+    a.closeLoop();
+  };
+  /** Rows i from `from` to `to` (i32 locals), each running `each`. */
+  const rowLoop = (from: number, to: number, each: () => void): void => {
+    a.get(from).set(g.i);
+    a.openLoop();
+    a.get(g.i).get(to).op(OP.i32GeS).brIf(1);
+    each();
+    a.get(g.i).i32(1).op(OP.i32Add).set(g.i);
+    a.closeLoop();
+  };
+  /** Merges the row's partial states, finalizes, stores the outputs. */
+  const rowFinish = (): void => {
+    // unrolled copies, then lanes (by halves), into lane 0 of T[0]
+    if (merges.includes("unrolled")) for (let u = 1; u < U; u++) merge(T[0]!, (k) => ({ local: T[u]![k]!, mask: false }));
+    const oth = vecState();
+    for (let half = W / 2; half >= 1 && merges.includes("lanes"); half /= 2) {
+      const lanes: number[] = [];
+      const eb = 16 / W;
+      for (let l = 0; l < W; l++) for (let b = 0; b < eb; b++) lanes.push(((l + half) % W) * eb + b);
+      for (let k = 0; k < nS; k++) a.get(T[0]![k]!).get(T[0]![k]!).shuffle(lanes).set(oth[k]!);
+      merge(T[0]!, (k) => ({ local: oth[k]!, mask: false }));
     }
-  });
-  a.get(g.i).i32(1).op(OP.i32Add).set(g.i);
-  a.closeLoop();
-  return { bytes: g.m.encode(), mode: L.mode, pad: W * U, scratchBytes: Math.max(16, body.out.length * W * U * L.bytes) };
+    // finalize and store lane 0
+    const finVals = new Map<number, Repr>();
+    g.emitBlock("z", red.finalize, 0, { state: (k) => ({ local: T[0]![k]!, mask: false }) }, finVals, () => true);
+    let pos = 0;
+    rows.forEach((size, o) => {
+      const isInt = red.outputs[o]!.t === "i";
+      for (let r = 0; r < size; r++, pos++) {
+        a.get(g.outRow[o]!);
+        g.push(finVals.get(red.finalize.out[pos]!)!, isInt ? "i" : "f");
+        if (isInt) {
+          if (L.mode === "f32") a.lane(SIMD.i32x4ExtractLane, 0);
+          else a.lane(SIMD.i64x2ExtractLane, 0).op(OP.i32WrapI64);
+          a.mem(OP.i32Store, 2, r * 4);
+        } else if (L.mode === "f32") a.lane(SIMD.f32x4ExtractLane, 0).mem(OP.f32Store, 2, r * 4);
+        else a.lane(SIMD.f64x2ExtractLane, 0).mem(OP.f64Store, 3, r * 8);
+      }
+    });
+  };
+
+  let scratchBytes = Math.max(16, body.out.length * W * U * L.bytes);
+  if (!blocked) {
+    rowLoop(g.i0, g.i1, () => {
+      rowBases();
+      g.emitBlock("b", body, 0, noState, bodyVals, (n) => perRow.has(n));
+      initState(T);
+      if (tiled) tiles(tile, jRange);
+      else {
+        a.i32(0).set(g.jt);
+        a.get(g.nI).set(g.je);
+        jRange();
+      }
+      rowFinish();
+    });
+  } else {
+    /**
+     * Blocks of DOT_ROWS rows; per tile of JT columns, the dot tiles of the block, then each row
+     * over the tile, its states restored from and saved to scratch memory (`saved`) around it.
+     */
+    const JT = blocked.JT;
+    const ib = f.local(I32), ie = f.local(I32), gBase = f.local(I32), saved = f.local(I32);
+    const sets = [...new Set(T)];
+    const rowStateBytes = sets.length * nS * 16;
+    const gAt = Math.ceil(scratchBytes / 16) * 16;
+    const stAt = gAt + dotTileBytes(blocked, L.bytes);
+    scratchBytes = stAt + DOT_ROWS * rowStateBytes;
+    const states = (store: boolean): void => {
+      // saved = scratch + stAt + (i − ib)·rowStateBytes
+      a.get(g.i).get(ib).op(OP.i32Sub).i32(rowStateBytes).op(OP.i32Mul).get(g.scratchP).op(OP.i32Add).set(saved);
+      sets.forEach((st, n) => st.forEach((l, k) => {
+        const off = stAt + (n * nS + k) * 16;
+        if (store) a.get(saved).get(l).vmem(SIMD.store, 0, off);
+        else a.get(saved).vmem(SIMD.load, 0, off).set(l);
+      }));
+    };
+    a.get(g.scratchP).i32(gAt).op(OP.i32Add).set(gBase);
+    a.get(g.i0).set(ib);
+    a.openLoop();
+    a.get(ib).get(g.i1).op(OP.i32GeS).brIf(1);
+    // ie = min(i1, ib + DOT_ROWS)
+    a.get(ib).i32(DOT_ROWS).op(OP.i32Add).tee(ie).get(g.i1).get(ie).get(g.i1).op(OP.i32LtS).op(OP.selectOp).set(ie);
+    rowLoop(ib, ie, () => {
+      initState(T);
+      states(true);
+    });
+    tiles(JT, () => {
+      emitDotTiles(g, blocked, { ib, ie, jt: g.jt, je: g.je, gBase });
+      rowLoop(ib, ie, () => {
+        rowBases();
+        // the dot slots' coordinate arrays: row i − ib of their tile, shifted by jt
+        let t = 0;
+        blocked.extra.forEach((e, k) => {
+          if (e.kind !== "dot") return;
+          a.get(g.i).get(ib).op(OP.i32Sub).i32(JT).op(OP.i32Mul).get(g.jt).op(OP.i32Sub).i32(L.shift).op(OP.i32Shl)
+            .get(gBase).op(OP.i32Add).i32(t++ * DOT_ROWS * JT * L.bytes).op(OP.i32Add).set(g.compBase[blocked.nOwn + k]![0]!);
+        });
+        g.emitBlock("b", body, 0, noState, bodyVals, (n) => perRow.has(n));
+        states(false);
+        jRange();
+        states(true);
+      });
+    });
+    rowLoop(ib, ie, () => {
+      rowBases();
+      states(false);
+      rowFinish();
+    });
+    a.get(ie).set(ib);
+    a.closeLoop();
+  }
+  return { bytes: g.m.encode(), mode: L.mode, pad: W * U, scratchBytes, blocked };
 }
