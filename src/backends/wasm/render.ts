@@ -67,11 +67,15 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
   g.q = f.local(I32); g.qn = f.local(I32); g.qb = f.local(I32); g.jq = f.local(I32);
   g.i = f.local(I32); g.j = f.local(I32); g.jb = f.local(I32); g.je = f.local(I32); g.jt = f.local(I32); g.jfull = f.local(I32);
   g.mask = f.local(V128);
-  for (const s of p.slots) {
+  // the inner coordinates read (by the body, or by the dot tiles from coordinate 0): a blocked
+  // distance no longer reads the others
+  const read = new Set(body.code.filter((ins) => ins.op === "load").map((ins) => `${ins.k[0]},${ins.k[1]}`));
+  for (const e of blocked?.extra ?? []) if (e.kind === "dot") read.add(`${e.inner},0`);
+  p.slots.forEach((s, k) => {
     g.base.push(f.local(I32));
     g.rowBase.push(s.role === "outer" ? f.local(I32) : -1);
-    g.compBase.push(s.role === "inner" ? Array.from({ length: s.dim }, () => f.local(I32)) : []);
-  }
+    g.compBase.push(s.role === "inner" ? Array.from({ length: s.dim }, (_, c) => (read.has(`${k},${c}`) ? f.local(I32) : -1)) : []);
+  });
   rows.forEach(() => {
     g.outBase.push(f.local(I32));
     g.outRow.push(f.local(I32));
@@ -112,7 +116,7 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
   rows.forEach((_, o) => a.get(g.tab).mem(OP.i32Load, 2, 4 * (nSlots + o)).set(g.outBase[o]!));
   p.slots.forEach((s, k) => {
     if (s.role !== "inner") return;
-    for (let c = 0; c < s.dim; c++) a.get(g.base[k]!).get(g.stride).i32(c).op(OP.i32Mul).op(OP.i32Add).set(g.compBase[k]![c]!);
+    for (let c = 0; c < s.dim; c++) if (read.has(`${k},${c}`)) a.get(g.base[k]!).get(g.stride).i32(c).op(OP.i32Mul).op(OP.i32Add).set(g.compBase[k]![c]!);
   });
   const bodyVals = new Map<number, Repr>();
   const noState: Ctx = {};
