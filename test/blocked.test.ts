@@ -1,12 +1,14 @@
 /**
- * Blocked distances (src/compile/blocked.ts, src/backends/native/dot.ts): which sums are
- * recognised, that the rewritten body computes the same values, and native kernels through the
- * blocked path (K-NN, sum, log-sum-exp, min, the dot product) against float64 at sizes that cross
- * the micro-kernel's 4 rows, its 2 vectors of columns, the tiles and the row blocks.
+ * Blocked distances (src/compile/blocked.ts; src/backends/native/dot.ts, src/backends/wasm/dot.ts):
+ * which sums are recognised, that the rewritten body computes the same values, that both backends
+ * render D as a loop bound, and native and wasm kernels through the blocked path (K-NN, sum,
+ * log-sum-exp, min, the dot product; float32 and float64; both axes) against float64 at sizes that
+ * cross each micro-kernel's rows and vectors of columns, the tiles and the row blocks, with 0 and 1;
+ * the wasm cases again with relaxed SIMD's FMA (in a child with the flag where the engine needs it).
  *
- * K-NN indices: the float64 ranking, except at true ties within float32 rounding — two neighbours
- * whose float64 distances differ by ≤ 2⁻²⁰·(‖x_i‖² + ‖y_j‖²) (the expansion's error bound, with
- * margin) may come in either order.
+ * K-NN indices: the float64 ranking, except at true ties within the rounding of the expansion —
+ * two neighbours whose float64 distances differ by ≤ 8ε·(‖x_i‖² + ‖y_j‖²) (ε = 2⁻²³ in float32:
+ * 2⁻²⁰·(…), the expansion's error bound with margin; 2⁻⁵² in float64) may come in either order.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -17,11 +19,17 @@ import { evalOp, type Block } from "../src/ir/ssa.js";
 import { reductionByName } from "../src/reductions/index.js";
 import { nativeBackend } from "../src/backends/native/index.js";
 import { wasmBackend } from "../src/backends/wasm/index.js";
+import { renderWasm } from "../src/backends/wasm/render.js";
+import { SIMD, engineHasRelaxedSimd, wasmFma } from "../src/backends/wasm/asm.js";
+import { wa } from "../src/backends/wasm/api.js";
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { renderNative } from "../src/backends/native/render.js";
 import { parseFormula } from "../src/formula/parse.js";
 import { assertClose, withSeed, type Data } from "./util.js";
 
 const skip = nativeBackend.unavailable() ?? false;
+const FLAG = "--experimental-wasm-relaxed-simd";
 const programOf = (f: LazyTensor<boolean> | ReturnType<typeof parseFormula>, red = "Sum", K = 1) => {
   const formula = "node" in f ? f.node : f;
   return plan({ formula, reduction: reductionByName(red)!, axis: 1, K, scheme: "block_sum", dtype: "float32", accDtype: "float32" }).program;
@@ -90,6 +98,51 @@ test("blocked: native renders the micro-kernel with D as a loop bound, KEOPS_TS_
     else process.env.KEOPS_TS_BLOCKED = prev;
   }
 });
+
+/** Occurrences of the SIMD opcode `sub` (0xFD + its LEB128) in a module. */
+const simdOps = (bytes: Uint8Array, sub: number): number => {
+  const enc = sub < 0x80 ? [sub] : [(sub & 0x7f) | 0x80, sub >> 7];
+  let n = 0;
+  for (let k = 0; k + enc.length < bytes.length; k++) if (bytes[k] === 0xfd && enc.every((b, q) => bytes[k + 1 + q] === b)) n++;
+  return n;
+};
+
+test("blocked: wasm renders the micro-kernel with D as a loop bound (module size independent of D, fused where relaxed SIMD is on), KEOPS_TS_BLOCKED=0 the unrolled body", { skip: wasmBackend.unavailable() ?? false }, () => {
+  const render = (D: number, fma: boolean): Uint8Array => {
+    const prev = wasmFma();
+    wasmFma(fma);
+    try {
+      return renderWasm(programOf(Vi(0, D).sub(Vj(1, D)).sqnorm2(), "ArgKMin", 5), true).bytes;
+    } finally {
+      wasmFma(prev);
+    }
+  };
+  const [small, large] = [render(16, false), render(1000, false)];
+  // (only the LEB128 encodings of D's constants differ)
+  assert.ok(Math.abs(small.length - large.length) < 64, `module bytes at D = 16 and D = 1000: ${small.length}, ${large.length}`);
+  assert.ok(new (wa().Module)(large), "the module compiles");
+  // 4 × 2 accumulators (+ the 4 × 1, 1 × 2 and 1 × 1 remainders): products fused only with FMA on
+  assert.equal(simdOps(large, SIMD.f32x4RelaxedMadd), 0);
+  assert.ok(simdOps(render(1000, true), SIMD.f32x4RelaxedMadd) >= 8 + 4 + 2 + 1);
+  const prev = process.env.KEOPS_TS_BLOCKED;
+  process.env.KEOPS_TS_BLOCKED = "0";
+  try {
+    assert.ok(render(1000, false).length > 10 * large.length, "unrolled: grows with D");
+  } finally {
+    if (prev === undefined) delete process.env.KEOPS_TS_BLOCKED;
+    else process.env.KEOPS_TS_BLOCKED = prev;
+  }
+});
+
+if (!engineHasRelaxedSimd() && !process.execArgv.includes(FLAG) && !wasmBackend.unavailable())
+  test(`blocked wasm with relaxed SIMD's FMA: this engine needs ${FLAG}, the wasm cases run in a child with it`, () => {
+    const env = { ...process.env };
+    delete env.NODE_TEST_CONTEXT; // the child reports in TAP on its stdout, not to this runner
+    const r = spawnSync(process.execPath, [FLAG, "--import", "tsx", "--test", "--test-reporter=tap", "--test-name-pattern=blocked wasm", fileURLToPath(import.meta.url)], { encoding: "utf8", env });
+    assert.equal(r.status, 0, `child failed:\n${r.stdout}\n${r.stderr}`);
+    assert.match(r.stdout, /# fail 0/);
+    assert.match(r.stdout, /# pass [1-9]/);
+  });
 
 /** Float64 distances of row i of x to every row of y. */
 const dists = (x: ArrayLike<number>, y: ArrayLike<number>, D: number, i: number): Float64Array =>
