@@ -20,6 +20,11 @@
  *   "is the K-th slot empty", are recomputed only when the state changes); where some lane
  *   passes, the candidates go to scratch memory and the passing ones are folded in one at a time
  *   in index order (lowest set bit of the test's bitmask first), so each is newer than the state.
+ * - Blocked distances (./dot.ts; `KEOPS_TS_BLOCKED=0` turns them off): a body whose D-term sums
+ *   read dot tiles and norms runs by blocks of DOT_ROWS rows; per tile of JT columns the block's
+ *   dot tiles are filled, then each row runs the same j loop over the tile, its states restored
+ *   from and saved to scratch memory around it (a block_sum partial per tile); the rows finish
+ *   after the last tile.
  * Comparison results and their logic (mul = and, max = or, 1 − x = not, select) stay lane masks;
  * single-use pure values are operand-stack expressions; constants live in locals.
  */
