@@ -26,7 +26,7 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { renderNative } from "../src/backends/native/render.js";
 import { parseFormula } from "../src/formula/parse.js";
-import { assertClose, withSeed, type Data } from "./util.js";
+import { assertClose, simdOps, withSeed, type Data } from "./util.js";
 
 const skip = nativeBackend.unavailable() ?? false;
 const FLAG = "--experimental-wasm-relaxed-simd";
@@ -98,14 +98,6 @@ test("blocked: native renders the micro-kernel with D as a loop bound, KEOPS_TS_
     else process.env.KEOPS_TS_BLOCKED = prev;
   }
 });
-
-/** Occurrences of the SIMD opcode `sub` (0xFD + its LEB128) in a module. */
-const simdOps = (bytes: Uint8Array, sub: number): number => {
-  const enc = sub < 0x80 ? [sub] : [(sub & 0x7f) | 0x80, sub >> 7];
-  let n = 0;
-  for (let k = 0; k + enc.length < bytes.length; k++) if (bytes[k] === 0xfd && enc.every((b, q) => bytes[k + 1 + q] === b)) n++;
-  return n;
-};
 
 test("blocked: wasm renders the micro-kernel with D as a loop bound (module size independent of D, fused where relaxed SIMD is on), KEOPS_TS_BLOCKED=0 the unrolled body", { skip: wasmBackend.unavailable() ?? false }, () => {
   const render = (D: number, fma: boolean): Uint8Array => {
