@@ -227,3 +227,34 @@ for (const { name: backend, skip } of blockedBackends)
             assertClose(lse.data, wantLse, { rtol: f32 ? 1e-5 : 1e-12, atol: f32 ? 2 ** -18 : 2 ** -45, what: what("logsumexp") });
           }
         }));
+
+for (const { name: backend, skip } of blockedBackends)
+  test(`blocked ${backend}: every sum scheme and argmin across tiles and row blocks, float32 and float64`, { skip }, () =>
+    withSeed((d: Data) => {
+      const [D, M, N] = [128, 37, 600];
+      for (const dtype of ["float32", "float64"] as const) {
+        const x = d.randn([M, D], dtype), y = d.randn([N, D], dtype), b = d.randn([N, 1], dtype);
+        const want: number[] = [], abs: number[] = [], arg: number[] = [];
+        for (let i = 0; i < M; i++) {
+          const di = dists(x.data, y.data, D, i);
+          want.push(di.reduce((s, v, j) => s + Math.exp(-v / D) * b.data[j]!, 0));
+          abs.push(di.reduce((s, v, j) => s + Math.abs(Math.exp(-v / D) * b.data[j]!), 0));
+          arg.push(di.indexOf(Math.min(...di)));
+        }
+        const rtol = dtype === "float32" ? 1e-4 : 1e-12;
+        const d2 = Vi(x).sub(Vj(y)).sqnorm2();
+        for (const sumScheme of ["direct_sum", "block_sum", "kahan_scheme"] as const) {
+          const got = d2.mul(-1 / D).exp().mul(Vj(b)).sum({ axis: 1, backend, sumScheme }) as Tensor;
+          assertClose(got.data, want, { rtol, atol: abs.map((v) => rtol * v), what: `${dtype} ${sumScheme}` });
+        }
+        // the float64 argmin, except at a true tie within the expansion's rounding (as for K-NN)
+        const got = (d2.argmin({ axis: 1, backend }) as Tensor).data;
+        const eps = dtype === "float32" ? 2 ** -23 : 2 ** -52;
+        for (let i = 0; i < M; i++) {
+          const g = got[i]!, w = arg[i]!, di = dists(x.data, y.data, D, i);
+          const nrm = (a: ArrayLike<number>, r: number): number => dists(a, new Float64Array(D), D, r)[0]!;
+          if (g !== w) assert.ok(Math.abs(di[g]! - di[w]!) <= 8 * eps * (nrm(x.data, i) + Math.max(nrm(y.data, g), nrm(y.data, w))), `${dtype} argmin row ${i}: ${g} vs ${w}`);
+        }
+      }
+    }));
+
