@@ -43,9 +43,17 @@ export interface WasmBlocked {
   readonly JT: number;
 }
 
-/** The blocked form of a program, or null (blocking off, or nothing to block). */
+const forms = new WeakMap<KernelProgram, WasmBlocked | null>();
+
+/** The blocked form of a program (computed once per program), or null (blocking off, or nothing to block). */
 export function wasmBlocked(p0: KernelProgram): WasmBlocked | null {
   if (!blockedEnabled()) return null;
+  let b = forms.get(p0);
+  if (b === undefined) forms.set(p0, (b = blockedForm(p0)));
+  return b;
+}
+
+function blockedForm(p0: KernelProgram): WasmBlocked | null {
   const blk = blockDots(p0);
   if (!blk) return null;
   const slots = [...p0.slots, ...blk.extra.map((e) => ({ role: e.kind === "dot" ? ("inner" as const) : e.role, dim: 1 }))];
