@@ -12,7 +12,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Vi, Vj, Tensor, type LazyTensor } from "../src/index.js";
+import { LazyTensor, Vi, Vj, Tensor } from "../src/index.js";
 import { blockDots, DOT_MIN_DIM } from "../src/compile/blocked.js";
 import { plan } from "../src/compile/plan.js";
 import { evalOp, type Block } from "../src/ir/ssa.js";
@@ -26,7 +26,8 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { renderNative } from "../src/backends/native/render.js";
 import { parseFormula } from "../src/formula/parse.js";
-import { assertClose, simdOps, withSeed, type Data } from "./util.js";
+import { assertClose, assertExact, simdOps, withSeed, type Data } from "./util.js";
+import { reference } from "./reference.js";
 
 const skip = nativeBackend.unavailable() ?? false;
 const FLAG = "--experimental-wasm-relaxed-simd";
@@ -258,3 +259,22 @@ for (const { name: backend, skip } of blockedBackends)
       }
     }));
 
+
+for (const { name: backend, skip } of blockedBackends)
+  test(`blocked ${backend}: broadcast batch dims (norms per batch offset), sum and argmin with ties, both axes, float32 and float64`, { skip }, () =>
+    withSeed((d: Data) => {
+      const D = 20;
+      for (const dtype of ["float32", "float64"] as const) {
+        // small integers: distances and their expansion exact in float32, ties included
+        const x = new LazyTensor(d.randint([1, 3, 37, 1, D], -3, 3, dtype)), y = new LazyTensor(d.randint([2, 1, 1, 45, D], -3, 3, dtype));
+        const F = x.sub(y).sqnorm2();
+        for (const axis of [2, 3]) {
+          const opts = { axis, backend: backend as never, call: false as const };
+          const sum = F.mul(-1 / D).exp().sum(opts) as unknown as (...a: Tensor[]) => Tensor;
+          const ref = reference(sum as never);
+          assertClose(sum().data, ref.values!, { rtol: dtype === "float32" ? 1e-5 : 1e-12, what: `${dtype} sum axis ${axis}` });
+          const am = F.argmin(opts) as unknown as (...a: Tensor[]) => Tensor;
+          assertExact(am().data, reference(am as never).indices!, `${dtype} argmin axis ${axis}`);
+        }
+      }
+    }));
