@@ -163,3 +163,11 @@ export function withThreads<T>(n: string, f: () => T): T {
     else process.env.KEOPS_TS_THREADS = old;
   }
 }
+
+/** Occurrences of the wasm SIMD opcode `sub` (0xFD + its LEB128) in a module's bytes. */
+export function simdOps(bytes: Uint8Array, sub: number): number {
+  const enc = sub < 0x80 ? [sub] : [(sub & 0x7f) | 0x80, sub >> 7];
+  let n = 0;
+  for (let k = 0; k + enc.length < bytes.length; k++) if (bytes[k] === 0xfd && enc.every((b, q) => bytes[k + 1 + q] === b)) n++;
+  return n;
+}

@@ -17,7 +17,7 @@ import { ModuleBuilder, V128, type ValType } from "../src/backends/wasm/encoder.
 import { Asm, SIMD, engineHasRelaxedSimd, wasmFma } from "../src/backends/wasm/asm.js";
 import { compileWasm, wasmBackend } from "../src/backends/wasm/index.js";
 import { wa } from "../src/backends/wasm/api.js";
-import { assertClose, withSeed, type Data } from "./util.js";
+import { assertClose, simdOps, withSeed, type Data } from "./util.js";
 
 const FLAG = "--experimental-wasm-relaxed-simd";
 const here = engineHasRelaxedSimd();
@@ -39,13 +39,7 @@ if (!here && wasm && !process.execArgv.includes(FLAG)) {
     assert.doesNotMatch(r.stdout, /# pass 0\b/);
   });
 } else if (wasm) {
-  const v = (bytes: Uint8Array, sub: number): number => {
-    // occurrences of the SIMD opcode `sub` (0xFD + its LEB128)
-    const enc = sub < 0x80 ? [sub] : [(sub & 0x7f) | 0x80, sub >> 7];
-    let n = 0;
-    for (let k = 0; k + enc.length < bytes.length; k++) if (bytes[k] === 0xfd && enc.every((b, q) => bytes[k + 1 + q] === b)) n++;
-    return n;
-  };
+  const v = simdOps;
 
   test("FMA peephole: a·b + c, c + a·b, c − a·b fuse; a·b − c and non-adjacent sums do not", () => {
     const prev = wasmFma();

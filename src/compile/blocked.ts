@@ -22,6 +22,12 @@ import type { KernelProgram } from "./program.js";
 /** Smallest vector dimension blocked (below it the unrolled per-pair code is as fast). */
 export const DOT_MIN_DIM = 16;
 
+/** Whether backends block distances (`KEOPS_TS_BLOCKED=0` turns it off, to compare before/after). */
+export function blockedEnabled(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KEOPS_TS_BLOCKED;
+  return env !== "0";
+}
+
 /** A precomputed input of the rewritten body. */
 export type ExtraInput =
   /** G(i, j) = Σ_c x_c·y_c, x = outer slot `outer`, y = inner slot `inner`, both of dim D. */

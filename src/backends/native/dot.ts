@@ -12,11 +12,7 @@
  */
 import type { ExtraInput } from "../../compile/blocked.js";
 
-/** Whether blocked distances are on (`KEOPS_TS_BLOCKED=0` turns them off, to compare). */
-export function blockedEnabled(): boolean {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KEOPS_TS_BLOCKED;
-  return env !== "0";
-}
+export { blockedEnabled } from "../../compile/blocked.js";
 
 /** The micro-kernel's block: rows × vectors of columns (env KEOPS_TS_DOT_BLOCK="4x4" to experiment; 6 × 2 measured best at D = 64 among 4×2, 4×3, 4×4, 6×2, 8×2). */
 const blockEnv = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KEOPS_TS_DOT_BLOCK?.split("x").map(Number);

@@ -8,6 +8,7 @@ import { LruCache } from "../../compile/lru.js";
 import { singleThreadReason, threadCount, usableThreads } from "../workers.js";
 import { renderWasm, replicatedState, type RenderedKernel } from "./render.js";
 import { stage } from "./stage.js";
+import { DOT_ROWS, blockedJob, wasmBlocked } from "./dot.js";
 import { resetWasmMemory, wasmMemory } from "./memory.js";
 import { WA, wa, type WasmMemory, type WasmModule } from "./api.js";
 import { MATH_IMPORTS, runHere, runParallel, runParallelAsync, type WasmKernelFn, type WasmRun } from "./pool.js";
@@ -74,10 +75,15 @@ export class WasmKernel implements Kernel {
 
   private plan(job: KernelJob, threads: number): WasmRun & { release(): void; finish(): void; fn: WasmKernelFn } {
     const { rendered, module, memory, fn } = this.current();
-    const s = stage(this.program, job, rendered.mode, rendered.pad, (threads + 1) * rendered.scratchBytes);
+    const b = rendered.blocked;
+    const s = b
+      ? stage(b.program, blockedJob(b, job), rendered.mode, rendered.pad, (threads + 1) * rendered.scratchBytes)
+      : stage(this.program, job, rendered.mode, rendered.pad, (threads + 1) * rendered.scratchBytes);
     const total = job.nBatch * job.nOuter;
     const perChunk = Math.max(1, Math.ceil(CHUNK_PAIRS / Math.max(1, job.nInner)));
-    const chunk = Math.max(1, Math.min(perChunk, Math.ceil(total / (threads * 8))));
+    let chunk = Math.max(1, Math.min(perChunk, Math.ceil(total / (threads * 8))));
+    // blocked distances: whole blocks of rows share each tile of y (as long as every thread has work)
+    if (b) chunk = Math.max(chunk, Math.min(DOT_ROWS, Math.ceil(total / threads)));
     return {
       key: this.program.key, module, memory, fn,
       total, chunk, nOuter: job.nOuter, nInner: job.nInner,
@@ -143,7 +149,7 @@ export const wasmBackend: BlockingBackend = {
   },
   declines(p: KernelProgram): string | null {
     // one function holds the whole kernel: stay well inside V8's limits (50,000 locals, 7.6 MB body)
-    const { body, red } = p;
+    const { body, red } = wasmBlocked(p)?.program ?? p;
     const merges = replicatedState(p) ? 0 : 3; // selections never merge
     const size = 5 * body.code.length + 4 * red.update.code.length + merges * red.merge.code.length + red.finalize.code.length + 4 * red.state.length;
     return size > MAX_SIZE ? `the program is too large for one WebAssembly function (size ${size} > ${MAX_SIZE})` : null;

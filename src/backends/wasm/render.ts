@@ -20,6 +20,11 @@
  *   "is the K-th slot empty", are recomputed only when the state changes); where some lane
  *   passes, the candidates go to scratch memory and the passing ones are folded in one at a time
  *   in index order (lowest set bit of the test's bitmask first), so each is newer than the state.
+ * - Blocked distances (./dot.ts; `KEOPS_TS_BLOCKED=0` turns them off): a body whose D-term sums
+ *   read dot tiles and norms runs by blocks of DOT_ROWS rows; per tile of JT columns the block's
+ *   dot tiles are filled, then each row runs the same j loop over the tile, its states restored
+ *   from and saved to scratch memory around it (a block_sum partial per tile); the rows finish
+ *   after the last tile.
  * Comparison results and their logic (mul = and, max = or, 1 − x = not, select) stay lane masks;
  * single-use pure values are operand-stack expressions; constants live in locals.
  */
@@ -29,6 +34,7 @@ import { I32, V128 } from "./encoder.js";
 import { OP, SIMD } from "./asm.js";
 import type { Mode } from "./lanes.js";
 import { Gen, replicatedState, type Ctx, type Repr } from "./values.js";
+import { DOT_ROWS, dotTileBytes, emitDotTiles, wasmBlocked, type WasmBlocked } from "./dot.js";
 
 export { modeOf, replicatedState } from "./values.js";
 
@@ -45,11 +51,16 @@ export interface RenderedKernel {
   readonly pad: number;
   /** Bytes of scratch memory each thread passes to the kernel. */
   readonly scratchBytes: number;
+  /** The blocked-distance form it runs (src/backends/wasm/dot.ts), or null. */
+  readonly blocked: WasmBlocked | null;
 }
 
 
 /** Renders the module of a program. `shared`: import a shared memory (threads). */
-export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
+export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
+  // blocked distances: D-term sums read norms and dot tiles (src/compile/blocked.ts, ./dot.ts)
+  const blocked = wasmBlocked(p0);
+  const p = blocked?.program ?? p0;
   const g = new Gen(p, shared);
   const { a, L, f, U } = g;
   const { body, red } = p;
@@ -61,11 +72,15 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
   g.q = f.local(I32); g.qn = f.local(I32); g.qb = f.local(I32); g.jq = f.local(I32);
   g.i = f.local(I32); g.j = f.local(I32); g.jb = f.local(I32); g.je = f.local(I32); g.jt = f.local(I32); g.jfull = f.local(I32);
   g.mask = f.local(V128);
-  for (const s of p.slots) {
+  // the inner coordinates read (by the body, or by the dot tiles from coordinate 0): a blocked
+  // distance no longer reads the others
+  const read = new Set(body.code.filter((ins) => ins.op === "load").map((ins) => `${ins.k[0]},${ins.k[1]}`));
+  for (const e of blocked?.extra ?? []) if (e.kind === "dot") read.add(`${e.inner},0`);
+  p.slots.forEach((s, k) => {
     g.base.push(f.local(I32));
     g.rowBase.push(s.role === "outer" ? f.local(I32) : -1);
-    g.compBase.push(s.role === "inner" ? Array.from({ length: s.dim }, () => f.local(I32)) : []);
-  }
+    g.compBase.push(s.role === "inner" ? Array.from({ length: s.dim }, (_, c) => (read.has(`${k},${c}`) ? f.local(I32) : -1)) : []);
+  });
   rows.forEach(() => {
     g.outBase.push(f.local(I32));
     g.outRow.push(f.local(I32));
@@ -106,24 +121,22 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
   rows.forEach((_, o) => a.get(g.tab).mem(OP.i32Load, 2, 4 * (nSlots + o)).set(g.outBase[o]!));
   p.slots.forEach((s, k) => {
     if (s.role !== "inner") return;
-    for (let c = 0; c < s.dim; c++) a.get(g.base[k]!).get(g.stride).i32(c).op(OP.i32Mul).op(OP.i32Add).set(g.compBase[k]![c]!);
+    for (let c = 0; c < s.dim; c++) if (read.has(`${k},${c}`)) a.get(g.base[k]!).get(g.stride).i32(c).op(OP.i32Mul).op(OP.i32Add).set(g.compBase[k]![c]!);
   });
   const bodyVals = new Map<number, Repr>();
   const noState: Ctx = {};
   g.emitBlock("b", body, 0, noState, bodyVals, (n) => perCall.has(n));
 
-  // rows
-  a.get(g.i0).set(g.i);
-  a.openLoop();
-  a.get(g.i).get(g.i1).op(OP.i32GeS).brIf(1);
-  p.slots.forEach((s, k) => {
-    if (s.role === "outer") a.get(g.base[k]!).get(g.i).i32(s.dim * L.bytes).op(OP.i32Mul).op(OP.i32Add).set(g.rowBase[k]!);
-  });
-  rows.forEach((size, o) => {
-    const eb = red.outputs[o]!.t === "i" ? 4 : L.bytes;
-    a.get(g.outBase[o]!).get(g.i).i32(size * eb).op(OP.i32Mul).op(OP.i32Add).set(g.outRow[o]!);
-  });
-  g.emitBlock("b", body, 0, noState, bodyVals, (n) => perRow.has(n));
+  /** Row i's input and output addresses. */
+  const rowBases = (): void => {
+    p.slots.forEach((s, k) => {
+      if (s.role === "outer") a.get(g.base[k]!).get(g.i).i32(s.dim * L.bytes).op(OP.i32Mul).op(OP.i32Add).set(g.rowBase[k]!);
+    });
+    rows.forEach((size, o) => {
+      const eb = red.outputs[o]!.t === "i" ? 4 : L.bytes;
+      a.get(g.outBase[o]!).get(g.i).i32(size * eb).op(OP.i32Mul).op(OP.i32Add).set(g.outRow[o]!);
+    });
+  };
   const initState = (target: number[][]): void => {
     for (const st of new Set(target))
       red.state.forEach((s, k) => {
@@ -131,7 +144,6 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
         a.set(st[k]!);
       });
   };
-  initState(T);
 
   const refresh = (u: number, st: number[]): void => {
     if (!hoisted.length) return;
@@ -264,50 +276,133 @@ export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
     a.closeLoop();
   };
 
-  if (tiled) {
-    a.i32(0).set(g.jt);
-    a.openLoop();
-    a.get(g.jt).get(g.nI).op(OP.i32GeS).brIf(1);
-    // je = min(nI, jt + TILE)
-    a.get(g.jt).i32(tile).op(OP.i32Add).tee(g.je).get(g.nI).get(g.je).get(g.nI).op(OP.i32LtS).op(OP.selectOp).set(g.je);
+  /** The row's j in [jt, je): a fresh partial folded into the totals (block_sum), or into the totals. */
+  const jRange = (): void => {
+    if (!tiled) return jLoop(T);
     initState(S);
     jLoop(S);
     for (let u = 0; u < U; u++) merge(T[u]!, (k) => ({ local: S[u]![k]!, mask: false }));
-    a.get(g.jt).i32(tile).op(OP.i32Add).set(g.jt);
-    a.closeLoop();
-  } else {
+  };
+  /** Tiles of `size` inner indices (jt, je), each running `each`. */
+  const tiles = (size: number, each: () => void): void => {
     a.i32(0).set(g.jt);
-    a.get(g.nI).set(g.je);
-    jLoop(T);
-  }
-  // unrolled copies, then lanes (by halves), into lane 0 of T[0]
-  if (merges.includes("unrolled")) for (let u = 1; u < U; u++) merge(T[0]!, (k) => ({ local: T[u]![k]!, mask: false }));
-  const oth = vecState();
-  for (let half = W / 2; half >= 1 && merges.includes("lanes"); half /= 2) {
-    const lanes: number[] = [];
-    const eb = 16 / W;
-    for (let l = 0; l < W; l++) for (let b = 0; b < eb; b++) lanes.push(((l + half) % W) * eb + b);
-    for (let k = 0; k < nS; k++) a.get(T[0]![k]!).get(T[0]![k]!).shuffle(lanes).set(oth[k]!);
-    merge(T[0]!, (k) => ({ local: oth[k]!, mask: false }));
-  }
-  // finalize and store lane 0
-  const finVals = new Map<number, Repr>();
-  g.emitBlock("z", red.finalize, 0, { state: (k) => ({ local: T[0]![k]!, mask: false }) }, finVals, () => true);
-  let pos = 0;
-  rows.forEach((size, o) => {
-    const isInt = red.outputs[o]!.t === "i";
-    for (let r = 0; r < size; r++, pos++) {
-      a.get(g.outRow[o]!);
-      g.push(finVals.get(red.finalize.out[pos]!)!, isInt ? "i" : "f");
-      if (isInt) {
-        if (L.mode === "f32") a.lane(SIMD.i32x4ExtractLane, 0);
-        else a.lane(SIMD.i64x2ExtractLane, 0).op(OP.i32WrapI64);
-        a.mem(OP.i32Store, 2, r * 4);
-      } else if (L.mode === "f32") a.lane(SIMD.f32x4ExtractLane, 0).mem(OP.f32Store, 2, r * 4);
-      else a.lane(SIMD.f64x2ExtractLane, 0).mem(OP.f64Store, 3, r * 8);
+    a.openLoop();
+    a.get(g.jt).get(g.nI).op(OP.i32GeS).brIf(1);
+    // je = min(nI, jt + size)
+    a.get(g.jt).i32(size).op(OP.i32Add).tee(g.je).get(g.nI).get(g.je).get(g.nI).op(OP.i32LtS).op(OP.selectOp).set(g.je);
+    each();
+    a.get(g.jt).i32(size).op(OP.i32Add).set(g.jt);
+    a.closeLoop();
+  };
+  /** Rows i from `from` to `to` (i32 locals), each running `each`. */
+  const rowLoop = (from: number, to: number, each: () => void): void => {
+    a.get(from).set(g.i);
+    a.openLoop();
+    a.get(g.i).get(to).op(OP.i32GeS).brIf(1);
+    each();
+    a.get(g.i).i32(1).op(OP.i32Add).set(g.i);
+    a.closeLoop();
+  };
+  /** Merges the row's partial states, finalizes, stores the outputs. */
+  const rowFinish = (): void => {
+    // unrolled copies, then lanes (by halves), into lane 0 of T[0]
+    if (merges.includes("unrolled")) for (let u = 1; u < U; u++) merge(T[0]!, (k) => ({ local: T[u]![k]!, mask: false }));
+    const oth = vecState();
+    for (let half = W / 2; half >= 1 && merges.includes("lanes"); half /= 2) {
+      const lanes: number[] = [];
+      const eb = 16 / W;
+      for (let l = 0; l < W; l++) for (let b = 0; b < eb; b++) lanes.push(((l + half) % W) * eb + b);
+      for (let k = 0; k < nS; k++) a.get(T[0]![k]!).get(T[0]![k]!).shuffle(lanes).set(oth[k]!);
+      merge(T[0]!, (k) => ({ local: oth[k]!, mask: false }));
     }
-  });
-  a.get(g.i).i32(1).op(OP.i32Add).set(g.i);
-  a.closeLoop();
-  return { bytes: g.m.encode(), mode: L.mode, pad: W * U, scratchBytes: Math.max(16, body.out.length * W * U * L.bytes) };
+    // finalize and store lane 0
+    const finVals = new Map<number, Repr>();
+    g.emitBlock("z", red.finalize, 0, { state: (k) => ({ local: T[0]![k]!, mask: false }) }, finVals, () => true);
+    let pos = 0;
+    rows.forEach((size, o) => {
+      const isInt = red.outputs[o]!.t === "i";
+      for (let r = 0; r < size; r++, pos++) {
+        a.get(g.outRow[o]!);
+        g.push(finVals.get(red.finalize.out[pos]!)!, isInt ? "i" : "f");
+        if (isInt) {
+          if (L.mode === "f32") a.lane(SIMD.i32x4ExtractLane, 0);
+          else a.lane(SIMD.i64x2ExtractLane, 0).op(OP.i32WrapI64);
+          a.mem(OP.i32Store, 2, r * 4);
+        } else if (L.mode === "f32") a.lane(SIMD.f32x4ExtractLane, 0).mem(OP.f32Store, 2, r * 4);
+        else a.lane(SIMD.f64x2ExtractLane, 0).mem(OP.f64Store, 3, r * 8);
+      }
+    });
+  };
+
+  let scratchBytes = Math.max(16, body.out.length * W * U * L.bytes);
+  if (!blocked) {
+    rowLoop(g.i0, g.i1, () => {
+      rowBases();
+      g.emitBlock("b", body, 0, noState, bodyVals, (n) => perRow.has(n));
+      initState(T);
+      if (tiled) tiles(tile, jRange);
+      else {
+        a.i32(0).set(g.jt);
+        a.get(g.nI).set(g.je);
+        jRange();
+      }
+      rowFinish();
+    });
+  } else {
+    /**
+     * Blocks of DOT_ROWS rows; per tile of JT columns, the dot tiles of the block, then each row
+     * over the tile, its states restored from and saved to scratch memory (`saved`) around it.
+     */
+    const JT = blocked.JT;
+    const ib = f.local(I32), ie = f.local(I32), gBase = f.local(I32), saved = f.local(I32);
+    const sets = [...new Set(T)];
+    const rowStateBytes = sets.length * nS * 16;
+    const gAt = Math.ceil(scratchBytes / 16) * 16;
+    const stAt = gAt + dotTileBytes(blocked, L.bytes);
+    scratchBytes = stAt + DOT_ROWS * rowStateBytes;
+    const states = (store: boolean): void => {
+      // saved = scratch + stAt + (i − ib)·rowStateBytes
+      a.get(g.i).get(ib).op(OP.i32Sub).i32(rowStateBytes).op(OP.i32Mul).get(g.scratchP).op(OP.i32Add).set(saved);
+      sets.forEach((st, n) => st.forEach((l, k) => {
+        const off = stAt + (n * nS + k) * 16;
+        if (store) a.get(saved).get(l).vmem(SIMD.store, 0, off);
+        else a.get(saved).vmem(SIMD.load, 0, off).set(l);
+      }));
+    };
+    a.get(g.scratchP).i32(gAt).op(OP.i32Add).set(gBase);
+    a.get(g.i0).set(ib);
+    a.openLoop();
+    a.get(ib).get(g.i1).op(OP.i32GeS).brIf(1);
+    // ie = min(i1, ib + DOT_ROWS)
+    a.get(ib).i32(DOT_ROWS).op(OP.i32Add).tee(ie).get(g.i1).get(ie).get(g.i1).op(OP.i32LtS).op(OP.selectOp).set(ie);
+    rowLoop(ib, ie, () => {
+      initState(T);
+      states(true);
+    });
+    tiles(JT, () => {
+      emitDotTiles(g, blocked, { ib, ie, jt: g.jt, je: g.je, gBase });
+      rowLoop(ib, ie, () => {
+        rowBases();
+        // the dot slots' coordinate arrays: row i − ib of their tile, shifted by jt
+        let t = 0;
+        blocked.extra.forEach((e, k) => {
+          if (e.kind !== "dot") return;
+          a.get(g.i).get(ib).op(OP.i32Sub).i32(JT).op(OP.i32Mul).get(g.jt).op(OP.i32Sub).i32(L.shift).op(OP.i32Shl)
+            .get(gBase).op(OP.i32Add).i32(t++ * DOT_ROWS * JT * L.bytes).op(OP.i32Add).set(g.compBase[blocked.nOwn + k]![0]!);
+        });
+        g.emitBlock("b", body, 0, noState, bodyVals, (n) => perRow.has(n));
+        states(false);
+        jRange();
+        states(true);
+      });
+    });
+    rowLoop(ib, ie, () => {
+      rowBases();
+      states(false);
+      rowFinish();
+    });
+    a.get(ie).set(ib);
+    a.closeLoop();
+  }
+  return { bytes: g.m.encode(), mode: L.mode, pad: W * U, scratchBytes, blocked };
 }

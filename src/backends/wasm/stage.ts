@@ -22,7 +22,10 @@ export interface Staged {
   release(): void;
 }
 
-/** Lays the job out; `pad`: inner arrays are padded to a multiple of it. */
+/**
+ * Lays the job out; `pad`: inner arrays are padded to a multiple of it. An inner slot with no
+ * data (a tile the kernel fills itself, or no inner index at all) is not staged: its address is 0.
+ */
 export function stage(p: KernelProgram, job: KernelJob, mode: Mode, pad: number, scratchBytes: number): Staged {
   const mb = mode === "f32" ? 4 : 8;
   const nSlots = p.slots.length;
@@ -37,7 +40,7 @@ export function stage(p: KernelProgram, job: KernelJob, mode: Mode, pad: number,
     return [...set];
   });
   const slotBytes = p.slots.map((s, k) =>
-    s.role === "inner" ? innerOffsets[k]!.length * s.dim * nIP * mb : job.inputs[k]!.length * mb,
+    s.role === "inner" ? (job.inputs[k]!.length ? innerOffsets[k]!.length * s.dim * nIP * mb : 0) : job.inputs[k]!.length * mb,
   );
   const outBytes = job.outputs.map((o, k) => o.length * (p.red.outputs[k]!.t === "i" ? 4 : mb));
   const tableStride = 4 * (nSlots + nOut);
@@ -52,7 +55,8 @@ export function stage(p: KernelProgram, job: KernelJob, mode: Mode, pad: number,
   p.slots.forEach((s, k) => {
     const src = job.inputs[k]!;
     const addrs = new Map<number, number>();
-    if (s.role === "inner") {
+    if (s.role === "inner" && !src.length) for (const off of innerOffsets[k]!) addrs.set(off, 0);
+    else if (s.role === "inner") {
       const D = s.dim;
       for (const off of innerOffsets[k]!) {
         addrs.set(off, at);
