@@ -19,6 +19,7 @@
  * seeded random landmarks of exactly that rank (up to the memory cap).
  */
 import { KeOpsError } from "../errors.js";
+import { gramProducts, type GramProducts } from "../backends/host.js";
 import { Var, substitute, type Formula } from "../formula/node.js";
 import { execute, type VarData } from "../lazy/execute.js";
 import { Rng } from "../random.js";
@@ -28,9 +29,14 @@ import type { LinearSystem, SystemShape } from "./types.js";
 
 /** Largest K_nm kept in memory, in elements (float32: 200 MB): the rank shrinks to fit. */
 const MAX_ELEMENTS = 5e7;
-/** Largest automatic rank; and building B costs M·m²/2 multiply-adds on the host, kept ≤ GRAM_WORK. */
+/**
+ * Largest automatic rank; and building B costs M·m²/2 multiply-adds on the host, kept ≤ GRAM_WORK
+ * in JavaScript (~2e9 per second), ≤ GRAM_WORK_COMPILED with the compiled products (~2.5e10 per
+ * CPU-second).
+ */
 const MAX_AUTO_RANK = 1000;
 const GRAM_WORK = 1e10;
+const GRAM_WORK_COMPILED = 1e11;
 /** Rows of the pilot sample whose spectrum sets the automatic rank. */
 const PILOT = 1024;
 /** Automatic rank: the eigenvalues left to CG should stay under TAIL·alpha. */
@@ -118,33 +124,34 @@ function kernelColumns(sys: LinearSystem, shape: SystemShape, S: Int32Array, row
  */
 export function pivotedCholesky(A: ArrayLike<number>, p: number, kmax: number, stop: number): { pivots: number[]; residual: number[] } {
   const d = Float64Array.from({ length: p }, (_, i) => A[i * p + i]!);
-  const L: Float64Array[] = [];
+  kmax = Math.max(0, Math.min(kmax, p));
+  // L row-major (p × kmax): the new column's dot products run over contiguous rows
+  const L = new Float64Array(p * kmax);
   const pivots: number[] = [], residual: number[] = [];
   const taken = new Uint8Array(p);
-  const largest = (): number => {
-    let best = -1;
-    for (let i = 0; i < p; i++) if (!taken[i] && (best < 0 || d[i]! > d[best]!)) best = i;
-    return best;
-  };
   for (let k = 0; k < kmax; k++) {
-    const q = largest();
-    let trace = 0;
-    for (let i = 0; i < p; i++) if (!taken[i]) trace += d[i]!;
-    if (q < 0 || !(trace > stop) || !(d[q]! > 0)) break;
-    const piv = Math.sqrt(d[q]!);
-    const col = new Float64Array(p);
+    let q = -1, trace = 0;
     for (let i = 0; i < p; i++) {
       if (taken[i]) continue;
-      let s = 0.5 * (A[i * p + q]! + A[q * p + i]!);
-      for (const l of L) s -= l[i]! * l[q]!;
-      col[i] = s / piv;
+      trace += d[i]!;
+      if (q < 0 || d[i]! > d[q]!) q = i;
     }
+    if (q < 0 || !(trace > stop) || !(d[q]! > 0)) break;
+    const piv = Math.sqrt(d[q]!);
+    const lq = q * kmax;
     taken[q] = 1;
-    for (let i = 0; i < p; i++) if (!taken[i]) d[i] = Math.max(0, d[i]! - col[i]! * col[i]!);
-    L.push(col);
-    pivots.push(q);
+    L[lq + k] = piv;
     let rest = 0;
-    for (let i = 0; i < p; i++) if (!taken[i]) rest += d[i]!;
+    for (let i = 0; i < p; i++) {
+      if (taken[i]) continue;
+      const li = i * kmax;
+      let s = 0.5 * (A[i * p + q]! + A[q * p + i]!);
+      for (let t = 0; t < k; t++) s -= L[li + t]! * L[lq + t]!;
+      const c = s / piv;
+      L[li + k] = c;
+      rest += (d[i] = Math.max(0, d[i]! - c * c));
+    }
+    pivots.push(q);
     residual.push(rest);
   }
   return { pivots, residual };
@@ -236,11 +243,40 @@ export function gram(Knm: ArrayLike<number>, off: number, M: number, m: number, 
   }
 }
 
+/** The products in JavaScript (where no compiled ones are registered, or the backend is not native). */
+const jsProducts: GramProducts = {
+  gram,
+  tmul(K, off, M, m, r, u) {
+    u.fill(0);
+    for (let i = 0; i < M; i++) {
+      const ri = r[i]!;
+      if (ri === 0) continue;
+      const row = off + i * m;
+      for (let s = 0; s < m; s++) u[s]! += K[row + s]! * ri;
+    }
+  },
+  mul(K, off, M, m, u, z) {
+    for (let i = 0; i < M; i++) {
+      const row = off + i * m;
+      let s = 0;
+      for (let t = 0; t < m; t++) s += K[row + t]! * u[t]!;
+      z[i] = s;
+    }
+  },
+};
+
+/** The compiled products when the system's backend may be native (`auto` or `native`), else JavaScript's. */
+function productsFor(sys: LinearSystem): { products: GramProducts; compiled: boolean } {
+  const backend = sys.call.opts.backend ?? "auto";
+  const compiled = backend === "auto" || backend === "native" ? gramProducts() : null;
+  return compiled ? { products: compiled, compiled: true } : { products: jsProducts, compiled: false };
+}
+
 /** The factor of B = alpha·K_mm + K_mnK_nm for one batch entry (a jitter is added if needed). */
-function factor(Knm: Float32Array, off: number, M: number, S: Int32Array, alpha: number): Float64Array {
+function factor(Knm: Float32Array, off: number, M: number, S: Int32Array, alpha: number, products: GramProducts): Float64Array {
   const m = S.length;
   const B = new Float64Array(m * m);
-  gram(Knm, off, M, m, B);
+  products.gram(Knm, off, M, m, B);
   let tr = 0;
   for (let s = 0; s < m; s++) {
     for (let t = 0; t <= s; t++) {
@@ -266,38 +302,34 @@ function factor(Knm: Float32Array, off: number, M: number, S: Int32Array, alpha:
 export function nystromPreconditioner(sys: LinearSystem, shape: SystemShape, alpha: number, rank: number | undefined): Preconditioner & { readonly rank: number } {
   const { M, nBatch } = shape;
   const Dv = sys.Dv;
+  const { products, compiled } = productsFor(sys);
   const cap = Math.max(1, Math.min(M, Math.floor(MAX_ELEMENTS / Math.max(1, nBatch * M))));
+  const gramWork = compiled ? GRAM_WORK_COMPILED : GRAM_WORK;
   const S = rank === undefined
-    ? spectralLandmarks(sys, shape, Math.max(alpha, 1e-8), Math.min(cap, MAX_AUTO_RANK, Math.floor(Math.sqrt((2 * GRAM_WORK) / (nBatch * M)))))
+    ? spectralLandmarks(sys, shape, Math.max(alpha, 1e-8), Math.min(cap, MAX_AUTO_RANK, Math.floor(Math.sqrt((2 * gramWork) / (nBatch * M)))))
     : landmarks(M, Math.min(rank, cap));
   const m = S.length;
   const Knm = kernelColumns(sys, shape, S);
   let diag = 0;
   for (let s = 0; s < m; s++) diag = Math.max(diag, Math.abs(Knm[S[s]! * m + s]!));
   const a = Math.max(alpha, 1e-8 * (diag || 1));
-  const factors = Array.from({ length: nBatch }, (_, b) => factor(Knm, b * M * m, M, S, a));
+  const factors = Array.from({ length: nBatch }, (_, b) => factor(Knm, b * M * m, M, S, a, products));
+  // work arrays of the application, allocated once
+  const u = new Float64Array(m), rc = new Float64Array(M), zc = new Float64Array(M);
   return {
     rank: m,
     apply(r: Float64Array): Float64Array {
       const z = new Float64Array(r.length);
-      const u = new Float64Array(m);
       for (let b = 0; b < nBatch; b++) {
         const off = b * M * m, L = factors[b]!;
         for (let c = 0; c < Dv; c++) {
-          u.fill(0);
-          for (let i = 0; i < M; i++) {
-            const ri = r[(b * M + i) * Dv + c]!;
-            if (ri === 0) continue;
-            const row = off + i * m;
-            for (let s = 0; s < m; s++) u[s]! += Knm[row + s]! * ri;
-          }
+          for (let i = 0; i < M; i++) rc[i] = r[(b * M + i) * Dv + c]!;
+          products.tmul(Knm, off, M, m, rc, u);
           cholSolve(L, m, u);
+          products.mul(Knm, off, M, m, u, zc);
           for (let i = 0; i < M; i++) {
-            const row = off + i * m;
-            let s = 0;
-            for (let t = 0; t < m; t++) s += Knm[row + t]! * u[t]!;
             const k = (b * M + i) * Dv + c;
-            z[k] = (r[k]! - s) / a;
+            z[k] = (r[k]! - zc[i]!) / a;
           }
         }
       }
