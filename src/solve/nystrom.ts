@@ -9,7 +9,7 @@
  * other formula linear in b it is a worse preconditioner, never a wrong answer as long as it stays
  * positive definite.
  *
- * The rank, when not given, is read off the spectrum: a pilot sample of p rows (p ≤ 1024) gives
+ * The rank, when not given, is read off the spectrum: a pilot sample of p rows (p ≤ 2048) gives
  * K_pp, whose greedy pivoted Cholesky factorisation runs until the remaining trace (a bound on
  * the largest eigenvalue left), scaled by M/p (the eigenvalues of K grow with M as p's do with p),
  * falls under TAIL·alpha — the part of K the preconditioner leaves to conjugate gradient then has
@@ -27,8 +27,8 @@ import { allocate, sizeOf, type Tensor } from "../tensor.js";
 import type { Preconditioner } from "./cg.js";
 import type { LinearSystem, SystemShape } from "./types.js";
 
-/** Largest K_nm kept in memory, in elements (float32: 200 MB): the rank shrinks to fit. */
-const MAX_ELEMENTS = 5e7;
+/** Largest K_nm kept in memory, in elements (float32: 400 MB; rank 1000 at M = 1e5): the rank shrinks to fit. */
+const MAX_ELEMENTS = 1e8;
 /**
  * Largest automatic rank; and building B costs M·m²/2 multiply-adds on the host, kept ≤ GRAM_WORK
  * in JavaScript (~2e9 per second), ≤ GRAM_WORK_COMPILED with the compiled products (~2.5e10 per
@@ -37,10 +37,24 @@ const MAX_ELEMENTS = 5e7;
 const MAX_AUTO_RANK = 1000;
 const GRAM_WORK = 1e10;
 const GRAM_WORK_COMPILED = 1e11;
-/** Rows of the pilot sample whose spectrum sets the automatic rank. */
-const PILOT = 1024;
+/**
+ * Rows of the pilot sample whose spectrum sets the automatic rank. The pilot's remaining trace
+ * underestimates the whole set's (its points are the ones the pivots fit): at M = 1e5 (W6),
+ * 1024 rows stopped at rank 520 (53 iterations), 2048 at rank 702 (36 iterations).
+ */
+const PILOT = 2048;
 /** Automatic rank: the eigenvalues left to CG should stay under TAIL·alpha. */
 const TAIL = 30;
+
+/**
+ * The last preconditioner built in this process, for benchmarks: its rank, the pilot's size (0
+ * for an explicit rank), whether the products were compiled, and the wall seconds of its parts
+ * (landmark choice, K_nm, B and its factorisation).
+ */
+export const nystromStats = {
+  rank: 0, pilot: 0, compiled: false,
+  seconds: { landmarks: 0, columns: 0, factor: 0 },
+};
 
 /** m distinct rows of 0 … M−1, seeded (the same landmarks for the same sizes). */
 function landmarks(M: number, m: number): Int32Array {
@@ -163,6 +177,7 @@ export function pivotedCholesky(A: ArrayLike<number>, p: number, kmax: number, s
  */
 function spectralLandmarks(sys: LinearSystem, shape: SystemShape, alpha: number, cap: number): Int32Array {
   const { M } = shape;
+  nystromStats.pilot = Math.min(M, PILOT);
   const P = landmarks(M, Math.min(M, PILOT));
   const p = P.length;
   const Kpp = kernelColumns(sys, { ...shape, nBatch: 1 }, P, P);
@@ -297,23 +312,30 @@ function factor(Knm: Float32Array, off: number, M: number, S: Int32Array, alpha:
 /**
  * Builds the Nyström preconditioner: of rank min(rank, M) when `rank` is given (random landmarks),
  * else of the rank the spectrum asks for (see the top of this file); shrunk so that K_nm stays
- * under ~200 MB. alpha = 0 is replaced by a tiny positive ridge (P must be invertible).
+ * under ~400 MB. alpha = 0 is replaced by a tiny positive ridge (P must be invertible).
+ * The products with K_nm (B = K_mnK_nm once, K_mn r and K_nm u per application) are the compiled
+ * ones of src/backends/host.ts where registered and the backend may be native, else JavaScript.
  */
 export function nystromPreconditioner(sys: LinearSystem, shape: SystemShape, alpha: number, rank: number | undefined): Preconditioner & { readonly rank: number } {
   const { M, nBatch } = shape;
   const Dv = sys.Dv;
+  const t0 = performance.now();
   const { products, compiled } = productsFor(sys);
+  nystromStats.pilot = 0;
   const cap = Math.max(1, Math.min(M, Math.floor(MAX_ELEMENTS / Math.max(1, nBatch * M))));
   const gramWork = compiled ? GRAM_WORK_COMPILED : GRAM_WORK;
   const S = rank === undefined
     ? spectralLandmarks(sys, shape, Math.max(alpha, 1e-8), Math.min(cap, MAX_AUTO_RANK, Math.floor(Math.sqrt((2 * gramWork) / (nBatch * M)))))
     : landmarks(M, Math.min(rank, cap));
   const m = S.length;
+  const t1 = performance.now();
   const Knm = kernelColumns(sys, shape, S);
+  const t2 = performance.now();
   let diag = 0;
   for (let s = 0; s < m; s++) diag = Math.max(diag, Math.abs(Knm[S[s]! * m + s]!));
   const a = Math.max(alpha, 1e-8 * (diag || 1));
   const factors = Array.from({ length: nBatch }, (_, b) => factor(Knm, b * M * m, M, S, a, products));
+  Object.assign(nystromStats, { rank: m, compiled, seconds: { landmarks: (t1 - t0) / 1000, columns: (t2 - t1) / 1000, factor: (performance.now() - t2) / 1000 } });
   // work arrays of the application, allocated once
   const u = new Float64Array(m), rc = new Float64Array(M), zc = new Float64Array(M);
   return {
