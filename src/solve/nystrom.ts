@@ -259,7 +259,7 @@ export function gram(Knm: ArrayLike<number>, off: number, M: number, m: number, 
 }
 
 /** The products in JavaScript (where no compiled ones are registered, or the backend is not native). */
-const jsProducts: GramProducts = {
+export const jsProducts: GramProducts = {
   gram,
   tmul(K, off, M, m, r, u) {
     u.fill(0);
