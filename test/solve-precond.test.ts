@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LazyTensor, Vi, Vj } from "../src/index.js";
 import { gram, jsProducts, nystromStats, pivotedCholesky } from "../src/solve/nystrom.js";
-import { gramProducts } from "../src/backends/host.js";
+import { gramProducts, type GramProducts } from "../src/backends/host.js";
 import { choleskySolve, denseKernel } from "./solve-util.js";
 import { assertClose, testBackends, withSeed } from "./util.js";
 
@@ -83,7 +83,7 @@ test("nystrom: the Gram product and the two products of an application, JavaScri
   withSeed((d) => {
     const compiled = gramProducts();
     // the compiled ones are registered by the Node entry point; null only where the native backend is unavailable
-    const sets = [["js", jsProducts], ...(compiled ? [["compiled", compiled]] : [])] as const;
+    const sets: [string, GramProducts][] = [["js", jsProducts], ...(compiled ? [["compiled", compiled] as [string, GramProducts]] : [])];
     // M crosses the 128-row panels, m the 6-row blocks and the 16-column (AVX-512) / 8-column vectors
     for (const [M, m] of [[0, 3], [1, 1], [5, 0], [127, 6], [128, 7], [129, 16], [300, 17], [257, 33]] as const) {
       const off = 5;
@@ -128,7 +128,7 @@ for (const backend of testBackends()) {
       let pre = 0, plain = 0;
       const a = K.solve(b, { alpha, eps, precond: "nystrom", backend: backend as never, onIteration: (k) => (pre = k) });
       const { rank, pilot } = nystromStats;
-      assert.equal(pilot, 2048);
+      assert.equal(pilot, 1024);
       assert.ok(rank >= 100 && rank <= 1000, `rank ${rank}`);
       assert.ok(pre >= 1 && pre <= 20, `${pre} iterations with the automatic rank ${rank}`);
       const ref = K.solve(b, { alpha, eps, backend: backend as never, onIteration: (k) => (plain = k) });

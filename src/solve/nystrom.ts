@@ -9,12 +9,13 @@
  * other formula linear in b it is a worse preconditioner, never a wrong answer as long as it stays
  * positive definite.
  *
- * The rank, when not given, is read off the spectrum: a pilot sample of p rows (p ≤ 2048) gives
+ * The rank, when not given, is read off the spectrum: a pilot sample of p rows (p ≤ 1024, 2048
+ * from M ≈ 3·10⁴ on) gives
  * K_pp, whose greedy pivoted Cholesky factorisation runs until the remaining trace (a bound on
  * the largest eigenvalue left), scaled by M/p (the eigenvalues of K grow with M as p's do with p),
- * falls under TAIL·alpha — the part of K the preconditioner leaves to conjugate gradient then has
- * eigenvalues ≲ TAIL·alpha, a condition number ≲ 1 + TAIL — or the rank reaches its memory and
- * time cap. The pivots are the
+ * falls under TAIL·alpha (TAIL = 30, 1 from M ≈ 3·10⁴ on) — the part of K the preconditioner
+ * leaves to conjugate gradient then has eigenvalues ≲ TAIL·alpha, a condition number ≲ 1 + TAIL,
+ * as far as the pilot sees it — or the rank reaches its memory and time cap. The pivots are the
  * landmarks (better spread than random rows, so fewer are needed). An explicit `rank` keeps
  * seeded random landmarks of exactly that rank (up to the memory cap).
  */
@@ -38,13 +39,19 @@ const MAX_AUTO_RANK = 1000;
 const GRAM_WORK = 1e10;
 const GRAM_WORK_COMPILED = 1e11;
 /**
- * Rows of the pilot sample whose spectrum sets the automatic rank. The pilot's remaining trace
- * underestimates the whole set's (its points are the ones the pivots fit): at M = 1e5 (W6),
- * 1024 rows stopped at rank 520 (53 iterations), 2048 at rank 702 (36 iterations).
+ * Rows of the pilot sample whose spectrum sets the automatic rank, and the threshold: the
+ * eigenvalues left to CG should stay under TAIL·alpha. For large systems (M ≥ LARGE: an
+ * iteration costs ≥ 1e9 pairs) a larger pilot and a tighter threshold: the pilot's remaining
+ * trace underestimates the whole set's (the pilot's points are the ones its pivots fit; points in
+ * the sparse tails of the data stay unfitted), and there the landmarks are cheaper than the
+ * iterations they save. Measured on W6 at M = 1e5 (alpha = 0.1, CPU seconds on 2 threads):
+ * pilot 1024, TAIL 30: rank 520, 53 iterations, 136 s; 2048, 30: rank 702, 36, 104 s; 2048, 5:
+ * rank 815, 33, 95 s; 2048, 1: rank 914, 30, 83 s. At M = 1e4 the larger pilot costs more than
+ * it saves (1.5–1.8 → 2.1–2.6 CPU seconds, native): small systems keep 1024 and 30.
  */
-const PILOT = 2048;
-/** Automatic rank: the eigenvalues left to CG should stay under TAIL·alpha. */
-const TAIL = 30;
+const PILOT = 1024, PILOT_LARGE = 2048;
+const TAIL = 30, TAIL_LARGE = 1;
+const LARGE = 31623;
 
 /**
  * The last preconditioner built in this process, for benchmarks: its rank, the pilot's size (0
@@ -173,16 +180,17 @@ export function pivotedCholesky(A: ArrayLike<number>, p: number, kmax: number, s
 
 /**
  * Landmarks read off the spectrum (batch entry 0's): pivoted Cholesky of K on a pilot sample,
- * up to the rank where the remaining trace, scaled to M rows, is ≤ TAIL·alpha.
+ * up to the rank where the remaining trace, scaled to M rows, is ≤ TAIL·alpha (the large-system
+ * pilot and threshold from M = LARGE on).
  */
 function spectralLandmarks(sys: LinearSystem, shape: SystemShape, alpha: number, cap: number): Int32Array {
   const { M } = shape;
-  nystromStats.pilot = Math.min(M, PILOT);
-  const P = landmarks(M, Math.min(M, PILOT));
-  const p = P.length;
+  const large = M >= LARGE;
+  const P = landmarks(M, Math.min(M, large ? PILOT_LARGE : PILOT));
+  const p = (nystromStats.pilot = P.length);
   const Kpp = kernelColumns(sys, { ...shape, nBatch: 1 }, P, P);
   const scale = M / p;
-  const { pivots } = pivotedCholesky(Kpp, p, Math.min(cap, p), (TAIL * alpha) / scale);
+  const { pivots } = pivotedCholesky(Kpp, p, Math.min(cap, p), ((large ? TAIL_LARGE : TAIL) * alpha) / scale);
   if (!pivots.length) pivots.push(0);
   return Int32Array.from(pivots, (q) => P[q]!).sort();
 }
