@@ -137,3 +137,18 @@ for (const backend of testBackends()) {
       assertClose(a.data, ref.data, { atol: (4 * eps) / alpha, rtol: 0, what: `rank ${rank}, ${pre} iterations` });
     }));
 }
+
+test("precond \"nystrom\": from M ≈ 3·10⁴ on, the automatic rank comes from a 2048-row pilot at the tighter threshold", () =>
+  withSeed((d) => {
+    // the rule does not depend on the backend: one backend, the fastest available (one iteration only)
+    const backend = testBackends()[0]!;
+    const M = 32000;
+    const x = d.randn([M, D]);
+    const b = d.randn([M, 1]);
+    const K = Vi(x).sub(Vj(x)).sqnorm2().neg().exp();
+    assert.throws(() => K.solve(b, { alpha: 0.1, precond: "nystrom", maxIter: 1, backend: backend as never }), (e: Error) => e.name === "SolveConvergenceError");
+    const { rank, pilot } = nystromStats;
+    assert.equal(pilot, 2048);
+    // (at M = 1e5 the small-system rule, 1024 rows and 30·alpha, stopped at rank 520; this one at 914)
+    assert.ok(rank > 600 && rank <= 1000, `rank ${rank}`);
+  }));
