@@ -11,11 +11,15 @@ import { setPlatform } from "./platform/index.js";
 import { nodePlatform } from "./platform/node.js";
 import { registerBackend } from "./backends/registry.js";
 import { nativeBackend } from "./backends/native/index.js";
+import { nativeGram } from "./backends/native/gram.js";
+import { registerGramProducts } from "./backends/host.js";
 import { webgpuBackend } from "./backends/webgpu/index.js";
 import { nodeGpu } from "./backends/webgpu/node-gpu.js";
 
 setPlatform(nodePlatform);
 registerBackend(nativeBackend);
+// the Nyström preconditioner's Gram product and its two products per iteration, in C++
+registerGramProducts(nativeGram);
 // async-only, float32: `auto` weighs it by its adapter (a GPU before the CPU backends, a software adapter after them)
 registerBackend(webgpuBackend(nodeGpu));
 

@@ -2,7 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LazyTensor, Vi, Vj } from "../src/index.js";
-import { gram, pivotedCholesky } from "../src/solve/nystrom.js";
+import { gram, jsProducts, nystromStats, pivotedCholesky } from "../src/solve/nystrom.js";
+import { gramProducts, type GramProducts } from "../src/backends/host.js";
 import { choleskySolve, denseKernel } from "./solve-util.js";
 import { assertClose, testBackends, withSeed } from "./util.js";
 
@@ -76,4 +77,78 @@ test("nystrom: pivoted Cholesky stops at the numerical rank, at the trace thresh
         for (let i = 0; i < M; i++) want += K[i * m + s]! * K[i * m + t]!;
         assert.ok(Math.abs(B[s * m + t]! - want) <= 1e-12 * (1 + Math.abs(want)), `B[${s}][${t}]`);
       }
+  }));
+
+test("nystrom: the Gram product and the two products of an application, JavaScript and compiled, against float64 sums", () =>
+  withSeed((d) => {
+    const compiled = gramProducts();
+    // the compiled ones are registered by the Node entry point; null only where the native backend is unavailable
+    const sets: [string, GramProducts][] = [["js", jsProducts], ...(compiled ? [["compiled", compiled] as [string, GramProducts]] : [])];
+    // M crosses the 128-row panels, m the 6-row blocks and the 16-column (AVX-512) / 8-column vectors
+    for (const [M, m] of [[0, 3], [1, 1], [5, 0], [127, 6], [128, 7], [129, 16], [300, 17], [257, 33]] as const) {
+      const off = 5;
+      const K = Float32Array.from(d.randn([off + M * m + 3]).data);
+      const r = Float64Array.from(d.randn([M], "float64").data);
+      const u0 = Float64Array.from(d.randn([m], "float64").data);
+      for (const [name, pr] of sets) {
+        const what = `${name}, M = ${M}, m = ${m}`;
+        const B = new Float64Array(m * m).fill(7);
+        pr.gram(K, off, M, m, B);
+        for (let s = 0; s < m; s++)
+          for (let t = 0; t < m; t++) {
+            let want = 7;
+            if (t <= s) for (let i = 0; i < M; i++) want += K[off + i * m + s]! * K[off + i * m + t]!;
+            assert.ok(Math.abs(B[s * m + t]! - want) <= 1e-12 * (1 + Math.abs(want)), `${what}: B[${s}][${t}] = ${B[s * m + t]}, expected ${want}`);
+          }
+        const u = new Float64Array(m).fill(NaN);
+        pr.tmul(K, off, M, m, r, u);
+        for (let t = 0; t < m; t++) {
+          let want = 0;
+          for (let i = 0; i < M; i++) want += K[off + i * m + t]! * r[i]!;
+          assert.ok(Math.abs(u[t]! - want) <= 1e-12 * (1 + Math.abs(want)), `${what}: (Kᵀr)[${t}]`);
+        }
+        const z = new Float64Array(M).fill(NaN);
+        pr.mul(K, off, M, m, u0, z);
+        for (let i = 0; i < M; i++) {
+          let want = 0;
+          for (let t = 0; t < m; t++) want += K[off + i * m + t]! * u0[t]!;
+          assert.ok(Math.abs(z[i]! - want) <= 1e-12 * (1 + Math.abs(want)), `${what}: (Ku)[${i}]`);
+        }
+      }
+    }
+  }));
+
+for (const backend of testBackends()) {
+  test(`precond "nystrom" [${backend}]: the automatic rank converges on W6's problem (M = 3000, alpha = 0.1) in ≤ 20 iterations, plain CG in > 150`, () =>
+    withSeed((d) => {
+      const M = 3000, alpha = 0.1, eps = 1e-6;
+      const x = d.randn([M, D], "float64");
+      const b = d.randn([M, 1], "float64");
+      const K = Vi(x).sub(Vj(x)).sqnorm2().neg().exp();
+      let pre = 0, plain = 0;
+      const a = K.solve(b, { alpha, eps, precond: "nystrom", backend: backend as never, onIteration: (k) => (pre = k) });
+      const { rank, pilot } = nystromStats;
+      assert.equal(pilot, 1024);
+      assert.ok(rank >= 100 && rank <= 1000, `rank ${rank}`);
+      assert.ok(pre >= 1 && pre <= 20, `${pre} iterations with the automatic rank ${rank}`);
+      const ref = K.solve(b, { alpha, eps, backend: backend as never, onIteration: (k) => (plain = k) });
+      assert.ok(plain > 150, `plain CG: ${plain} iterations`);
+      // both meet KeOps's rule ‖r‖² < M·eps²: the solutions agree to eps / alpha
+      assertClose(a.data, ref.data, { atol: (4 * eps) / alpha, rtol: 0, what: `rank ${rank}, ${pre} iterations` });
+    }));
+}
+
+test("precond \"nystrom\": from M ≈ 3·10⁴ on, the automatic rank comes from a 2048-row pilot at the tighter threshold", () =>
+  withSeed((d) => {
+    // the rule does not depend on the backend: one backend, the fastest available (one iteration only)
+    const backend = testBackends()[0]!;
+    const M = 32000;
+    const x = d.randn([M, D]);
+    const b = d.randn([M, 1]);
+    const K = Vi(x).sub(Vj(x)).sqnorm2().neg().exp();
+    assert.throws(() => K.solve(b, { alpha: 0.1, precond: "nystrom", maxIter: 1, backend: backend as never }), (e: Error) => e.name === "SolveConvergenceError");
+    const { rank, pilot } = nystromStats;
+    assert.equal(pilot, 2048);
+    // (at M = 1e5 the small-system rule, 1024 rows and 30·alpha, stopped at rank 520; this one at 914)
+    assert.ok(rank > 600 && rank <= 1000, `rank ${rank}`);
   }));

@@ -9,16 +9,18 @@
  * other formula linear in b it is a worse preconditioner, never a wrong answer as long as it stays
  * positive definite.
  *
- * The rank, when not given, is read off the spectrum: a pilot sample of p rows (p ≤ 1024) gives
+ * The rank, when not given, is read off the spectrum: a pilot sample of p rows (p ≤ 1024, 2048
+ * from M ≈ 3·10⁴ on) gives
  * K_pp, whose greedy pivoted Cholesky factorisation runs until the remaining trace (a bound on
  * the largest eigenvalue left), scaled by M/p (the eigenvalues of K grow with M as p's do with p),
- * falls under TAIL·alpha — the part of K the preconditioner leaves to conjugate gradient then has
- * eigenvalues ≲ TAIL·alpha, a condition number ≲ 1 + TAIL — or the rank reaches its memory and
- * time cap. The pivots are the
+ * falls under TAIL·alpha (TAIL = 30, 1 from M ≈ 3·10⁴ on) — the part of K the preconditioner
+ * leaves to conjugate gradient then has eigenvalues ≲ TAIL·alpha, a condition number ≲ 1 + TAIL,
+ * as far as the pilot sees it — or the rank reaches its memory and time cap. The pivots are the
  * landmarks (better spread than random rows, so fewer are needed). An explicit `rank` keeps
  * seeded random landmarks of exactly that rank (up to the memory cap).
  */
 import { KeOpsError } from "../errors.js";
+import { gramProducts, type GramProducts } from "../backends/host.js";
 import { Var, substitute, type Formula } from "../formula/node.js";
 import { execute, type VarData } from "../lazy/execute.js";
 import { Rng } from "../random.js";
@@ -26,15 +28,40 @@ import { allocate, sizeOf, type Tensor } from "../tensor.js";
 import type { Preconditioner } from "./cg.js";
 import type { LinearSystem, SystemShape } from "./types.js";
 
-/** Largest K_nm kept in memory, in elements (float32: 200 MB): the rank shrinks to fit. */
-const MAX_ELEMENTS = 5e7;
-/** Largest automatic rank; and building B costs M·m²/2 multiply-adds on the host, kept ≤ GRAM_WORK. */
+/** Largest K_nm kept in memory, in elements (float32: 400 MB; rank 1000 at M = 1e5): the rank shrinks to fit. */
+const MAX_ELEMENTS = 1e8;
+/**
+ * Largest automatic rank; and building B costs M·m²/2 multiply-adds on the host, kept ≤ GRAM_WORK
+ * in JavaScript (~2e9 per second), ≤ GRAM_WORK_COMPILED with the compiled products (~2.5e10 per
+ * CPU-second).
+ */
 const MAX_AUTO_RANK = 1000;
 const GRAM_WORK = 1e10;
-/** Rows of the pilot sample whose spectrum sets the automatic rank. */
-const PILOT = 1024;
-/** Automatic rank: the eigenvalues left to CG should stay under TAIL·alpha. */
-const TAIL = 30;
+const GRAM_WORK_COMPILED = 1e11;
+/**
+ * Rows of the pilot sample whose spectrum sets the automatic rank, and the threshold: the
+ * eigenvalues left to CG should stay under TAIL·alpha. For large systems (M ≥ LARGE: an
+ * iteration costs ≥ 1e9 pairs) a larger pilot and a tighter threshold: the pilot's remaining
+ * trace underestimates the whole set's (the pilot's points are the ones its pivots fit; points in
+ * the sparse tails of the data stay unfitted), and there the landmarks are cheaper than the
+ * iterations they save. Measured on W6 at M = 1e5 (alpha = 0.1, CPU seconds on 2 threads):
+ * pilot 1024, TAIL 30: rank 520, 53 iterations, 136 s; 2048, 30: rank 702, 36, 104 s; 2048, 5:
+ * rank 815, 33, 95 s; 2048, 1: rank 914, 30, 83 s. At M = 1e4 the larger pilot costs more than
+ * it saves (1.5–1.8 → 2.1–2.6 CPU seconds, native): small systems keep 1024 and 30.
+ */
+const PILOT = 1024, PILOT_LARGE = 2048;
+const TAIL = 30, TAIL_LARGE = 1;
+const LARGE = 31623;
+
+/**
+ * The last preconditioner built in this process, for benchmarks: its rank, the pilot's size (0
+ * for an explicit rank), whether the products were compiled, and the wall seconds of its parts
+ * (landmark choice, K_nm, B and its factorisation).
+ */
+export const nystromStats = {
+  rank: 0, pilot: 0, compiled: false,
+  seconds: { landmarks: 0, columns: 0, factor: 0 },
+};
 
 /** m distinct rows of 0 … M−1, seeded (the same landmarks for the same sizes). */
 function landmarks(M: number, m: number): Int32Array {
@@ -118,33 +145,34 @@ function kernelColumns(sys: LinearSystem, shape: SystemShape, S: Int32Array, row
  */
 export function pivotedCholesky(A: ArrayLike<number>, p: number, kmax: number, stop: number): { pivots: number[]; residual: number[] } {
   const d = Float64Array.from({ length: p }, (_, i) => A[i * p + i]!);
-  const L: Float64Array[] = [];
+  kmax = Math.max(0, Math.min(kmax, p));
+  // L row-major (p × kmax): the new column's dot products run over contiguous rows
+  const L = new Float64Array(p * kmax);
   const pivots: number[] = [], residual: number[] = [];
   const taken = new Uint8Array(p);
-  const largest = (): number => {
-    let best = -1;
-    for (let i = 0; i < p; i++) if (!taken[i] && (best < 0 || d[i]! > d[best]!)) best = i;
-    return best;
-  };
   for (let k = 0; k < kmax; k++) {
-    const q = largest();
-    let trace = 0;
-    for (let i = 0; i < p; i++) if (!taken[i]) trace += d[i]!;
-    if (q < 0 || !(trace > stop) || !(d[q]! > 0)) break;
-    const piv = Math.sqrt(d[q]!);
-    const col = new Float64Array(p);
+    let q = -1, trace = 0;
     for (let i = 0; i < p; i++) {
       if (taken[i]) continue;
-      let s = 0.5 * (A[i * p + q]! + A[q * p + i]!);
-      for (const l of L) s -= l[i]! * l[q]!;
-      col[i] = s / piv;
+      trace += d[i]!;
+      if (q < 0 || d[i]! > d[q]!) q = i;
     }
+    if (q < 0 || !(trace > stop) || !(d[q]! > 0)) break;
+    const piv = Math.sqrt(d[q]!);
+    const lq = q * kmax;
     taken[q] = 1;
-    for (let i = 0; i < p; i++) if (!taken[i]) d[i] = Math.max(0, d[i]! - col[i]! * col[i]!);
-    L.push(col);
-    pivots.push(q);
+    L[lq + k] = piv;
     let rest = 0;
-    for (let i = 0; i < p; i++) if (!taken[i]) rest += d[i]!;
+    for (let i = 0; i < p; i++) {
+      if (taken[i]) continue;
+      const li = i * kmax;
+      let s = 0.5 * (A[i * p + q]! + A[q * p + i]!);
+      for (let t = 0; t < k; t++) s -= L[li + t]! * L[lq + t]!;
+      const c = s / piv;
+      L[li + k] = c;
+      rest += (d[i] = Math.max(0, d[i]! - c * c));
+    }
+    pivots.push(q);
     residual.push(rest);
   }
   return { pivots, residual };
@@ -152,15 +180,17 @@ export function pivotedCholesky(A: ArrayLike<number>, p: number, kmax: number, s
 
 /**
  * Landmarks read off the spectrum (batch entry 0's): pivoted Cholesky of K on a pilot sample,
- * up to the rank where the remaining trace, scaled to M rows, is ≤ TAIL·alpha.
+ * up to the rank where the remaining trace, scaled to M rows, is ≤ TAIL·alpha (the large-system
+ * pilot and threshold from M = LARGE on).
  */
 function spectralLandmarks(sys: LinearSystem, shape: SystemShape, alpha: number, cap: number): Int32Array {
   const { M } = shape;
-  const P = landmarks(M, Math.min(M, PILOT));
-  const p = P.length;
+  const large = M >= LARGE;
+  const P = landmarks(M, Math.min(M, large ? PILOT_LARGE : PILOT));
+  const p = (nystromStats.pilot = P.length);
   const Kpp = kernelColumns(sys, { ...shape, nBatch: 1 }, P, P);
   const scale = M / p;
-  const { pivots } = pivotedCholesky(Kpp, p, Math.min(cap, p), (TAIL * alpha) / scale);
+  const { pivots } = pivotedCholesky(Kpp, p, Math.min(cap, p), ((large ? TAIL_LARGE : TAIL) * alpha) / scale);
   if (!pivots.length) pivots.push(0);
   return Int32Array.from(pivots, (q) => P[q]!).sort();
 }
@@ -236,11 +266,40 @@ export function gram(Knm: ArrayLike<number>, off: number, M: number, m: number, 
   }
 }
 
+/** The products in JavaScript (where no compiled ones are registered, or the backend is not native). */
+export const jsProducts: GramProducts = {
+  gram,
+  tmul(K, off, M, m, r, u) {
+    u.fill(0);
+    for (let i = 0; i < M; i++) {
+      const ri = r[i]!;
+      if (ri === 0) continue;
+      const row = off + i * m;
+      for (let s = 0; s < m; s++) u[s]! += K[row + s]! * ri;
+    }
+  },
+  mul(K, off, M, m, u, z) {
+    for (let i = 0; i < M; i++) {
+      const row = off + i * m;
+      let s = 0;
+      for (let t = 0; t < m; t++) s += K[row + t]! * u[t]!;
+      z[i] = s;
+    }
+  },
+};
+
+/** The compiled products when the system's backend may be native (`auto` or `native`), else JavaScript's. */
+function productsFor(sys: LinearSystem): { products: GramProducts; compiled: boolean } {
+  const backend = sys.call.opts.backend ?? "auto";
+  const compiled = backend === "auto" || backend === "native" ? gramProducts() : null;
+  return compiled ? { products: compiled, compiled: true } : { products: jsProducts, compiled: false };
+}
+
 /** The factor of B = alpha·K_mm + K_mnK_nm for one batch entry (a jitter is added if needed). */
-function factor(Knm: Float32Array, off: number, M: number, S: Int32Array, alpha: number): Float64Array {
+function factor(Knm: Float32Array, off: number, M: number, S: Int32Array, alpha: number, products: GramProducts): Float64Array {
   const m = S.length;
   const B = new Float64Array(m * m);
-  gram(Knm, off, M, m, B);
+  products.gram(Knm, off, M, m, B);
   let tr = 0;
   for (let s = 0; s < m; s++) {
     for (let t = 0; t <= s; t++) {
@@ -261,43 +320,46 @@ function factor(Knm: Float32Array, off: number, M: number, S: Int32Array, alpha:
 /**
  * Builds the Nyström preconditioner: of rank min(rank, M) when `rank` is given (random landmarks),
  * else of the rank the spectrum asks for (see the top of this file); shrunk so that K_nm stays
- * under ~200 MB. alpha = 0 is replaced by a tiny positive ridge (P must be invertible).
+ * under ~400 MB. alpha = 0 is replaced by a tiny positive ridge (P must be invertible).
+ * The products with K_nm (B = K_mnK_nm once, K_mn r and K_nm u per application) are the compiled
+ * ones of src/backends/host.ts where registered and the backend may be native, else JavaScript.
  */
 export function nystromPreconditioner(sys: LinearSystem, shape: SystemShape, alpha: number, rank: number | undefined): Preconditioner & { readonly rank: number } {
   const { M, nBatch } = shape;
   const Dv = sys.Dv;
+  const t0 = performance.now();
+  const { products, compiled } = productsFor(sys);
+  nystromStats.pilot = 0;
   const cap = Math.max(1, Math.min(M, Math.floor(MAX_ELEMENTS / Math.max(1, nBatch * M))));
+  const gramWork = compiled ? GRAM_WORK_COMPILED : GRAM_WORK;
   const S = rank === undefined
-    ? spectralLandmarks(sys, shape, Math.max(alpha, 1e-8), Math.min(cap, MAX_AUTO_RANK, Math.floor(Math.sqrt((2 * GRAM_WORK) / (nBatch * M)))))
+    ? spectralLandmarks(sys, shape, Math.max(alpha, 1e-8), Math.min(cap, MAX_AUTO_RANK, Math.floor(Math.sqrt((2 * gramWork) / (nBatch * M)))))
     : landmarks(M, Math.min(rank, cap));
   const m = S.length;
+  const t1 = performance.now();
   const Knm = kernelColumns(sys, shape, S);
+  const t2 = performance.now();
   let diag = 0;
   for (let s = 0; s < m; s++) diag = Math.max(diag, Math.abs(Knm[S[s]! * m + s]!));
   const a = Math.max(alpha, 1e-8 * (diag || 1));
-  const factors = Array.from({ length: nBatch }, (_, b) => factor(Knm, b * M * m, M, S, a));
+  const factors = Array.from({ length: nBatch }, (_, b) => factor(Knm, b * M * m, M, S, a, products));
+  Object.assign(nystromStats, { rank: m, compiled, seconds: { landmarks: (t1 - t0) / 1000, columns: (t2 - t1) / 1000, factor: (performance.now() - t2) / 1000 } });
+  // work arrays of the application, allocated once
+  const u = new Float64Array(m), rc = new Float64Array(M), zc = new Float64Array(M);
   return {
     rank: m,
     apply(r: Float64Array): Float64Array {
       const z = new Float64Array(r.length);
-      const u = new Float64Array(m);
       for (let b = 0; b < nBatch; b++) {
         const off = b * M * m, L = factors[b]!;
         for (let c = 0; c < Dv; c++) {
-          u.fill(0);
-          for (let i = 0; i < M; i++) {
-            const ri = r[(b * M + i) * Dv + c]!;
-            if (ri === 0) continue;
-            const row = off + i * m;
-            for (let s = 0; s < m; s++) u[s]! += Knm[row + s]! * ri;
-          }
+          for (let i = 0; i < M; i++) rc[i] = r[(b * M + i) * Dv + c]!;
+          products.tmul(Knm, off, M, m, rc, u);
           cholSolve(L, m, u);
+          products.mul(Knm, off, M, m, u, zc);
           for (let i = 0; i < M; i++) {
-            const row = off + i * m;
-            let s = 0;
-            for (let t = 0; t < m; t++) s += Knm[row + t]! * u[t]!;
             const k = (b * M + i) * Dv + c;
-            z[k] = (r[k]! - s) / a;
+            z[k] = (r[k]! - zc[i]!) / a;
           }
         }
       }

@@ -30,8 +30,11 @@ export interface SolveOptions extends LongWorkOptions {
   precond?: "none" | "nystrom";
   /**
    * Rank of the Nyström preconditioner (random landmarks). Default: read off K's spectrum on a
-   * pilot sample (pivoted Cholesky until the eigenvalues left to CG are ≲ 30·alpha, at most 1000
-   * landmarks, fewer when K_nm would exceed ~200 MB or building the preconditioner M·m²/2 > 1e10).
+   * pilot sample (pivoted Cholesky until the eigenvalues left to CG are ≲ 30·alpha — ≲ alpha on a
+   * larger pilot from M ≈ 3·10⁴ on, where iterations cost more than landmarks —, at most 1000
+   * landmarks, fewer when K_nm would exceed ~400 MB or building the preconditioner M·m²/2 > 1e11
+   * multiply-adds — 1e10 where its products run in JavaScript: browsers, or a backend other than
+   * "auto"/"native").
    */
   rank?: number;
   /** false: return a function of K's symbolic variables instead of solving now. */

@@ -104,6 +104,23 @@ function load(file: string, proto: string): Loaded | null {
   }
 }
 
+/**
+ * The functions `protos` of a library that is not a kernel (its first prototype's symbol loads
+ * it, with the signature check of {@link load}), kept loaded for the life of the process (never
+ * evicted: the caller holds its functions); null when it cannot be loaded.
+ */
+export function loadNative(file: string, protos: readonly string[]): unknown[] | null {
+  const l = load(file, protos[0]!);
+  if (!l) return null;
+  try {
+    const fns = [l.fn, ...protos.slice(1).map((p) => l.lib.func(p))];
+    l.busy++;
+    return fns;
+  } catch {
+    return null;
+  }
+}
+
 function unload(lib: KoffiLib): void {
   try {
     lib.unload();
