@@ -25,6 +25,7 @@
  */
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
+import { withLoops } from "../../compile/loops.js";
 import { I32, V128 } from "./encoder.js";
 import { OP, SIMD } from "./asm.js";
 import type { Mode } from "./lanes.js";
@@ -49,7 +50,8 @@ export interface RenderedKernel {
 
 
 /** Renders the module of a program. `shared`: import a shared memory (threads). */
-export function renderWasm(p: KernelProgram, shared: boolean): RenderedKernel {
+export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
+  const p = withLoops(p0); // D-term sums as loops over the vector dimension (src/compile/loops.ts)
   const g = new Gen(p, shared);
   const { a, L, f, U } = g;
   const { body, red } = p;
