@@ -7,7 +7,8 @@
  * - the size of what is compiled at D = 1000 (SSA instructions, source bytes): bounded, against
  *   the unrolled program's (a compile time is reported, not asserted: the machine may be loaded);
  * - D = 1000 formulas of several shapes and reductions on every backend against float64;
- * - just above the threshold, results bit-identical to the unrolled kernels' on every backend.
+ * - just above the threshold, results bit-identical to the unrolled kernels' on the CPU backends
+ *   (within float32 rounding on webgpu, whose shader compiler may fuse multiply-adds differently).
  */
 import { test } from "node:test";
 import fs from "node:fs";
@@ -171,7 +172,7 @@ for (const t of await testTargets()) {
           }
     }));
 
-  test(`${label} vector loops: just above the threshold, bit-identical to the unrolled kernel (${t.dtypes.join("/")})`, () =>
+  test(`${label} vector loops: just above the threshold, ${t.backend === "webgpu" ? "within float32 rounding of" : "bit-identical to"} the unrolled kernel (${t.dtypes.join("/")})`, () =>
     withSeed(async (d) => {
       const D = LOOP_MIN_DIM + 1;
       for (const dtype of t.dtypes)
@@ -187,8 +188,12 @@ for (const t of await testTargets()) {
             delete process.env.KEOPS_TS_LOOP_MIN;
           }
           const a = looped.data, b = unrolled.data;
-          for (let q = 0; q < b.length; q++)
-            assert.ok(Object.is(a[q], b[q]), `${name} ${red} ${dtype}: [${q}] looped ${a[q]} ≠ unrolled ${b[q]}`);
+          // a GPU's shader compiler may contract a·b + c into an FMA differently in a loop and in
+          // straight-line code (lavapipe does): a few float32 roundings apart there
+          if (t.backend === "webgpu") assertClose(a, b, { rtol: 1e-5, what: `${name} ${red} ${dtype}` });
+          else
+            for (let q = 0; q < b.length; q++)
+              assert.ok(Object.is(a[q], b[q]), `${name} ${red} ${dtype}: [${q}] looped ${a[q]} ≠ unrolled ${b[q]}`);
         }
     }));
 }
