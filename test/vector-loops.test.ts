@@ -45,6 +45,7 @@ const shapes = (D: number): Record<string, Lazy> => {
     "exp(−WeightedSqDist(p²,x,y)/D)": Vi(0, D).weightedsqdist(y, p.square()).mul(-1 / D).exp(),
     "(x|y)/D + SqNorm2(x)/D·b (a per-row loop)": x.dot(y).mul(1 / D).add(x.sqnorm2().mul(1 / D).mul(b)),
     "Sum(p·y)·Sum(p·x) (a j-only and a per-row loop)": p.mul(y).sum().mul(p.mul(x).sum()).mul(1 / D),
+    "Sum(Concat(x/D, exp(y/D)))·b (two loops in one sum)": x.mul(1 / D).concat(y.mul(1 / D).exp()).sum().mul(b),
   };
 };
 
@@ -70,9 +71,12 @@ test("vector loops: not below the threshold, nor for products, min/max folds or 
   const below = programOf(Vi(0, D - 1).sub(Vj(1, D - 1)).sqnorm2());
   assert.equal(rollLoops(below.body, LOOP_MIN_DIM), below.body);
   assert.equal(withLoops(below), below);
-  // a sum of −0 terms stays −0, and a head that does not fit stays outside: still bit-identical
-  const headed = programOf(x.add(y).sum().add(x.sum()));
-  assert.ok(rollLoops(headed.body, LOOP_MIN_DIM).code.some((ins) => ins.op === "loop"));
+  // runs of differently shaped terms in one sum: a loop each, the second starting from the first's sum
+  const loopsOf = (f: Lazy): number => rollLoops(programOf(f).body, LOOP_MIN_DIM).code.filter((ins) => ins.op === "loop").length;
+  assert.equal(loopsOf(x.concat(y.exp()).sum()), 2);
+  assert.equal(loopsOf(x.add(y).sum().add(x.sum())), 2);
+  // a run shorter than the threshold stays unrolled before the loop
+  assert.equal(loopsOf(Vi(0, 10).concat(y.exp()).sum()), 1);
   for (const f of [x.sub(y).max(), x.mul(y).exp().min()]) {
     const p = programOf(f as Lazy);
     assert.equal(rollLoops(p.body, LOOP_MIN_DIM), p.body, String(f));

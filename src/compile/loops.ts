@@ -12,9 +12,10 @@
  * in the term's position. The chain becomes `acc = −0; for c < n: acc = acc + t(c)` — −0 is
  * the exact identity of float addition, so the loop adds the same values in the same order as
  * the unrolled fold: results are bit-identical (given the same contraction decisions of a C++
- * compiler: float64 kernels compile with contraction off). When the chain's first terms do not
- * fit the pattern (t₀ itself an `add`, a heterogeneous head), up to {@link MAX_HEAD} of them stay
- * outside and the loop starts from their sum.
+ * compiler: float64 kernels compile with contraction off). The loop covers the longest run of
+ * matching terms at the chain's end; the terms before it (t₀ itself an `add`, another sum
+ * concatenated before) are summed first, as a chain of their own (rolled too when it fits), and
+ * the loop starts from their sum.
  *
  * Everything else is left unrolled (never wrong, only slower to compile): vector-valued outputs
  * (each output component stays its own value, and a reduction state of dimension D stays D
@@ -27,9 +28,6 @@ import type { KernelProgram } from "./program.js";
 
 /** Smallest number of terms rolled into a loop (below, the unrolled code is emitted unchanged). */
 export const LOOP_MIN_DIM = 64;
-
-/** Leading terms of a chain that may stay outside its loop. */
-const MAX_HEAD = 3;
 
 /**
  * The threshold of this process: {@link LOOP_MIN_DIM}, or the environment variable
@@ -134,15 +132,28 @@ function findRolls(block: Block, minDim: number): Roll[] {
     terms.reverse();
     sums.reverse();
     if (terms.length < minDim) continue;
-    // the loop covers terms[s…]; the sum of terms[0…s−1] (sums[s−1], or the first term) is its start
-    for (let s = 0; s <= MAX_HEAD && terms.length - s >= minDim; s++) {
-      const term = match(terms.slice(s));
-      if (!term) continue;
-      const init = s === 0 ? null : s === 1 ? terms[0]! : sums[s - 1]!;
-      rolls.push({ root: n, init, count: terms.length - s, term });
-      for (let k = Math.max(1, s); k < sums.length; k++) inside.add(sums[k]!);
-      break;
+    // the loop covers the longest run of matching terms at the end, terms[s…] (a subset of
+    // matching terms matches: the smallest s is found by bisection); the sum of terms[0…s−1]
+    // (sums[s−1], or the first term) is its start, itself a chain tried later
+    const m = terms.length;
+    if (!match(terms.slice(m - 2))) continue;
+    let lo = 0, hi = m - 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (match(terms.slice(mid))) hi = mid;
+      else lo = mid + 1;
     }
+    let s = lo;
+    let run = terms.slice(s);
+    // t₀ an `add` itself (Sum(x + y)): the walk split it into terms[0] + terms[1] = sums[1]
+    if (s === 2) {
+      const whole = match([sums[1]!, ...run]);
+      if (whole) [s, run] = [0, [sums[1]!, ...run]];
+    }
+    if (run.length < minDim) continue;
+    const init = s === 0 ? null : s === 1 ? terms[0]! : sums[s - 1]!;
+    rolls.push({ root: n, init, count: run.length, term: match(run)! });
+    for (let k = Math.max(2, s); k < sums.length; k++) inside.add(sums[k]!);
   }
   return rolls;
 }
