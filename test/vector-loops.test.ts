@@ -46,6 +46,7 @@ const shapes = (D: number): Record<string, Lazy> => {
     "(x|y)/D + SqNorm2(x)/D·b (a per-row loop)": x.dot(y).mul(1 / D).add(x.sqnorm2().mul(1 / D).mul(b)),
     "Sum(p·y)·Sum(p·x) (a j-only and a per-row loop)": p.mul(y).sum().mul(p.mul(x).sum()).mul(1 / D),
     "Sum(Concat(x/D, exp(y/D)))·b (two loops in one sum)": x.mul(1 / D).concat(y.mul(1 / D).exp()).sum().mul(b),
+    "SqNorm2(p)/D·Norm2(x−y) (a once-per-call loop)": p.sqnorm2().mul(1 / D).mul(x.sub(y).norm2()),
   };
 };
 
