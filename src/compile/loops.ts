@@ -153,6 +153,7 @@ function findRolls(block: Block, minDim: number): Roll[] {
     if (run.length < minDim) continue;
     const init = s === 0 ? null : s === 1 ? terms[0]! : sums[s - 1]!;
     rolls.push({ root: n, init, count: run.length, term: match(run)! });
+    // the chain's adds from the loop's first are gone (sums[1] may be the first term itself)
     for (let k = Math.max(2, s); k < sums.length; k++) inside.add(sums[k]!);
   }
   return rolls;
@@ -194,13 +195,13 @@ export function rollLoops(block: Block, minDim = LOOP_MIN_DIM): Block {
   code.forEach((ins, n) => {
     if (!live[n]) return;
     const r = byRoot.get(n);
-    map[n] = r ? emitLoop(r, code, map, push, out) : push({ ...ins, a: ins.a.map((a) => map[a]!) });
+    map[n] = r ? emitLoop(r, map, push, out) : push({ ...ins, a: ins.a.map((a) => map[a]!) });
   });
   return { code: out, out: block.out.map((o) => map[o]!) };
 }
 
 /** Emits the loop region of a chain; returns its accumulator (the chain's value after the loop). */
-function emitLoop(r: Roll, code: readonly Instr[], map: Int32Array, push: (ins: Instr) => number, out: readonly Instr[]): number {
+function emitLoop(r: Roll, map: Int32Array, push: (ins: Instr) => number, out: readonly Instr[]): number {
   const shared = new Set<number>();
   sharedOf(r.term, shared);
   let level = 0;
@@ -231,7 +232,6 @@ function emitLoop(r: Roll, code: readonly Instr[], map: Int32Array, push: (ins: 
   const sum = push({ op: "add", a: [acc, term], k: [], t: "f", level: L });
   push({ op: "next", a: [acc, sum], k: [], t: "f", level: L });
   push({ op: "end", a: [], k: [loop], t: "i", level: L });
-  void code;
   return acc;
 }
 

@@ -42,7 +42,9 @@ export type Opcode = "const" | "load" | "idx" | "state" | "other" | "fval" | "se
  * - `loop` k=[count] (type i): opens the loop; its value is the loop index 0…count−1, read only by
  *   `loadc`;
  * - `loadc` a=[loop] k=[slot, base, stride] (type f): component base + stride·index of a slot;
- * - `next` a=[acc, value]: the accumulator's value for the next iteration (no value of its own);
+ * - `next` a=[acc, value]: the accumulator's value for the next iteration (no value of its own;
+ *   the `next`s of a loop follow its last value, and a `next`'s value is never an `acc`, so
+ *   assigning them one after the other is assigning them at once);
  * - `end` k=[loop]: closes the loop (no value).
  * Values defined between `loop` and `end` are read only there; regions do not nest.
  */
