@@ -84,6 +84,22 @@ test("vector loops: not below the threshold, nor for products, min/max folds or 
   }
 });
 
+test("vector loops: KEOPS_TS_LOOP_MIN sets the threshold (in the plan's key); a bad value is a KeOpsError naming it", () => {
+  const f = Vi(0, 40).sub(Vj(1, 40)).exp().sum();
+  process.env.KEOPS_TS_LOOP_MIN = "32";
+  try {
+    const p = programOf(f);
+    assert.equal(p.loopMin, 32);
+    assert.match(p.key, /loops>=32/);
+    assert.ok(withLoops(p).body.code.some((ins) => ins.op === "loop"));
+    process.env.KEOPS_TS_LOOP_MIN = "1.5";
+    assert.throws(() => programOf(f), (e: Error) => e.name === "KeOpsError" && /KEOPS_TS_LOOP_MIN: expected an integer ≥ 2, got "1.5"/.test(e.message));
+  } finally {
+    delete process.env.KEOPS_TS_LOOP_MIN;
+  }
+  assert.equal(withLoops(programOf(f)), programOf(f));
+});
+
 test("vector loops: below the threshold every renderer's source is the unrolled one; above it, a loop", () => {
   const cfg = { wg: 64, tile: 64, staged: true, packed: false };
   const sources = (p: KernelProgram): string[] => [

@@ -23,6 +23,7 @@
  * The pass runs in each renderer after the native dot-tile blocking (src/compile/blocked.ts),
  * which keeps the D-term distances it recognises.
  */
+import { KeOpsError } from "../errors.js";
 import { LOOP_OPS, type Block, type Instr, type Opcode } from "../ir/ssa.js";
 import type { KernelProgram } from "./program.js";
 
@@ -38,7 +39,7 @@ export function loopMinDim(): number {
   const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KEOPS_TS_LOOP_MIN?.trim();
   if (!env) return LOOP_MIN_DIM;
   const n = Number(env);
-  if (!Number.isInteger(n) || n < 2) throw new Error(`KEOPS_TS_LOOP_MIN: expected an integer ≥ 2, got ${JSON.stringify(env)}`);
+  if (!Number.isInteger(n) || n < 2) throw new KeOpsError(`KEOPS_TS_LOOP_MIN: expected an integer ≥ 2, got ${JSON.stringify(env)}`);
   return n;
 }
 
