@@ -117,13 +117,17 @@ test("blocked: wasm renders the micro-kernel with D as a loop bound (module size
   // 4 × 2 accumulators (+ the 4 × 1, 1 × 2 and 1 × 1 remainders): products fused only with FMA on
   assert.equal(simdOps(large, SIMD.f32x4RelaxedMadd), 0);
   assert.ok(simdOps(render(1000, true), SIMD.f32x4RelaxedMadd) >= 8 + 4 + 2 + 1);
-  const prev = process.env.KEOPS_TS_BLOCKED;
+  // blocking off, and vector loops off (src/compile/loops.ts would roll the sum): the unrolled body
+  const prev = [process.env.KEOPS_TS_BLOCKED, process.env.KEOPS_TS_LOOP_MIN];
   process.env.KEOPS_TS_BLOCKED = "0";
+  process.env.KEOPS_TS_LOOP_MIN = String(10 ** 9);
   try {
     assert.ok(render(1000, false).length > 10 * large.length, "unrolled: grows with D");
   } finally {
-    if (prev === undefined) delete process.env.KEOPS_TS_BLOCKED;
-    else process.env.KEOPS_TS_BLOCKED = prev;
+    if (prev[0] === undefined) delete process.env.KEOPS_TS_BLOCKED;
+    else process.env.KEOPS_TS_BLOCKED = prev[0];
+    if (prev[1] === undefined) delete process.env.KEOPS_TS_LOOP_MIN;
+    else process.env.KEOPS_TS_LOOP_MIN = prev[1];
   }
 });
 

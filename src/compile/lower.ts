@@ -1,4 +1,7 @@
-/** Lowering: formulas → one straight-line SSA block (vector dims unrolled, CSE, constants folded). */
+/**
+ * Lowering: formulas → one straight-line SSA block (vector dims unrolled, CSE, constants folded).
+ * The renderers roll the long sums over a vector dimension back into loops (src/compile/loops.ts).
+ */
 import { SsaBuilder, type Block } from "../ir/ssa.js";
 import type { Formula } from "../formula/node.js";
 

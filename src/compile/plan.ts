@@ -8,6 +8,7 @@ import type { ReductionDef, SumScheme } from "../reductions/types.js";
 import type { FloatDType } from "../tensor.js";
 import { lowerFormulas } from "./lower.js";
 import { LruCache } from "./lru.js";
+import { LOOP_MIN_DIM, loopMinDim } from "./loops.js";
 import type { KernelProgram, SlotRole } from "./program.js";
 
 /** Everything that defines a kernel. */
@@ -40,9 +41,12 @@ export function roleOf(cat: number, axis: 0 | 1): SlotRole {
 
 /** Plans (or fetches from the cache) the kernel of a request. */
 export function plan(req: PlanRequest): Plan {
+  // a threshold set by KEOPS_TS_LOOP_MIN is part of the key (the default leaves keys as they were)
+  const loopMin = loopMinDim();
   const key = [
     req.reduction.name, req.axis, req.reduction.usesK ? req.K : "", req.reduction.sumLike ? req.scheme : "",
     req.dtype, req.accDtype, dagKey(req.formula2 ? [req.formula, req.formula2] : [req.formula]),
+    ...(loopMin === LOOP_MIN_DIM ? [] : [`loops>=${loopMin}`]),
   ].join("|");
   const hit = plans.get(key);
   if (hit) return hit;
@@ -73,6 +77,7 @@ export function plan(req: PlanRequest): Plan {
     slots: slotVars.map((v, s) => ({ role: roles[s]!, dim: v.dim })),
     body,
     red,
+    ...(loopMin === LOOP_MIN_DIM ? {} : { loopMin }),
   };
   const p = { program, slotVars };
   plans.set(key, p);

@@ -23,6 +23,11 @@ export interface KernelProgram {
   /** The formula(s), per pair; outputs read by the update block as `fval`. */
   readonly body: Block;
   readonly red: ReductionProgram;
+  /**
+   * Sums over a vector dimension of at least this many terms are rendered as loops
+   * (src/compile/loops.ts); absent: the default threshold.
+   */
+  readonly loopMin?: number;
 }
 
 /**

@@ -20,6 +20,7 @@
  * A new backend is a renderer of this schedule plus a runner.
  */
 import { dependencies } from "../ir/ssa.js";
+import { loopRegions } from "./loops.js";
 import type { ShiftExpGroup } from "../reductions/types.js";
 import type { KernelProgram } from "./program.js";
 
@@ -142,10 +143,30 @@ function build(p: KernelProgram): Schedule {
   const { body, red } = p;
   const perCall = new Set<number>(), perRow = new Set<number>(), perPair = new Set<number>();
   const rowDependent = new Set<number>();
-  body.code.forEach((ins, n) => {
+  // a loop region (src/compile/loops.ts) is emitted whole: row-dependent when any of its instructions is
+  const regionEnd = new Map(loopRegions(body));
+  const rowDep = (n: number): boolean => {
+    const ins = body.code[n]!;
+    const outerLoad = ins.op === "loadc" && p.slots[ins.k[0]!]?.role === "outer";
+    return ins.level === 1 || (ins.level >= 2 && (outerLoad || ins.a.some((v) => rowDependent.has(v))));
+  };
+  for (let n = 0; n < body.code.length; n++) {
+    const ins = body.code[n]!;
     (ins.level === 0 ? perCall : ins.level === 1 ? perRow : perPair).add(n);
-    if (ins.level === 1 || (ins.level >= 2 && ins.a.some((v) => rowDependent.has(v)))) rowDependent.add(n);
-  });
+    const last = regionEnd.get(n);
+    if (last === undefined) {
+      if (rowDep(n)) rowDependent.add(n);
+      continue;
+    }
+    const members: number[] = [];
+    for (let m = n; m <= last; m++) {
+      members.push(m);
+      if (rowDep(m)) rowDependent.add(m);
+    }
+    if (members.some((m) => rowDependent.has(m))) for (const m of members) rowDependent.add(m);
+    for (let m = n + 1; m <= last; m++) (ins.level === 0 ? perCall : ins.level === 1 ? perRow : perPair).add(m);
+    n = last;
+  }
   const up = red.update;
   const g = up.guard;
   let guard: GuardSchedule | undefined;

@@ -25,10 +25,17 @@ function input(ins: Instr, env: BlockEnv): number {
   return v;
 }
 
-/** Evaluates a block instruction by instruction; returns its outputs. */
+/** Evaluates a block instruction by instruction (loop regions included); returns its outputs. */
 export function evalBlock(block: Block, env: BlockEnv): number[] {
-  const v = new Float64Array(block.code.length);
-  block.code.forEach((ins, i) => {
+  const code = block.code;
+  const v = new Float64Array(code.length);
+  const load = (slot: number, comp: number): number => {
+    if (!env.load) throw new Error("evalBlock: the block loads a variable, which the environment lacks");
+    return env.load(slot, comp);
+  };
+  let nexts: [number, number][] = [];
+  for (let i = 0; i < code.length; i++) {
+    const ins = code[i]!;
     switch (ins.op) {
       case "const": v[i] = ins.k[0]!; break;
       case "state": case "other": case "fval": v[i] = input(ins, env); break;
@@ -36,13 +43,21 @@ export function evalBlock(block: Block, env: BlockEnv): number[] {
         if (env.idx === undefined) throw new Error("evalBlock: the block reads the inner index, which the environment lacks");
         v[i] = env.idx;
         break;
-      case "load":
-        if (!env.load) throw new Error("evalBlock: the block loads a variable, which the environment lacks");
-        v[i] = env.load(ins.k[0]!, ins.k[1]!);
+      case "load": v[i] = load(ins.k[0]!, ins.k[1]!); break;
+      case "acc": v[i] = v[ins.a[0]!]!; break;
+      case "loop": v[i] = 0; break;
+      case "loadc": v[i] = load(ins.k[0]!, ins.k[1]! + ins.k[2]! * v[ins.a[0]!]!); break;
+      case "next": nexts.push([ins.a[0]!, v[ins.a[1]!]!]); break;
+      case "end": {
+        for (const [acc, x] of nexts) v[acc] = x;
+        nexts = [];
+        const loop = ins.k[0]!;
+        if (++v[loop]! < code[loop]!.k[0]!) i = loop; // the next iteration starts after `loop`
         break;
+      }
       default: v[i] = evalOp(ins.op, ins.a.map((a) => v[a]!));
     }
-  });
+  }
   return block.out.map((o) => v[o]!);
 }
 

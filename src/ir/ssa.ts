@@ -29,9 +29,29 @@ export type CompareOp = (typeof COMPARE)[number];
  * - `const` k=[value]; `load` k=[slot, component]; `idx`: the current inner index j (int);
  * - `state` k=[s] / `other` k=[s]: a reduction state component (of this / of the merged-in state);
  * - `fval` k=[c]: component c of the formula body's output (in a reduction's update block);
- * - `select` a=[cond, x, y]; unary, binary and compare ops as listed above.
+ * - `select` a=[cond, x, y]; unary, binary and compare ops as listed above;
+ * - loop regions (src/compile/loops.ts builds them; only body blocks hold them), see {@link LoopOp}.
  */
-export type Opcode = "const" | "load" | "idx" | "state" | "other" | "fval" | "select" | UnaryOp | BinaryOp | CompareOp;
+export type Opcode = "const" | "load" | "idx" | "state" | "other" | "fval" | "select" | UnaryOp | BinaryOp | CompareOp | LoopOp;
+
+/**
+ * The opcodes of a loop region: a counted loop over a vector dimension, written as contiguous
+ * instructions of one level, `acc…acc loop … next…next end`:
+ * - `acc` a=[init] (type f): a loop-carried value; inside the loop it reads the current
+ *   iteration's value, after `end` the final one;
+ * - `loop` k=[count] (type i): opens the loop; its value is the loop index 0…count−1, read only by
+ *   `loadc`;
+ * - `loadc` a=[loop] k=[slot, base, stride] (type f): component base + stride·index of a slot;
+ * - `next` a=[acc, value]: the accumulator's value for the next iteration (no value of its own;
+ *   the `next`s of a loop follow its last value, and a `next`'s value is never an `acc`, so
+ *   assigning them one after the other is assigning them at once);
+ * - `end` k=[loop]: closes the loop (no value).
+ * Values defined between `loop` and `end` are read only there; regions do not nest.
+ */
+export type LoopOp = "acc" | "loop" | "loadc" | "next" | "end";
+
+/** The loop-region opcodes. */
+export const LOOP_OPS: readonly LoopOp[] = ["acc", "loop", "loadc", "next", "end"];
 
 /** One SSA instruction. */
 export interface Instr {

@@ -6,6 +6,7 @@ import type { Block, Instr } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
 import { withRefusals } from "../../compile/block-inputs.js";
+import { withLoops } from "../../compile/loops.js";
 import { JS_PRELUDE } from "./fastmath.js";
 
 /**
@@ -34,7 +35,8 @@ const CMP: Record<string, string> = { lt: "<", le: "<=", gt: ">", ge: ">=", eq: 
 /** How a block's inputs are spelled. */
 interface Names {
   value(n: number): string;
-  load(slot: number, comp: number): string;
+  /** Component `comp` of a slot: a number, or an int expression (in a vector loop). */
+  load(slot: number, comp: number | string): string;
   state(k: number): string;
   other(k: number): string;
   fval(k: number): string;
@@ -45,6 +47,7 @@ function expr(ins: Instr, nm: Names, fastExp: boolean): string {
   switch (ins.op) {
     case "const": return lit(ins.k[0]!);
     case "load": return nm.load(ins.k[0]!, ins.k[1]!);
+    case "loadc": return nm.load(ins.k[0]!, affine(ins.k[1]!, ins.k[2]!, a[0]!));
     case "idx": return "j";
     case "state": return nm.state(ins.k[0]!);
     case "other": return nm.other(ins.k[0]!);
@@ -61,6 +64,11 @@ function expr(ins: Instr, nm: Names, fastExp: boolean): string {
   }
 }
 
+/** The component base + stride·c of a vector loop's load, as an expression. */
+function affine(base: number, stride: number, c: string): string {
+  return `(${base} + ${stride === 1 ? c : `${stride} * ${c}`})`;
+}
+
 /** Ops whose float result is exact given its operands (no rounding to emulate). */
 const EXACT = new Set(["const", "load", "idx", "state", "other", "fval", "select", "neg", "abs", "lt", "le", "gt", "ge", "eq", "ne", "min", "max"]);
 
@@ -73,6 +81,11 @@ function emit(block: Block, nm: Names, fastExp: boolean, pick: (n: number, ins: 
   block.code.forEach((ins, n) => {
     if (!pick(n, ins)) return;
     if (ins.op === "const") return; // constants are inlined
+    // loop regions (src/compile/loops.ts)
+    if (ins.op === "acc") return void lines.push(`${indent}let ${nm.value(n)} = ${nm.value(ins.a[0]!)};`);
+    if (ins.op === "loop") return void lines.push(`${indent}for (let ${nm.value(n)} = 0; ${nm.value(n)} < ${ins.k[0]}; ${nm.value(n)}++) {`);
+    if (ins.op === "next") return void lines.push(`${indent}  ${nm.value(ins.a[0]!)} = ${nm.value(ins.a[1]!)};`);
+    if (ins.op === "end") return void lines.push(`${indent}}`);
     const e = expr(ins, nm, fastExp);
     lines.push(`${indent}const ${nm.value(n)} = ${round32 && ins.t === "f" && !EXACT.has(ins.op) ? `fr(${e})` : e};`);
   });
@@ -95,7 +108,8 @@ const UNROLL_MAX_BODY = 64;
  * y_j, b_j…) are shared by the two rows, and the two exp chains run side by side (~20% faster
  * in V8); an odd last row takes the one-row loop.
  */
-export function renderJs(p: KernelProgram): string {
+export function renderJs(p0: KernelProgram): string {
+  const p = withLoops(p0);
   const fastExp = p.dtype === "float32";
   const r32 = p.accDtype === "float32";
   const acc = (x: string): string => (r32 ? `fr(${x})` : x);
@@ -106,7 +120,7 @@ export function renderJs(p: KernelProgram): string {
   const { perCall, perRow, perPair, rowDependent } = sch.body;
   const { tile, merges } = sch.target({ lanes: 1, elemBytes: 8, accBytes: 8, tile: JS_TILE });
   const tiled = merges.includes("tile");
-  const slotLoad = (row: string) => (slot: number, comp: number): string => {
+  const slotLoad = (row: string) => (slot: number, comp: number | string): string => {
     const s = p.slots[slot]!;
     if (s.role === "param") return `a${slot}[o${slot} + ${comp}]`;
     return `a${slot}[o${slot} + ${s.role === "outer" ? row : "j"} * ${s.dim} + ${comp}]`;

@@ -24,7 +24,8 @@ export interface Mode {
 
 /** How the block's inputs are spelled. */
 export interface Inputs {
-  load?(slot: number, comp: number, level: number): string;
+  /** Component `comp` of a slot: a number, or an int expression (a vector loop's `loadc`). */
+  load?(slot: number, comp: number | string, level: number): string;
   state?(k: number): string;
   other?(k: number): string;
   fval?(k: number): string;
@@ -122,6 +123,10 @@ export class BlockWriter {
     };
     switch (ins.op) {
       case "load": return need(inp.load, "inputs")(ins.k[0]!, ins.k[1]!, ins.level);
+      case "loadc": {
+        const c = `${this.prefix}${a[0]}`, stride = ins.k[2]!;
+        return need(inp.load, "inputs")(ins.k[0]!, `(${ins.k[1]} + ${stride === 1 ? c : `${stride} * ${c}`})`, ins.level);
+      }
       case "idx": return need(inp.idx, "index");
       case "state": return need(inp.state, "state")(ins.k[0]!);
       case "other": return need(inp.other, "other state")(ins.k[0]!);
@@ -157,7 +162,13 @@ export class BlockWriter {
   emit(pick: (n: number, ins: Instr) => boolean, lines: string[], indent: string): void {
     this.block.code.forEach((ins, n) => {
       if (ins.op === "const" || !pick(n, ins)) return;
-      lines.push(`${indent}const auto ${this.prefix}${n} = ${this.expr(n)};`);
+      const name = `${this.prefix}${n}`;
+      // loop regions (src/compile/loops.ts): a mutable accumulator, a counted loop
+      if (ins.op === "acc") lines.push(`${indent}${this.mode.F} ${name} = ${this.asF(ins.a[0]!)};`);
+      else if (ins.op === "loop") lines.push(`${indent}for (int ${name} = 0; ${name} < ${ins.k[0]}; ${name}++) {`);
+      else if (ins.op === "next") lines.push(`${indent}  ${this.prefix}${ins.a[0]} = ${this.asF(ins.a[1]!)};`);
+      else if (ins.op === "end") lines.push(`${indent}}`);
+      else lines.push(`${indent}const auto ${name} = ${this.expr(n)};`);
     });
   }
 }

@@ -9,6 +9,7 @@ import { KeOpsError } from "../../errors.js";
 import { LruCache } from "../../compile/lru.js";
 import { threadCount } from "../workers.js";
 import { renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
+import { withLoops } from "../../compile/loops.js";
 import { buildLibrary, buildLibraryAsync, compiler, optFlag } from "./toolchain.js";
 
 export { clearNativeCache, nativeCacheDir } from "./toolchain.js";
@@ -200,7 +201,8 @@ class NativeKernel implements Kernel {
 const kernels = new LruCache<string, NativeKernel>();
 
 /** SSA instructions of the kernel's hot blocks. */
-function programSize(p: KernelProgram): number {
+function programSize(p0: KernelProgram): number {
+  const p = withLoops(p0); // as rendered: D-term sums are loops (src/compile/loops.ts)
   return p.body.code.length + p.red.update.code.length + p.red.merge.code.length;
 }
 

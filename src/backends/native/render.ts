@@ -21,6 +21,7 @@
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
 import { blockDots } from "../../compile/blocked.js";
+import { withLoops } from "../../compile/loops.js";
 import { DOT_RI, DOT_RJ, DOT_TILE_FN, blockedEnabled, dotBuffers, dotTileCode, extraLoad, normBuffers, normCode } from "./dot.js";
 import { BlockWriter, cLit, type Mode } from "./block.js";
 import { CXX_PRELUDE } from "./prelude.js";
@@ -49,7 +50,8 @@ export function renderNative(p0: KernelProgram): NativeSource {
   // blocked distances: D-term sums read precomputed norms and dot tiles (src/compile/blocked.ts)
   const blk = blockedEnabled() ? blockDots(p0) : null;
   const extra = blk?.extra ?? [];
-  const p: KernelProgram = blk ? { ...p0, body: blk.body } : p0;
+  // then the remaining D-term sums as loops over the vector dimension (src/compile/loops.ts)
+  const p: KernelProgram = withLoops(blk ? { ...p0, body: blk.body } : p0);
   const { body, red } = p;
   const T = p.dtype === "float32" ? "float" : "double";
   const A = p.accDtype === "float32" ? "float" : "double";
@@ -129,6 +131,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
       const s = p.slots[slot]!;
       if (s.role === "param") return `((${T})P${slot}[${comp}] - VT{})`;
       if (s.role === "outer") return `((${T})P${slot}[(int64_t)i * ${s.dim} + ${comp}] - VT{})`;
+      if (typeof comp === "string") return `k_load<VT>(ybuf + (int64_t)(${yBase.get(slot)!} + ${comp}) * NP + j)`;
       return `k_load<VT>(${yName.get(`${slot},${comp}`)} + j)`;
     },
     idx: "jvT",

@@ -2,6 +2,7 @@
  * The WebAssembly SIMD backend: kernels rendered at run time to a wasm module (no dependency,
  * nothing to install), run on one shared linear memory, on worker threads when large.
  */
+import { withLoops } from "../../compile/loops.js";
 import type { BlockingBackend, BlockingKernel, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { KeOpsError } from "../../errors.js";
 import { LruCache } from "../../compile/lru.js";
@@ -149,7 +150,7 @@ export const wasmBackend: BlockingBackend = {
   },
   declines(p: KernelProgram): string | null {
     // one function holds the whole kernel: stay well inside V8's limits (50,000 locals, 7.6 MB body)
-    const { body, red } = wasmBlocked(p)?.program ?? p;
+    const { body, red } = withLoops(wasmBlocked(p)?.program ?? p); // as rendered: blocked distances, then D-term sums as loops
     const merges = replicatedState(p) ? 0 : 3; // selections never merge
     const size = 5 * body.code.length + 4 * red.update.code.length + merges * red.merge.code.length + red.finalize.code.length + 4 * red.state.length;
     return size > MAX_SIZE ? `the program is too large for one WebAssembly function (size ${size} > ${MAX_SIZE})` : null;

@@ -30,6 +30,7 @@
  */
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
+import { withLoops } from "../../compile/loops.js";
 import { I32, V128 } from "./encoder.js";
 import { OP, SIMD } from "./asm.js";
 import type { Mode } from "./lanes.js";
@@ -58,9 +59,10 @@ export interface RenderedKernel {
 
 /** Renders the module of a program. `shared`: import a shared memory (threads). */
 export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
-  // blocked distances: D-term sums read norms and dot tiles (src/compile/blocked.ts, ./dot.ts)
+  // blocked distances: D-term sums read norms and dot tiles (src/compile/blocked.ts, ./dot.ts),
+  // then the remaining D-term sums as loops over the vector dimension (src/compile/loops.ts)
   const blocked = wasmBlocked(p0);
-  const p = blocked?.program ?? p0;
+  const p = withLoops(blocked?.program ?? p0);
   const g = new Gen(p, shared);
   const { a, L, f, U } = g;
   const { body, red } = p;

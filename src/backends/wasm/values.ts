@@ -38,7 +38,7 @@ export type Repr =
  * its use (an expression tree on the operand stack), which keeps V8's register allocation tight.
  */
 const STACKABLE = new Set<string>([
-  "load", "idx", "select", "add", "sub", "mul", "div", "min", "max", "neg", "abs", "sqrt", "rsqrt", "floor",
+  "load", "loadc", "idx", "select", "add", "sub", "mul", "div", "min", "max", "neg", "abs", "sqrt", "rsqrt", "floor",
   "lt", "le", "gt", "ge", "eq", "ne",
 ]);
 
@@ -169,6 +169,7 @@ export class Gen {
   emitBlock(tag: string, block: Block, u: number, ctx: Ctx, vals: Map<number, Repr>, pick: (n: number, ins: Instr) => boolean): void {
     const isB = this.boolsOf(block);
     const total = this.usesOf(block);
+    this.current = block;
     const here = new Map<number, number>();
     block.code.forEach((ins, n) => {
       if (pick(n, ins) && !vals.has(n)) for (const v of ins.a) here.set(v, (here.get(v) ?? 0) + 1);
@@ -182,6 +183,7 @@ export class Gen {
       if (ins.op === "state") return void vals.set(n, ctx.state!(ins.k[0]!));
       if (ins.op === "other") return void vals.set(n, ctx.other!(ins.k[0]!));
       if (ins.op === "fval") return void vals.set(n, ctx.fval!(ins.k[0]!));
+      if (ins.op === "acc" || ins.op === "loop" || ins.op === "next" || ins.op === "end") return this.loopOp(tag, n, u, ins, vals);
       const args = ins.a.map((v) => vals.get(v)!);
       const types = ins.a.map((v) => block.code[v]!.t);
       if (STACKABLE.has(ins.op) && total[n] === 1 && here.get(n) === 1) {
@@ -193,6 +195,38 @@ export class Gen {
       vals.set(n, { local: out, mask: isB[n]! });
     });
   }
+
+  /**
+   * The structure of a loop region (src/compile/loops.ts): the accumulator a vector local that
+   * the loop keeps (persistent: not reset at the loop's entry), the index an i32 local, the loop a
+   * do-while (a region counts at least two terms).
+   */
+  private loopOp(tag: string, n: number, u: number, ins: Instr, vals: Map<number, Repr>): void {
+    const a = this.a;
+    if (ins.op === "acc") {
+      const l = this.valueLocal(tag, n, u);
+      a.persistent.add(l);
+      this.push(vals.get(ins.a[0]!)!, "f");
+      a.set(l);
+      vals.set(n, { local: l, mask: false });
+    } else if (ins.op === "loop") {
+      const c = this.scalar(`loop:${tag}:${n}:${u}`, I32);
+      a.i32(0).set(c);
+      a.openLoop();
+      vals.set(n, { local: c, mask: false });
+    } else if (ins.op === "next") {
+      this.push(vals.get(ins.a[1]!)!, "f");
+      a.set((vals.get(ins.a[0]!) as { local: number }).local);
+    } else {
+      const loop = ins.k[0]!;
+      const c = (vals.get(loop) as { local: number }).local;
+      a.get(c).i32(1).op(OP.i32Add).tee(c).i32(this.current!.code[loop]!.k[0]!).op(OP.i32GeS).brIf(1);
+      a.closeLoop();
+    }
+  }
+
+  /** The block being emitted (set by emitBlock). */
+  private current: Block | null = null;
 
   private readonly uses = new Map<Block, number[]>();
   /** Uses of each value of a block: by its instructions, its outputs and its guard. */
@@ -223,6 +257,20 @@ export class Gen {
       } else {
         a.get(role === "param" ? this.base[slot]! : this.rowBase[slot]!);
         a.vmem(L.mode === "f32" ? SIMD.load32Splat : SIMD.load64Splat, 0, comp * L.bytes);
+      }
+    } else if (op === "loadc") {
+      // component kb + ks·c of a slot, c the loop's index (an i32 local)
+      const [slot, kb, ks] = ins.k as [number, number, number];
+      const role = this.p.slots[slot]!.role;
+      a.get((args[0] as { local: number }).local);
+      if (ks !== 1) a.i32(ks).op(OP.i32Mul);
+      if (kb !== 0) a.i32(kb).op(OP.i32Add);
+      if (role === "inner") {
+        a.get(this.stride).op(OP.i32Mul).get(this.base[slot]!).op(OP.i32Add).get(this.jb).op(OP.i32Add);
+        a.vmem(SIMD.load, 0, ctx.loadOff ?? 0);
+      } else {
+        a.i32(L.bytes).op(OP.i32Mul).get(role === "param" ? this.base[slot]! : this.rowBase[slot]!).op(OP.i32Add);
+        a.vmem(L.mode === "f32" ? SIMD.load32Splat : SIMD.load64Splat, 0, 0);
       }
     } else if (op === "idx") {
       a.get(ctx.jLocal!);

@@ -10,6 +10,7 @@
  * (write the state bits to the partials buffer) and `merge`.
  */
 import { withRefusals } from "../../compile/block-inputs.js";
+import { withLoops } from "../../compile/loops.js";
 import type { Block, Instr, VT } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf, type TargetShape } from "../../compile/schedule.js";
@@ -73,6 +74,12 @@ function uniformStruct(p: KernelProgram): string {
 function emit(block: Block, nm: WgslNames, pick: (n: number, ins: Instr) => boolean, out: string[], indent: string, exact: boolean): void {
   block.code.forEach((ins, n) => {
     if (!pick(n, ins) || ins.op === "const") return;
+    // loop regions (src/compile/loops.ts): a mutable accumulator, a counted loop (u32 index)
+    const v = nm.value(n);
+    if (ins.op === "acc") return void out.push(`${indent}var ${v}: f32 = ${nm.value(ins.a[0]!)};`);
+    if (ins.op === "loop") return void out.push(`${indent}for (var ${v} = 0u; ${v} < ${ins.k[0]}u; ${v} = ${v} + 1u) {`);
+    if (ins.op === "next") return void out.push(`${indent}  ${nm.value(ins.a[0]!)} = ${nm.value(ins.a[1]!)};`);
+    if (ins.op === "end") return void out.push(`${indent}}`);
     const same = ins.a.length === 2 && ins.a[0] === ins.a[1] && block.code[ins.a[0]!]!.t === "f";
     out.push(`${indent}let ${nm.value(n)}: ${wgslType(ins.t)} = ${wgslExpr(ins, nm, exact, same)};`);
   });
@@ -131,7 +138,8 @@ export function gpuShape(wg: number, workgroupBytes: number): TargetShape {
 }
 
 /** The WGSL of one pass of a program. */
-export function renderWgsl(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
+export function renderWgsl(p0: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
+  const p = withLoops(p0); // D-term sums as loops over the vector dimension (src/compile/loops.ts)
   const main = kind === "merge" ? mergePass(p) : reducePass(p, cfg, kind);
   return uniformStruct(p) + bindings(p, kind, cfg.packed) + preludeFor(main) + main;
 }
@@ -153,11 +161,12 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
   L.push("  let r = min(row, P.nRows - 1u);");
   L.push("  let j0 = wid.y * P.jPer;");
   L.push("  let j1 = min(P.jCount, j0 + P.jPer);");
-  const load = (slot: number, comp: number): string => {
+  const load = (slot: number, c: number | string): string => {
     const s = p.slots[slot]!;
-    if (s.role === "param") return `${src(slot)}[P.sh${slot} + ${comp}u]`;
-    if (s.role === "outer") return `${src(slot)}[P.sh${slot} + r * ${s.dim}u + ${comp}u]`;
-    return staged ? `w${slot}[jj * ${s.dim}u + ${comp}u]` : `${src(slot)}[P.sh${slot} + (jt + jj) * ${s.dim}u + ${comp}u]`;
+    const comp = typeof c === "number" ? `${c}u` : c;
+    if (s.role === "param") return `${src(slot)}[P.sh${slot} + ${comp}]`;
+    if (s.role === "outer") return `${src(slot)}[P.sh${slot} + r * ${s.dim}u + ${comp}]`;
+    return staged ? `w${slot}[jj * ${s.dim}u + ${comp}]` : `${src(slot)}[P.sh${slot} + (jt + jj) * ${s.dim}u + ${comp}]`;
   };
   const bn = namer(body, "b", { load, idx: () => "i32(P.jBase + jt + jj)" });
   const sc = scheduleOf(p);

@@ -324,7 +324,8 @@ const CMP: Record<string, string> = { lt: "<", le: "<=", gt: ">", ge: ">=" };
 /** How a block's inputs and values are spelled in the kernel. */
 export interface WgslNames {
   value(n: number): string;
-  load(slot: number, comp: number): string;
+  /** Component `comp` of a slot: a number, or a u32 expression (a vector loop's `loadc`). */
+  load(slot: number, comp: number | string): string;
   idx(): string;
   state(k: number): string;
   other(k: number): string;
@@ -340,6 +341,7 @@ export function wgslExpr(ins: Instr, nm: WgslNames, exact: boolean, isSameValue:
   switch (ins.op) {
     case "const": return ins.t === "i" ? intLit(ins.k[0]!) : floatLit(ins.k[0]!);
     case "load": return nm.load(ins.k[0]!, ins.k[1]!);
+    case "loadc": return nm.load(ins.k[0]!, `(${ins.k[1]}u + ${ins.k[2] === 1 ? a[0] : `${ins.k[2]}u * ${a[0]}`})`);
     case "idx": return nm.idx();
     case "state": return nm.state(ins.k[0]!);
     case "other": return nm.other(ins.k[0]!);

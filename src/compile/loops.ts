@@ -1,0 +1,264 @@
+/**
+ * Vector loops: the lowering unrolls vector dimensions into straight-line scalar SSA, which for
+ * D ≈ 1000 is tens of thousands of instructions (a C++ compile of tens of seconds). This pass
+ * re-rolls the left-fold sums over a vector dimension back into loop regions (the `acc loop …
+ * next end` instructions of src/ir/ssa.ts) before a renderer writes the body.
+ *
+ * What is rolled: a chain `((t₀ + t₁) + t₂) + … + t_{n−1}` (the left fold that Sum, SqNorm2,
+ * SqDist, WeightedSqDist with isotropic or diagonal weights, Norm2, the scalar product `|`,
+ * MatVecMult … lower to) of n ≥ {@link LOOP_MIN_DIM} terms whose expressions are isomorphic:
+ * the same op tree in every term, each leaf either one value shared by every term (a scalar, a
+ * parameter, a value computed before the sum), or a `load` of one slot whose component is affine
+ * in the term's position. The chain becomes `acc = −0; for c < n: acc = acc + t(c)` — −0 is
+ * the exact identity of float addition, so the loop adds the same values in the same order as
+ * the unrolled fold: results are bit-identical (given the same contraction decisions of a C++
+ * compiler: float64 kernels compile with contraction off). The loop covers the longest run of
+ * matching terms at the chain's end; the terms before it (t₀ itself an `add`, another sum
+ * concatenated before) are summed first, as a chain of their own (rolled too when it fits), and
+ * the loop starts from their sum.
+ *
+ * Everything else is left unrolled (never wrong, only slower to compile): vector-valued outputs
+ * (each output component stays its own value, and a reduction state of dimension D stays D
+ * components), products and min/max folds over a dimension, sums without a run of alike terms.
+ * The pass runs in each renderer after the native dot-tile blocking (src/compile/blocked.ts),
+ * which keeps the D-term distances it recognises.
+ */
+import { KeOpsError } from "../errors.js";
+import { LOOP_OPS, type Block, type Instr, type Opcode } from "../ir/ssa.js";
+import type { KernelProgram } from "./program.js";
+
+/** Smallest number of terms rolled into a loop (below, the unrolled code is emitted unchanged). */
+export const LOOP_MIN_DIM = 64;
+
+/**
+ * The threshold of this process: {@link LOOP_MIN_DIM}, or the environment variable
+ * KEOPS_TS_LOOP_MIN (a positive integer; a huge value turns loops off). Read by the plan, which
+ * keys programs by it when it is set.
+ */
+export function loopMinDim(): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.KEOPS_TS_LOOP_MIN?.trim();
+  if (!env) return LOOP_MIN_DIM;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 2) throw new KeOpsError(`KEOPS_TS_LOOP_MIN: expected an integer ≥ 2, got ${JSON.stringify(env)}`);
+  return n;
+}
+
+/** One term shape, as a function of the term's position c. */
+type Tpl =
+  /** The same value in every term. */
+  | { readonly kind: "shared"; readonly v: number }
+  /** Component base + stride·c of a slot. */
+  | { readonly kind: "load"; readonly slot: number; readonly base: number; readonly stride: number; readonly level: number }
+  /** The same op (same immediates) on the terms' operands. */
+  | { readonly kind: "op"; readonly op: Opcode; readonly t: "f" | "i"; readonly k: readonly number[]; readonly args: readonly Tpl[] };
+
+/** A rolled chain: `root` becomes `init + Σ_c term(c)` in a loop of `count` terms. */
+interface Roll {
+  readonly root: number;
+  /** The sum of the terms before the loop (a value of the original block), or null: −0. */
+  readonly init: number | null;
+  readonly count: number;
+  readonly term: Tpl;
+}
+
+const NOT_PURE = new Set<Opcode>(["const", "load", "idx", "state", "other", "fval", ...LOOP_OPS]);
+
+/** Matches terms against one template (memoised per tuple of values: DAG sharing is kept). */
+function matcher(code: readonly Instr[]): (vs: readonly number[]) => Tpl | null {
+  const memo = new Map<string, Tpl | null>();
+  const match = (vs: readonly number[]): Tpl | null => {
+    const key = vs.join(",");
+    if (memo.has(key)) return memo.get(key)!;
+    memo.set(key, null);
+    const r = matchNew(vs);
+    memo.set(key, r);
+    return r;
+  };
+  const matchNew = (vs: readonly number[]): Tpl | null => {
+    const v0 = vs[0]!;
+    if (vs.every((v) => v === v0)) return { kind: "shared", v: v0 };
+    const i0 = code[v0]!;
+    if (i0.op === "load") {
+      const slot = i0.k[0]!, base = i0.k[1]!, stride = code[vs[1]!]!.k[1]! - base;
+      const ok = vs.every((v, c) => {
+        const ins = code[v]!;
+        return ins.op === "load" && ins.k[0] === slot && ins.k[1] === base + stride * c;
+      });
+      return ok ? { kind: "load", slot, base, stride, level: i0.level } : null;
+    }
+    if (NOT_PURE.has(i0.op)) return null;
+    const same = vs.every((v) => {
+      const ins = code[v]!;
+      return ins.op === i0.op && ins.t === i0.t && ins.a.length === i0.a.length && ins.k.length === i0.k.length && ins.k.every((x, q) => x === i0.k[q]);
+    });
+    if (!same) return null;
+    const args: Tpl[] = [];
+    for (let q = 0; q < i0.a.length; q++) {
+      const t = match(vs.map((v) => code[v]!.a[q]!));
+      if (!t) return null;
+      args.push(t);
+    }
+    return { kind: "op", op: i0.op, t: i0.t, k: i0.k, args };
+  };
+  return match;
+}
+
+/** The chains of a block that roll into loops (none inside another). */
+function findRolls(block: Block, minDim: number): Roll[] {
+  const code = block.code;
+  const uses = new Int32Array(code.length);
+  for (const ins of code) for (const a of ins.a) uses[a]!++;
+  for (const o of block.out) uses[o]!++;
+  const match = matcher(code);
+  const inside = new Set<number>();
+  const rolls: Roll[] = [];
+  for (let n = code.length - 1; n >= 0; n--) {
+    const ins = code[n]!;
+    if (ins.op !== "add" || ins.t !== "f" || inside.has(n)) continue;
+    // terms[k] is added by sums[k]; the bottom's left operand is the first term
+    const terms: number[] = [], sums: number[] = [];
+    let cur = n;
+    for (;;) {
+      const [l, r] = code[cur]!.a as [number, number];
+      terms.push(r);
+      sums.push(cur);
+      const li = code[l]!;
+      if (li.op === "add" && li.t === "f" && uses[l] === 1) cur = l;
+      else {
+        terms.push(l);
+        sums.push(-1);
+        break;
+      }
+    }
+    terms.reverse();
+    sums.reverse();
+    if (terms.length < minDim) continue;
+    // the loop covers the longest run of matching terms at the end, terms[s…] (a subset of
+    // matching terms matches: the smallest s is found by bisection); the sum of terms[0…s−1]
+    // (sums[s−1], or the first term) is its start, itself a chain tried later
+    const m = terms.length;
+    if (!match(terms.slice(m - 2))) continue;
+    let lo = 0, hi = m - 2;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (match(terms.slice(mid))) hi = mid;
+      else lo = mid + 1;
+    }
+    let s = lo;
+    let run = terms.slice(s);
+    // t₀ an `add` itself (Sum(x + y)): the walk split it into terms[0] + terms[1] = sums[1]
+    if (s === 2) {
+      const whole = match([sums[1]!, ...run]);
+      if (whole) [s, run] = [0, [sums[1]!, ...run]];
+    }
+    if (run.length < minDim) continue;
+    const init = s === 0 ? null : s === 1 ? terms[0]! : sums[s - 1]!;
+    rolls.push({ root: n, init, count: run.length, term: match(run)! });
+    // the chain's adds from the loop's first are gone (sums[1] may be the first term itself)
+    for (let k = Math.max(2, s); k < sums.length; k++) inside.add(sums[k]!);
+  }
+  return rolls;
+}
+
+/** The shared values a template reads. */
+function sharedOf(t: Tpl, out: Set<number>): void {
+  if (t.kind === "shared") out.add(t.v);
+  else if (t.kind === "op") for (const a of t.args) sharedOf(a, out);
+}
+
+/**
+ * The block with its D-term sums rolled into loops (see the file's comment), or the block itself
+ * when none is found.
+ */
+export function rollLoops(block: Block, minDim = LOOP_MIN_DIM): Block {
+  const rolls = findRolls(block, minDim);
+  if (!rolls.length) return block;
+  const code = block.code;
+  const byRoot = new Map(rolls.map((r) => [r.root, r]));
+  const reads = new Map(rolls.map((r) => {
+    const s = new Set<number>();
+    sharedOf(r.term, s);
+    if (r.init !== null) s.add(r.init);
+    return [r.root, [...s]];
+  }));
+  // live instructions, a rolled root reading only its loop's outside values
+  const live = new Uint8Array(code.length);
+  const stack = [...block.out];
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (live[v]) continue;
+    live[v] = 1;
+    stack.push(...(reads.get(v) ?? code[v]!.a));
+  }
+  const out: Instr[] = [];
+  const map = new Int32Array(code.length).fill(-1);
+  const push = (ins: Instr): number => out.push(ins) - 1;
+  code.forEach((ins, n) => {
+    if (!live[n]) return;
+    const r = byRoot.get(n);
+    map[n] = r ? emitLoop(r, map, push, out) : push({ ...ins, a: ins.a.map((a) => map[a]!) });
+  });
+  return { code: out, out: block.out.map((o) => map[o]!) };
+}
+
+/** Emits the loop region of a chain; returns its accumulator (the chain's value after the loop). */
+function emitLoop(r: Roll, map: Int32Array, push: (ins: Instr) => number, out: readonly Instr[]): number {
+  const shared = new Set<number>();
+  sharedOf(r.term, shared);
+  let level = 0;
+  for (const v of shared) level = Math.max(level, out[map[v]!]!.level);
+  const loads = (t: Tpl): void => {
+    if (t.kind === "load") level = Math.max(level, t.level);
+    else if (t.kind === "op") t.args.forEach(loads);
+  };
+  loads(r.term);
+  const init = r.init !== null ? map[r.init]! : push({ op: "const", a: [], k: [-0], t: "f", level: 0 });
+  level = Math.max(level, out[init]!.level);
+  const L = level;
+  const acc = push({ op: "acc", a: [init], k: [], t: "f", level: L });
+  const loop = push({ op: "loop", a: [], k: [r.count], t: "i", level: L });
+  const memo = new Map<Tpl, number>();
+  const emit = (t: Tpl): number => {
+    if (t.kind === "shared") return map[t.v]!;
+    let v = memo.get(t);
+    if (v === undefined) {
+      v = t.kind === "load"
+        ? push({ op: "loadc", a: [loop], k: [t.slot, t.base, t.stride], t: "f", level: L })
+        : push({ op: t.op, a: t.args.map(emit), k: t.k, t: t.t, level: L });
+      memo.set(t, v);
+    }
+    return v;
+  };
+  const term = emit(r.term);
+  const sum = push({ op: "add", a: [acc, term], k: [], t: "f", level: L });
+  push({ op: "next", a: [acc, sum], k: [], t: "f", level: L });
+  push({ op: "end", a: [], k: [loop], t: "i", level: L });
+  return acc;
+}
+
+const cache = new WeakMap<KernelProgram, KernelProgram>();
+
+/** The program with its body's D-term sums rolled into loops ({@link rollLoops}); itself when none. */
+export function withLoops(p: KernelProgram): KernelProgram {
+  let q = cache.get(p);
+  if (!q) {
+    const body = rollLoops(p.body, p.loopMin ?? LOOP_MIN_DIM);
+    q = body === p.body ? p : { ...p, body };
+    cache.set(p, q);
+  }
+  return q;
+}
+
+/** The loop regions of a block, as [first, last] instruction indices (the `acc`s to the `end`). */
+export function loopRegions(block: Block): [number, number][] {
+  const r: [number, number][] = [];
+  let start = -1;
+  block.code.forEach((ins, n) => {
+    if (ins.op === "acc" && start < 0) start = n;
+    else if (ins.op === "end") {
+      r.push([start, n]);
+      start = -1;
+    }
+  });
+  return r;
+}
