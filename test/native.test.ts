@@ -25,9 +25,10 @@ import { assertClose, assertExact, withSeed, withThreads } from "./util.js";
 
 const skip = nativeBackend.unavailable() ?? false;
 
-/** A C++ program that measures the worst ulp error of k_exp32v / k_log32v on a float32 sample. */
+/** A C++ program that measures the worst ulp error of k_exp32v / k_log32v on a float32 sample, and of k_exp64v on a float64 one. */
 const HARNESS = String.raw`
 typedef float V16 __attribute__((vector_size(64)));
+typedef double V8 __attribute__((vector_size(64)));
 extern "C" int printf(const char*, ...);
 static int64_t key(float f) { int32_t i; __builtin_memcpy(&i, &f, 4); return i >= 0 ? (int64_t)i : -(int64_t)(i & 0x7fffffff); }
 struct Worst { int64_t ulp = 0; float at = 0; int bad = 0; float badAt = 0; };
@@ -42,6 +43,22 @@ static void check(Worst& w, float x, float got, double ref) {
   if (d > w.ulp) { w.ulp = d; w.at = x; }
 }
 static Worst we, wl;
+static int64_t key64(double f) { int64_t i; __builtin_memcpy(&i, &f, 8); return i >= 0 ? i : -(i & 0x7fffffffffffffffLL); }
+struct Worst64 { int64_t ulp = 0; double at = 0; int bad = 0; double badAt = 0; } wd;
+static void batch64(const double* xs) {
+  V8 x; __builtin_memcpy(&x, xs, 64);
+  V8 e = k_exp64v(x);
+  for (int k = 0; k < 8; k++) {
+    double r = __builtin_exp(xs[k]), got = e[k];
+    if (r != r || got != got || __builtin_isinf(r) || __builtin_isinf(got) || r == 0 || got == 0) {
+      bool same = (r != r && got != got) || r == got;
+      if (!same && !wd.bad) { wd.bad = 1; wd.badAt = xs[k]; }
+      continue;
+    }
+    int64_t d = key64(got) - key64(r); if (d < 0) d = -d;
+    if (d > wd.ulp) { wd.ulp = d; wd.at = xs[k]; }
+  }
+}
 static void batch(const float* xs) {
   V16 x; __builtin_memcpy(&x, xs, 64);
   V16 e = k_exp32v(x), l = k_log32v(x);
@@ -57,14 +74,27 @@ int main() {
   const float specials[] = { INFINITY, -INFINITY, NAN, 0.0f, -0.0f, 88.7228393f, 88.7228394f, 88.73f, -103.972084f, -104.0f, -110.0f, 1e-45f, -1e-45f };
   for (float s : specials) push(s);
   while (n) push(1.0f);
-  printf("{\"exp\":%lld,\"expAt\":%.9g,\"expBad\":%d,\"expBadAt\":%.9g,\"log\":%lld,\"logAt\":%.9g,\"logBad\":%d,\"logBadAt\":%.9g}\n",
+  double dbuf[8]; int m = 0;
+  auto push64 = [&](double f) { dbuf[m++] = f; if (m == 8) { batch64(dbuf); m = 0; } };
+  uint64_t s = 0x9e3779b97f4a7c15ull;
+  for (int it = 0; it < 4000000; it++) {
+    s ^= s << 13; s ^= s >> 7; s ^= s << 17;
+    double u = (double)(s >> 11) * 0x1p-53;
+    push64(it & 1 ? -750.0 + 1465.0 * u : (2.0 * u - 1.0) * (it % 3 ? 3.0 : 1e-9));
+  }
+  const double specials64[] = { INFINITY, -INFINITY, NAN, 0.0, -0.0, 709.782712893384, 709.79, 710.0, 711.0, -708.39, -708.4,
+    -745.1332191019411, -745.14, -746.0, -1e300, 1e300, 4.9e-324, -4.9e-324, 1.0, -1.0 };
+  for (double x : specials64) push64(x);
+  while (m) push64(1.0);
+  printf("{\"exp64\":%lld,\"exp64At\":%.17g,\"exp64Bad\":%d,\"exp64BadAt\":%.17g,", (long long)wd.ulp, wd.at, wd.bad, wd.badAt);
+  printf("\"exp\":%lld,\"expAt\":%.9g,\"expBad\":%d,\"expBadAt\":%.9g,\"log\":%lld,\"logAt\":%.9g,\"logBad\":%d,\"logBadAt\":%.9g}\n",
     (long long)we.ulp, we.at, we.bad, we.badAt, (long long)wl.ulp, wl.at, wl.bad, wl.badAt);
   return 0;
 }
 `;
 
 for (const arch of ["-march=native", "-march=x86-64-v2"]) {
-  test(`exp and log of float32 kernels: ≤ 2 ulp over the whole range, exact specials (${arch}${arch === "-march=native" ? ": AVX-512 path where available" : ": portable path"})`, { skip: skip || (arch !== "-march=native" && process.arch !== "x64") }, () => {
+  test(`exp and log of float32 kernels: ≤ 2 ulp over the whole range, exact specials; float64 exp ≤ 1 ulp (${arch}${arch === "-march=native" ? ": AVX-512 path where available" : ": portable path"})`, { skip: skip || (arch !== "-march=native" && process.arch !== "x64") }, () => {
     const c = compiler().compiler!;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "keops-ts-math-"));
     try {
@@ -75,6 +105,8 @@ for (const arch of ["-march=native", "-march=x86-64-v2"]) {
       assert.equal(r.logBad, 0, `log: wrong special value at x = ${r.logBadAt}`);
       assert.ok(r.exp! <= 2, `exp: ${r.exp} ulp at x = ${r.expAt}`);
       assert.ok(r.log! <= 2, `log: ${r.log} ulp at x = ${r.logAt}`);
+      assert.equal(r.exp64Bad, 0, `float64 exp: wrong special value at x = ${r.exp64BadAt}`);
+      assert.ok(r.exp64! <= 1, `float64 exp: ${r.exp64} ulp at x = ${r.exp64At}`);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
