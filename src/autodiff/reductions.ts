@@ -22,7 +22,7 @@ import { exp } from "../formula/ops/math.js";
 import { scalprod } from "../formula/ops/vector.js";
 import { sum } from "../formula/ops/inner-sum.js";
 import type { ReductionCall, VarData } from "../lazy/execute.js";
-import { reduce, runSteps, runStepsAsync, type ReductionSteps } from "../lazy/steps.js";
+import { reduce, runSteps, type ReductionSteps } from "../lazy/steps.js";
 import { reductionByName } from "../reductions/index.js";
 import type { ReductionName } from "../reductions/types.js";
 import { Tensor, allocate, type FloatDType, type TensorData } from "../tensor.js";
@@ -67,9 +67,6 @@ export function valueRowShape(call: ReductionCall): number[] {
 
 /** See {@link ReductionVjp}. */
 export const reductionVjp: ReductionVjp = (...a) => runSteps(reductionVjpSteps(...a));
-
-/** {@link reductionVjp} with every reduction run off the calling thread (`async: true`). */
-export const reductionVjpAsync = (...a: Parameters<ReductionVjp>): Promise<Map<number, Tensor>> => runStepsAsync(reductionVjpSteps(...a));
 
 /**
  * {@link reductionVjp} as steps: yields the reductions it needs (the forward values, the

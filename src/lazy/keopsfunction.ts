@@ -198,11 +198,11 @@ export function makeKeOpsFunction<T>(spec: FunctionSpec): KeOpsFunction<T> {
     axis: spec.call.axis,
     symbolicVariables: spec.symbolic,
     vjp: (args: readonly TensorLike[], gradOut: TensorLike, opts?: VjpOptions) => {
-      if (!opts?.async) return vjpImpl(spec, args, gradOut, opts);
       try {
         return vjpImpl(spec, args, gradOut, opts);
       } catch (e) {
-        return Promise.reject(e);
+        if (opts?.async) return Promise.reject(e); // an async vjp reports every mistake by rejecting
+        throw e;
       }
     },
     toString: () => describeFunction(spec),
