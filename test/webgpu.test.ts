@@ -2,9 +2,11 @@
  * The webgpu backend's own behaviour (the shared suites — reductions, ops, semantics, batch — run
  * on it through test/util.ts testTargets): an adapter exists here (software: lavapipe from
  * scripts/webgpu-adapter.sh, or SwiftShader with KEOPS_TS_WEBGPU_ADAPTER=swiftshader), blocking
- * calls and float64 refused with KeOpsErrors that say why, `auto` and `backendInfo()`, chunked
- * dispatches and split bindings, inputs kept on the device across calls and a solve's
- * iterations, a lost device recreated by the next call.
+ * calls (empty ones too) and float64 refused with KeOpsErrors that say why, `auto` and
+ * `backendInfo()`, chunked dispatches and split bindings, inputs kept on the device across calls
+ * and a solve's iterations, a solve's gradients (vjp with async: true), a lost device recreated
+ * by the next call. Reduction gradients: test/grad-reductions.test.ts; progress and abort:
+ * test/ux-progress.test.ts; the fast paths: test/schedule.test.ts.
  *
  * Without an adapter this file fails (with what to run), unless KEOPS_TEST_WEBGPU=0.
  */
