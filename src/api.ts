@@ -15,7 +15,7 @@ export { ComplexLazyTensor, type ComplexOperand } from "./complex/lazy.js";
 export type { KeOpsFunction } from "./lazy/keopsfunction.js";
 export { genred, type GenredOptions, type GenredReductionOp, type GenredResult } from "./lazy/genred.js";
 export type {
-  ReduceOptions, KReduceOptions, LogSumExpOptions, CallOptions, LongWorkOptions, Progress, InnerOptions, WithAxis,
+  ReduceOptions, KReduceOptions, LogSumExpOptions, CallOptions, VjpOptions, LongWorkOptions, Progress, InnerOptions, WithAxis,
 } from "./lazy/options.js";
 export { KeOpsAbortError } from "./lazy/progress.js";
 export { backendInfo, type BackendInfo, type BackendName } from "./backends/registry.js";

@@ -10,7 +10,7 @@ import { argumentData, specOf, type KeOpsFunction } from "../src/lazy/keopsfunct
 import type { VarData } from "../src/lazy/execute.js";
 import { reductionVjp } from "../src/autodiff/reductions.js";
 import { bindingData } from "../src/autodiff/vjp.js";
-import { assertClose, testBackends, withSeed, type Data } from "./util.js";
+import { assertClose, testBackends, webgpuAbsent, withSeed, type Data } from "./util.js";
 import { dotResult, finiteDifferences } from "./grad-helpers.js";
 
 const x = Vi(0, 3), y = Vj(1, 3), p = Pm(2, 3);
@@ -109,6 +109,62 @@ for (const backend of others)
           got.forEach((g, k) =>
             assertClose(g.data, want[k]!.data, { rtol: dtype === "float64" ? 1e-10 : 2e-4, what: `${c.name} axis ${axis} on ${backend}: argument ${k}` }));
         }));
+
+/**
+ * webgpu (async only): `vjp(args, gradOut, { async: true })` runs every reduction of the gradient
+ * on the GPU. Against the float64 js vjp (itself checked against finite differences above) on the
+ * same float32 data, both axes, sizes 0 and 1 and past the kernel's workgroup (128 rows), tile (128
+ * j) and split of j (few rows, many j). The min family on integer data: float32 selects exactly
+ * the pairs float64 does (ties to the lowest index on both).
+ */
+const gpuCases = cases.filter((c) => c.core || /^(Min|ArgMin|MaxArgMax)$/.test(c.name));
+const onIntegers = (name: string): boolean => /Min|Max/.test(name);
+for (const c of gpuCases)
+  test(`vjp of ${c.name} on webgpu (async: true) equals the float64 vjp`, { skip: process.env.KEOPS_TEST_WEBGPU === "0" && "KEOPS_TEST_WEBGPU=0" }, async (t) => {
+    const absent = await webgpuAbsent();
+    if (absent !== null) return t.skip(`webgpu: ${absent}`);
+    await withSeed(async (d) => {
+      for (const axis of [0, 1] as const)
+        for (const [M, N] of [[0, 5], [5, 0], [1, 1], [129, 130], [2, 700]] as const) {
+          if (/K/.test(c.name) && (axis === 1 ? N : M) < 3) continue; // K ≤ the reduced length
+          const a = onIntegers(c.name) ? [d.randint([M, 3], -3, 3), d.randint([N, 3], -3, 3), d.randint([3], -1, 1)] : args(d, M, N, "float32");
+          const a64 = a.map((x) => new Tensor(Float64Array.from(x.data), x.shape));
+          const ref = c.build(axis, "js");
+          const f = c.build(axis, "webgpu");
+          const w = d.randn([...resultOf(ref, a64).shape], "float32");
+          const want = ref.vjp(a64, new Tensor(Float64Array.from(w.data), w.shape));
+          const got = await f.vjp(a, w, { async: true });
+          const where = `${c.name} axis ${axis} (M=${M}, N=${N})`;
+          assert.equal(got.length, 3);
+          got.forEach((g, k) => {
+            assert.equal(g.dtype, "float32", `${where}: argument ${k} dtype`);
+            assert.deepEqual(g.shape, a[k]!.shape, `${where}: argument ${k} shape`);
+            const scale = Math.max(1, ...Array.from(want[k]!.data, Math.abs));
+            assertClose(g.data, want[k]!.data, { rtol: 1e-4, atol: 2e-5 * scale, what: `${where}: d/d argument ${k}` });
+          });
+        }
+    });
+  });
+
+test("webgpu gradients: a blocking vjp (even one that needs no reduction) is the async-only KeOpsError; a backend given to vjp overrides", { skip: process.env.KEOPS_TEST_WEBGPU === "0" && "KEOPS_TEST_WEBGPU=0" }, async (t) => {
+  const absent = await webgpuAbsent();
+  if (absent !== null) return t.skip(`webgpu: ${absent}`);
+  await withSeed(async (d) => {
+    const a = args(d, 6, 7, "float32");
+    const sumFn = cases[0]!.build(1, "webgpu");
+    const w = d.randn([6, 1]);
+    const asyncOnly = /^KeOpsError: backend: "webgpu" cannot run this reduction: the webgpu backend runs only with async: true/;
+    assert.throws(() => sumFn.vjp(a, w), asyncOnly);
+    assert.throws(() => cases.find((c) => c.name === "ArgMin")!.build(1, "webgpu").vjp(a, w), asyncOnly); // zero, no reduction
+    assert.throws(() => sumFn.vjp(args(d, 0, 7, "float32"), d.randn([0, 1])), asyncOnly); // empty
+    // the function's backend overridden by vjp's option, either way
+    const onJs = sumFn.vjp(a, w, { backend: "js" });
+    const onGpu = await cases[0]!.build(1, "js").vjp(a, w, { async: true, backend: "webgpu" });
+    onGpu.forEach((g, k) => assertClose(g.data, onJs[k]!.data, { rtol: 1e-4, atol: 1e-5, what: `argument ${k}` }));
+    assert.throws(() => sumFn.vjp(a, w, { asynk: true } as never), /vjp.*asynk.*async/);
+    await assert.rejects(sumFn.vjp([a[0]!], w, { async: true }), /KeOpsError: args: expected 3 tensor/);
+  });
+});
 
 test("reductionVjp (the internal API of solve's gradient): given forward values, same result", () =>
   withSeed((d) => {

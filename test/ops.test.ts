@@ -5,7 +5,7 @@
  * each op's columns are compared separately, so a failure names the op.
  */
 import { test } from "node:test";
-import { LazyTensor, Tensor, Vi, Vj, Pm } from "../src/index.js";
+import { LazyTensor, Tensor, Vi, Vj, Pm, backendInfo } from "../src/index.js";
 import type { FloatDType } from "../src/tensor.js";
 import { pairTerms } from "./reference.js";
 import { Data, assertClose, callOn, testSeed, testTargets, withSeed, type Target } from "./util.js";
@@ -158,8 +158,17 @@ export const CASES: Case[] = [
 export const REDUCED_SIZES = [1, 15, 16, 17, 63, 64, 65, 4095, 4096, 4097] as const;
 /** Rows of the output (the other dimension). */
 const OUTER = 3;
-/** Ops per kernel: all in one (the native backend runs a C++ compile per kernel, whose fixed cost dominates). */
-const chunkFor = (_backend: string): number => 256;
+/**
+ * Ops per kernel: all in one (the native backend runs a C++ compile per kernel, whose fixed cost
+ * dominates; lavapipe compiles the one kernel in seconds, 12-op kernels take it 20× longer in
+ * all), except on webgpu over SwiftShader, whose shader compiler is far worse than linear in a
+ * kernel's size (39 math ops of dimension 3 in one kernel: 8 s of CPU; the same ops of
+ * dimension 9: over 400 s; this whole suite in one kernel: over 10 minutes, in 12-op kernels:
+ * under a minute).
+ */
+const chunkFor = (backend: string): number => (backend === "webgpu" && onSwiftShader() ? 12 : 256);
+/** Whether the webgpu backend's adapter here is SwiftShader (as backendInfo() names it). */
+const onSwiftShader = (): boolean => /swiftshader/i.test(backendInfo().backends.find((b) => b.name === "webgpu")?.caps.costNote ?? "");
 /**
  * The (D, axis) configurations and reduced sizes per target: all of them, except on webgpu, whose
  * software adapters emulate every lane on the CPU: one configuration, and one size just past each

@@ -12,10 +12,11 @@ import { innerSplit, scheduleOf } from "../src/compile/schedule.js";
 import type { KernelProgram } from "../src/compile/program.js";
 import type { ReductionProgram, ReductionTraits } from "../src/reductions/types.js";
 import { reductionByName } from "../src/reductions/index.js";
-import { compileBlocking, resolveBackend } from "../src/backends/registry.js";
+import { compileAsync, compileBlocking, resolveBackend } from "../src/backends/registry.js";
+import { renderWgsl } from "../src/backends/webgpu/render.js";
 import { renderNative } from "../src/backends/native/render.js";
 import { allocate } from "../src/tensor.js";
-import { testBackends, withSeed } from "./util.js";
+import { testTargets, withSeed, type Target } from "./util.js";
 
 /** log Σ_j exp(f): a running max m and s = Σ exp(f − m), written here without src/reductions. */
 function testLogSumExp(traits?: ReductionTraits): ReductionProgram {
@@ -128,20 +129,50 @@ test("without a declaration, or with one that does not match the state, the gene
   assert.equal(scheduleOf(program(testLogSumExp({ sortedK: { K: 1, values: 0, indices: 1 } }), -1, "lse-k")).fast, null);
 });
 
-/** Runs a program on a backend over x (M) and y (N). */
-function run(p: KernelProgram, backend: string, x: Float32Array, y: Float32Array): (Float32Array | Int32Array)[] {
+/** Runs a program on a backend over x (M) and y (N), blocking or (an async-only backend) not. */
+async function run(p: KernelProgram, t: Target, x: Float32Array, y: Float32Array): Promise<(Float32Array | Int32Array)[]> {
   const M = x.length;
   const outs = p.red.outputs.map((o) => (o.t === "i" ? new Int32Array(M * o.shape[0]!) : (allocate("float32", M * o.shape[0]!) as Float32Array)));
-  compileBlocking(resolveBackend(backend, p, "blocking"), p).run({
+  const job = {
     inputs: [x, y], outputs: outs, nOuter: M, nInner: y.length, nBatch: 1,
     inOffsets: new Int32Array([0, 0]), outOffsets: new Int32Array(outs.length),
-  });
+  };
+  if (t.async) await (await compileAsync(resolveBackend(t.backend, p, "async"), p)).runAsync(job);
+  else compileBlocking(resolveBackend(t.backend, p, "blocking"), p).run(job);
   return outs;
 }
 
-for (const backend of testBackends())
-  test(`test-only reductions compute the right values with and without their fast path: ${backend}`, () =>
-    withSeed((data) => {
+test("webgpu: the WGSL renderer takes the declared fast paths (and the generic update without them)", () => {
+  const cfg = { wg: 64, tile: 64, staged: true, packed: false };
+  const wgsl = (p: KernelProgram): string => renderWgsl(p, cfg, "direct");
+  const lse = (t?: ReductionTraits): KernelProgram => program(testLogSumExp(t), -1, `lse-${!!t}`);
+  const top2 = (t?: ReductionTraits): KernelProgram => program(testTop2(t), 1, `top2-${!!t}`);
+  assert.match(wgsl(lse(LSE_TRAITS)), /fast path: shiftExp/);
+  assert.match(wgsl(program(reductionByName("LogSumExp")!.build({ fdim: 1, K: 1, scheme: "block_sum" }), -1, "builtin-lse")), /fast path: shiftExp/);
+  assert.match(wgsl(top2(TOP2_TRAITS)), /fast path: sortedK/);
+  assert.match(wgsl(program(reductionByName("ArgKMin")!.build({ fdim: 1, K: 2, scheme: "block_sum" }), 1, "builtin-k")), /fast path: sortedK/);
+  assert.doesNotMatch(wgsl(lse()), /fast path/);
+  assert.doesNotMatch(wgsl(top2()), /fast path/);
+  // one exp per pair: in the loop over a tile's j, the shiftExp update has one k_exp on each
+  // branch; the generic update's selects evaluate two per pair
+  const perPair = (src: string): string => {
+    const lines = src.split("\n");
+    const start = lines.findIndex((l) => l.includes("for (var jj = 0u;"));
+    const end = lines.indexOf("      }", start);
+    return lines.slice(start, end).join("\n");
+  };
+  const fast = perPair(wgsl(lse(LSE_TRAITS)));
+  assert.equal(fast.split("k_exp(").length - 1, 2);
+  assert.match(fast, /if \(f0 > t0\) \{\n\s+let c: f32 = select\(k_exp\(/);
+  assert.match(fast, /\} else \{\n\s+let e: f32 = select\(select\(k_exp\(/);
+  assert.equal(perPair(wgsl(lse())).split("k_exp(").length - 1, 2);
+  assert.doesNotMatch(perPair(wgsl(lse())), /else/);
+});
+
+for (const t of await testTargets())
+  test(`test-only reductions compute the right values with and without their fast path: ${t.backend}${t.async ? " (async)" : ""}`, () =>
+    withSeed(async (data) => {
+      const backend = t.backend;
       for (const N of [0, 1, 17, 1025, 4097]) {
         const M = 23;
         // values on a grid of 1/4 so that ties happen; a NaN in one x and one y
@@ -150,8 +181,8 @@ for (const backend of testBackends())
         x[3] = NaN;
         if (N > 5) y[5] = NaN;
         for (const traits of [true, false]) {
-          const [lse] = run(program(testLogSumExp(traits ? LSE_TRAITS : undefined), -1, `lse-${traits}`), backend, x, y);
-          const [vals, inds] = run(program(testTop2(traits ? TOP2_TRAITS : undefined), 1, `top2-${traits}`), backend, x, y);
+          const [lse] = await run(program(testLogSumExp(traits ? LSE_TRAITS : undefined), -1, `lse-${traits}`), t, x, y);
+          const [vals, inds] = await run(program(testTop2(traits ? TOP2_TRAITS : undefined), 1, `top2-${traits}`), t, x, y);
           for (let i = 0; i < M; i++) {
             const f = Array.from(y, (yj) => (x[i]! - yj) ** 2);
             const what = `${backend} N=${N} i=${i} declared=${traits}`;

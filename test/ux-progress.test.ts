@@ -6,10 +6,14 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { KeOpsAbortError, KeOpsError, LazyTensor, Vi, Vj, type BackendName, type Progress, type Tensor } from "../src/index.js";
 import { REPORT_GAP, setChunking } from "../src/lazy/progress.js";
-import { assertClose, assertExact, testBackends, withSeed } from "./util.js";
+import { assertClose, assertExact, testTargets, webgpuAbsent, withSeed, type Target } from "./util.js";
 import { reference } from "./reference.js";
 
-const backends = testBackends() as BackendName[];
+/** Every backend: the blocking ones called blocking, webgpu with `async: true`. */
+const targets = await testTargets();
+/** The options that run a call on target `t`. */
+const on = (t: Target): { backend: BackendName; async?: true } => ({ backend: t.backend as BackendName, ...(t.async ? { async: true as const } : {}) });
+const label = (t: Target): string => `${t.backend}${t.async ? " (async)" : ""}`;
 
 function isAbort(e: unknown): boolean {
   assert.ok(e instanceof KeOpsError && e instanceof KeOpsAbortError, `expected an AbortError KeOpsError, got ${String(e)}`);
@@ -35,30 +39,32 @@ const recorder = (): { calls: { p: Progress; t: number }[]; onProgress: (p: Prog
   return { calls, onProgress: (p) => calls.push({ p, t: performance.now() }) };
 };
 
-for (const backend of backends)
-  test(`${backend}: a watched run in tiny chunks (row ranges, batch groups, two outputs) equals the plain run and the reference`, () =>
+for (const t of targets)
+  test(`${label(t)}: a watched run in tiny chunks (row ranges, batch groups, two outputs) equals the plain run and the reference`, () =>
     withSeed(async (d) => {
-      const old = setChunking({ firstPairs: 40, seconds: 1e-5 });
+      const { backend } = on(t);
+      // webgpu: chunks of a few rows (each chunk is a GPU run and a read-back)
+      const old = setChunking(t.async ? { firstPairs: 2000, seconds: 1e-3 } : { firstPairs: 40, seconds: 1e-5 });
       try {
         for (const [B, M, N] of [[1, 0, 5], [1, 1, 1], [1, 257, 70], [3, 7, 64], [4, 1, 9]] as const) {
           const x = d.randn([B, M, 1, 3]), y = d.randn([B, 1, N, 3]), b = d.randn([B, 1, N, 2]);
           const D2 = new LazyTensor(x).sub(new LazyTensor(y)).sqnorm2();
           const K = D2.neg().exp().mul(new LazyTensor(b));
-          const plain = K.sum({ axis: 2, backend }) as Tensor;
+          const plain = (await K.sum({ axis: 2, ...on(t) })) as Tensor;
           const r = recorder();
-          const watched = K.sum({ axis: 2, backend, onProgress: r.onProgress }) as Tensor;
+          const watched = (await K.sum({ axis: 2, ...on(t), onProgress: r.onProgress })) as Tensor;
           assert.deepEqual(watched.shape, [B, M, 2]);
           assertExact(watched.data, plain.data, `sum B=${B} M=${M} N=${N}`);
           const f = K.sum({ axis: 2, call: false });
           assertClose(watched.data, reference(f).values!, { rtol: 1e-5, what: `sum B=${B} M=${M} N=${N}` });
           checkCalls(r.calls);
           if (N >= 2) {
-            const [v0, i0] = D2.KminArgKmin({ K: 2, axis: 2, backend }) as [Tensor, Tensor];
+            const [v0, i0] = (await D2.KminArgKmin({ K: 2, axis: 2, ...on(t) })) as [Tensor, Tensor];
             const [v1, i1] = (await D2.KminArgKmin({ K: 2, axis: 2, backend, async: true, signal: new AbortController().signal })) as [Tensor, Tensor];
             assertExact(v1.data, v0.data, "Kmin values");
             assertExact(i1.data, i0.data, "argKmin indices");
-            const [w0] = D2.minArgmin({ axis: 1, backend }) as [Tensor, Tensor];
-            const [w1] = D2.minArgmin({ axis: 1, backend, onProgress: () => {} }) as [Tensor, Tensor];
+            const [w0] = (await D2.minArgmin({ axis: 1, ...on(t) })) as [Tensor, Tensor];
+            const [w1] = (await D2.minArgmin({ axis: 1, ...on(t), onProgress: () => {} })) as [Tensor, Tensor];
             assertExact(w1.data, w0.data, "min over i");
           }
         }
@@ -67,16 +73,17 @@ for (const backend of backends)
       }
     }));
 
-for (const backend of backends)
-  test(`${backend}: abort stops a long async run within a second; later calls are unaffected`, () =>
+for (const tg of targets)
+  test(`${label(tg)}: abort stops a long async run within a second; later calls are unaffected`, () =>
     withSeed(async (d) => {
+      const { backend } = on(tg);
       // size the run to take ≥ 1.5 s on this backend, from a measured rate
       const small = 2000;
       const xs = d.randn([small, 3]);
       const K0 = Vi(xs).sub(Vj(xs)).sqnorm2().neg().exp();
-      K0.sum({ axis: 1, backend });
+      await K0.sum({ axis: 1, ...on(tg) });
       let t = performance.now();
-      K0.sum({ axis: 1, backend });
+      await K0.sum({ axis: 1, ...on(tg) });
       const rate = (small * small) / Math.max(1e-4, (performance.now() - t) / 1000);
       const n = Math.min(400_000, Math.ceil(Math.sqrt(rate * 1.5)));
       const x = d.randn([n, 3]);
@@ -97,7 +104,7 @@ for (const backend of backends)
       for (const c of r.calls) assert.ok(c.p.fraction < 1, "a run aborted part-way reported completion");
       // later calls: same kernel, a result equal to the plain one
       const after = (await K0.sum({ axis: 1, backend, async: true })) as Tensor;
-      assertExact(after.data, (K0.sum({ axis: 1, backend }) as Tensor).data, "a later call");
+      assertExact(after.data, ((await K0.sum({ axis: 1, ...on(tg) })) as Tensor).data, "a later call");
     }));
 
 test("blocking runs: a signal aborted before the call, or from inside onProgress, stops them", () =>
@@ -146,3 +153,27 @@ test("solve: progress per conjugate-gradient iteration ending at 1; an abort sto
     const again = (await K.solve(b, { alpha: 0.5, async: true })) as Tensor;
     assertExact(again.data, plain.data, "solve after an abort");
   }));
+
+test("solve on webgpu (async): progress per iteration ending at 1, an abort part-way rejects with the AbortError", async (t) => {
+  const absent = await webgpuAbsent();
+  if (absent !== null) return t.skip(`webgpu: ${absent}`);
+  await withSeed(async (d) => {
+    const x = d.randn([300, 2]), b = d.randn([300, 1]);
+    const K = Vi(x).sub(Vj(x)).sqnorm2().mul(-2).exp();
+    const gpu = { alpha: 0.5, backend: "webgpu" as const, async: true as const };
+    const r = recorder();
+    const plain = (await K.solve(b, gpu)) as Tensor;
+    const a = (await K.solve(b, { ...gpu, onProgress: r.onProgress })) as Tensor;
+    assertExact(a.data, plain.data, "solve");
+    checkCalls(r.calls);
+    const ac = new AbortController();
+    let iterations = 0;
+    const r2 = recorder();
+    await assert.rejects(K.solve(b, { ...gpu, signal: ac.signal, onProgress: r2.onProgress, onIteration: (it) => (iterations = it) === 2 && ac.abort() }) as Promise<Tensor>, isAbort);
+    assert.equal(iterations, 2);
+    for (const c of r2.calls) assert.ok(c.p.fraction < 1, "an aborted solve reported completion");
+    // a gradient (several reductions) stops too
+    const f = Vi(0, 2).sub(Vj(1, 2)).sqnorm2().neg().exp().sum({ axis: 1, backend: "webgpu", signal: ac.signal });
+    await assert.rejects(f.vjp([x, x], d.randn([300, 1]), { async: true }), isAbort);
+  });
+});

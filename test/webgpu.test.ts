@@ -2,15 +2,17 @@
  * The webgpu backend's own behaviour (the shared suites — reductions, ops, semantics, batch — run
  * on it through test/util.ts testTargets): an adapter exists here (software: lavapipe from
  * scripts/webgpu-adapter.sh, or SwiftShader with KEOPS_TS_WEBGPU_ADAPTER=swiftshader), blocking
- * calls and float64 refused with KeOpsErrors that say why, `auto` and `backendInfo()`, chunked
- * dispatches and split bindings, inputs kept on the device across calls and a solve's
- * iterations, a lost device recreated by the next call.
+ * calls (empty ones too) and float64 refused with KeOpsErrors that say why, `auto` and
+ * `backendInfo()`, chunked dispatches and split bindings, inputs kept on the device across calls
+ * and a solve's iterations, a solve's gradients (vjp with async: true), a lost device recreated
+ * by the next call. Reduction gradients: test/grad-reductions.test.ts; progress and abort:
+ * test/ux-progress.test.ts; the fast paths: test/schedule.test.ts.
  *
  * Without an adapter this file fails (with what to run), unless KEOPS_TEST_WEBGPU=0.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { KeOpsError, LazyTensor, Vi, Vj, backendInfo, genred, type Tensor } from "../src/index.js";
+import { KeOpsError, LazyTensor, Tensor, Vi, Vj, backendInfo, genred, kernelSolve } from "../src/index.js";
 import { reference } from "./reference.js";
 import { assertClose, assertExact, withSeed, webgpuAbsent } from "./util.js";
 import { stats, tuning } from "../src/backends/webgpu/runner.js";
@@ -40,13 +42,23 @@ test("a WebGPU adapter exists here (software adapters count), and backendInfo() 
   assert.notEqual(info.auto, "webgpu"); // blocking calls never
 });
 
-test("blocking calls with backend webgpu are a KeOpsError that says to use async: true", { skip }, () =>
-  withSeed((d) => {
+test("blocking calls with backend webgpu are a KeOpsError that says to use async: true, empty ones too", { skip }, () =>
+  withSeed(async (d) => {
     const x = d.randn([5, 3]), y = d.randn([4, 3]);
     const F = Vi(x).sub(Vj(y)).sqnorm2();
     assert.throws(() => F.sum({ axis: 1, backend: "webgpu" }), (e: unknown) => e instanceof KeOpsError && /runs only with async: true/.test(e.message));
     const fn = genred("SqDist(x,y)", ["x = Vi(3)", "y = Vj(3)"], { reductionOp: "Sum", axis: 1, backend: "webgpu" });
     assert.throws(() => fn(x, y), (e: unknown) => e instanceof KeOpsError && /async: true/.test(e.message));
+    // empty calls too (nothing to run, the same refusal), on both axes and for a solve
+    const x0 = d.randn([0, 3]), y0 = d.randn([0, 3]);
+    const asyncOnly = /^KeOpsError: backend: "webgpu" cannot run this reduction: the webgpu backend runs only with async: true/;
+    assert.throws(() => Vi(x0).sub(Vj(y)).sqnorm2().sum({ axis: 1, backend: "webgpu" }), asyncOnly);
+    assert.throws(() => Vi(x).sub(Vj(y0)).sqnorm2().argmin({ axis: 0, backend: "webgpu" }), asyncOnly);
+    assert.throws(() => fn(x0, y), asyncOnly);
+    assert.throws(() => Vi(x0).sub(Vj(x0)).sqnorm2().neg().exp().solve(d.randn([0, 1]), { backend: "webgpu" } as never), asyncOnly);
+    // and async they run: an empty result of the right shape
+    const e = (await Vi(x0).sub(Vj(y)).sqnorm2().sum({ axis: 1, ...gpu })) as Tensor;
+    assert.deepEqual([...e.shape], [0, 1]);
   }));
 
 test("float64 on webgpu is declined with the reason; auto falls back to a CPU backend", { skip }, () =>
@@ -118,6 +130,27 @@ test("inputs stay on the GPU across calls of one KeOpsFunction and within a solv
     const Ka = (K.mul(Vj(a)).sum({ axis: 1, backend: "js" }) as Tensor).data;
     const res = Array.from(Ka, (v, i) => 0.5 * a.data[i]! + v - rhs.data[i]!);
     assert.ok(Math.max(...res.map(Math.abs)) < 1e-3 * Math.max(...Array.from(rhs.data, Math.abs)), `residual ${Math.max(...res.map(Math.abs))}`);
+  }));
+
+test("gradients of a solve on webgpu (vjp with async: true): b̄ and x̄ as the float64 js vjp", { skip }, () =>
+  withSeed(async (d) => {
+    // M past a workgroup (128 rows) and a tile of j; float32 data, compared with float64 on the same values
+    const M = 150, Dv = 2, alpha = 0.5;
+    const x = d.randn([M, 3]), b = d.randn([M, Dv]), w = d.randn([M, Dv]);
+    const to64 = (t: Tensor): Tensor => new Tensor(Float64Array.from(t.data), t.shape);
+    const solveOn = (backend: string) =>
+      kernelSolve("Exp(-SqDist(x,y)) * b", ["x = Vi(3)", "y = Vj(3)", `b = Vj(${Dv})`], "b", { alpha, eps: 1e-6, backend: backend as never });
+    const want = solveOn("js").vjp([to64(x), to64(x), to64(b)], to64(w), { eps: 1e-12 });
+    const f = solveOn("webgpu");
+    const runs = stats.runs;
+    const got = await f.vjp([x, x, b], w, { async: true });
+    assert.ok(stats.runs - runs > 4, `the forward and backward solves ran on the GPU (${stats.runs - runs} runs)`);
+    got.forEach((g, k) => {
+      assert.equal(g.dtype, "float32");
+      const scale = Math.max(...Array.from(want[k]!.data, Math.abs));
+      assertClose(g.data, want[k]!.data, { rtol: 1e-3, atol: 1e-3 * scale, what: `argument ${k}` });
+    });
+    assert.throws(() => f.vjp([x, x, b], w), /runs only with async: true/);
   }));
 
 test("a lost device: the call in flight or the next one fails with a KeOpsError, the one after recreates the device", { skip }, () =>

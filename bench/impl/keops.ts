@@ -13,18 +13,27 @@ const asyncOnly = (backend: BackendName): boolean => backend === "webgpu";
 
 /** W5: forward a = W1, backward through `vjp` with gradOut = 2a (∂ Σ‖a‖² / ∂a). */
 function gradient(d: Data, backend: BackendName): Runner {
-  if (asyncOnly(backend)) throw new NoFigure("not available", "not available: KeOpsFunction.vjp runs blocking calls, and webgpu runs only async ones");
   const fn = Vi(0, d.D).sub(Vj(1, d.D)).sqnorm2().neg().exp().mul(Vj(2, d.Dv)).sum({ axis: 1, backend }) as unknown as KeOpsFunction<Tensor>;
-  const vjp = (fn as unknown as { vjp?: (args: Tensor[], g: Tensor) => Tensor[] }).vjp;
+  const vjp = (fn as unknown as { vjp?: (args: Tensor[], g: Tensor, o?: { async: true }) => Tensor[] | Promise<Tensor[]> }).vjp;
   if (typeof vjp !== "function") throw new NoFigure("not available", "not available yet: KeOpsFunction.vjp (autodiff) is not in this build");
   const args = [t2(d.x, d.M, d.D), t2(d.y, d.N, d.D), t2(d.b, d.N, d.Dv)];
+  const cotangent = (a: Tensor): Tensor => {
+    const g = new Float32Array(a.data.length);
+    for (let k = 0; k < g.length; k++) g[k] = 2 * a.data[k]!;
+    return new Tensor(g, a.shape as number[]);
+  };
+  // webgpu: the forward call and the vjp's reductions as async calls
+  if (asyncOnly(backend))
+    return {
+      call: async () => {
+        const a = await fn.callAsync(...args);
+        return values((await vjp.call(fn, args, cotangent(a), { async: true }))[0]!, d.D);
+      },
+    };
   return {
     call: () => {
       const a = fn(...args);
-      const g = new Float32Array(a.data.length);
-      for (let k = 0; k < g.length; k++) g[k] = 2 * a.data[k]!;
-      const grads = vjp.call(fn, args, new Tensor(g, a.shape as number[]));
-      return values(grads[0]!, d.D);
+      return values((vjp.call(fn, args, cotangent(a)) as Tensor[])[0]!, d.D);
     },
   };
 }

@@ -21,7 +21,8 @@ import { add, mul, sub } from "../formula/ops/arith.js";
 import { exp } from "../formula/ops/math.js";
 import { scalprod } from "../formula/ops/vector.js";
 import { sum } from "../formula/ops/inner-sum.js";
-import { execute, type ReductionCall, type VarData } from "../lazy/execute.js";
+import type { ReductionCall, VarData } from "../lazy/execute.js";
+import { reduce, runSteps, type ReductionSteps } from "../lazy/steps.js";
 import { reductionByName } from "../reductions/index.js";
 import type { ReductionName } from "../reductions/types.js";
 import { Tensor, allocate, type FloatDType, type TensorData } from "../tensor.js";
@@ -65,7 +66,13 @@ export function valueRowShape(call: ReductionCall): number[] {
 }
 
 /** See {@link ReductionVjp}. */
-export const reductionVjp: ReductionVjp = (call, vars, gradOut, wrt, dtype, forward) => {
+export const reductionVjp: ReductionVjp = (...a) => runSteps(reductionVjpSteps(...a));
+
+/**
+ * {@link reductionVjp} as steps: yields the reductions it needs (the forward values, the
+ * arg-reduction of a selection, the gradient sums), for a blocking or an asynchronous driver.
+ */
+export function* reductionVjpSteps(...[call, vars, gradOut, wrt, dtype, forward]: Parameters<ReductionVjp>): ReductionSteps<Map<number, Tensor>> {
   if (call.reduction.grad.kind === "unsupported") throw new KeOpsError(call.reduction.grad.why);
   const geo = geometry(vars.values());
   const axis = call.axis;
@@ -93,15 +100,15 @@ export const reductionVjp: ReductionVjp = (call, vars, gradOut, wrt, dtype, forw
   if (live.length === 0) return out;
   const g = dataIn(gradOut, dtype);
   const rule = call.reduction.grad;
-  const grads = rule.kind === "selected" ? selectedPairs(ctx, rule.via, g, live) : pairSums(ctx, g, live);
+  const grads = rule.kind === "selected" ? yield* selectedPairs(ctx, rule.via, g, live) : yield* pairSums(ctx, g, live);
   for (const [ind, t] of grads) out.set(ind, t);
   return out;
-};
+}
 
 /** Runs a Sum reduction of `formula` over `axis`; the result as (…batch, rows, dim). */
-function sumOf(ctx: Ctx, formula: Formula, axis: 0 | 1, vars: ReadonlyMap<number, VarData>): Tensor {
+function* sumOf(ctx: Ctx, formula: Formula, axis: 0 | 1, vars: ReadonlyMap<number, VarData>): ReductionSteps<Tensor> {
   const red = reductionByName("Sum")!;
-  return execute({ formula, reduction: red, axis, K: 1, opts: ctx.call.opts }, vars, ctx.dtype) as Tensor;
+  return (yield* reduce({ formula, reduction: red, axis, K: 1, opts: ctx.call.opts }, vars, ctx.dtype)) as Tensor;
 }
 
 /** A new variable indexed like the output rows, with the data `data` of `dim` components per row. */
@@ -112,17 +119,17 @@ function outerVar(ctx: Ctx, vars: Map<number, VarData>, data: TensorData, dim: n
 }
 
 /** Runs a reduction of the call's family on the call's data (forward values needed by a gradient). */
-function run(ctx: Ctx, name: ReductionName, formula: Formula, formula2?: Formula): Tensor | [Tensor, Tensor] {
+function* run(ctx: Ctx, name: ReductionName, formula: Formula, formula2?: Formula): ReductionSteps<Tensor | [Tensor, Tensor]> {
   const c = ctx.call;
-  return execute({ formula, formula2, reduction: reductionByName(name)!, axis: c.axis, K: c.K, opts: c.opts }, ctx.vars, ctx.dtype);
+  return yield* reduce({ formula, formula2, reduction: reductionByName(name)!, axis: c.axis, K: c.K, opts: c.opts }, ctx.vars, ctx.dtype);
 }
 
 /** The call's values in the computation dtype: the given forward result, or a new run. */
-function values(ctx: Ctx): TensorData {
+function* values(ctx: Ctx): ReductionSteps<TensorData> {
   const f = ctx.forward;
   if (f && f.dtype !== "int32") return dataIn(f, ctx.dtype);
   const c = ctx.call;
-  return (run(ctx, c.reduction.name, c.formula, c.formula2) as Tensor).data;
+  return ((yield* run(ctx, c.reduction.name, c.formula, c.formula2)) as Tensor).data;
 }
 
 /**
@@ -130,7 +137,7 @@ function values(ctx: Ctx): TensorData {
  * formula `expr(v)` over pairs — over the reduced index for an outer variable or a parameter,
  * over the other index for an inner variable.
  */
-function pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): Map<number, Tensor> {
+function* pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): ReductionSteps<Map<number, Tensor>> {
   const { call } = ctx;
   const F = call.formula;
   const W = call.formula2;
@@ -144,7 +151,7 @@ function pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): Map<number,
       expr = (v) => grad(F, v, G);
       break;
     case "logSumExp": {
-      const L = outerVar(ctx, vars, values(ctx), R, "logsumexp");
+      const L = outerVar(ctx, vars, yield* values(ctx), R, "logsumexp");
       const E = exp(sub(F, L));
       if (!W) {
         expr = (v) => grad(F, v, mul(G, E));
@@ -156,8 +163,8 @@ function pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): Map<number,
       break;
     }
     case "softMaxWeight": {
-      const lse = (run(ctx, "LogSumExp", F) as Tensor).data;
-      const o = values(ctx);
+      const lse = ((yield* run(ctx, "LogSumExp", F)) as Tensor).data;
+      const o = yield* values(ctx);
       const rows = o.length / R;
       const c = allocate(ctx.dtype, rows) as TensorData;
       for (let r = 0; r < rows; r++) {
@@ -185,7 +192,7 @@ function pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): Map<number,
   const out = new Map<number, Tensor>();
   const { batch } = ctx.geo;
   for (const [ax, vs] of byAxis) {
-    const results = sumsOf(ctx, vs.map(expr), ax, vars);
+    const results = yield* sumsOf(ctx, vs.map(expr), ax, vars);
     vs.forEach((v, n) => {
       const d = ctx.vars.get(v.ind)!;
       const r = results[n]!;
@@ -208,11 +215,15 @@ function pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): Map<number,
  * Sum reductions of several formulas over `axis`, run as one kernel on their concatenation (the
  * forward values they share are computed once per pair); each result as (…batch, rows, dim).
  */
-function sumsOf(ctx: Ctx, formulas: readonly Formula[], axis: 0 | 1, vars: ReadonlyMap<number, VarData>): ArrayLike<number>[] {
+function* sumsOf(ctx: Ctx, formulas: readonly Formula[], axis: 0 | 1, vars: ReadonlyMap<number, VarData>): ReductionSteps<ArrayLike<number>[]> {
   const concat = opByName("Concat");
-  if (formulas.length === 1 || !concat) return formulas.map((f) => sumOf(ctx, f, axis, vars).data);
+  if (formulas.length === 1 || !concat) {
+    const out: ArrayLike<number>[] = [];
+    for (const f of formulas) out.push((yield* sumOf(ctx, f, axis, vars)).data);
+    return out;
+  }
   const whole = formulas.slice(1).reduce((a, f) => apply(concat, [a, f]), formulas[0]!);
-  const r = sumOf(ctx, whole, axis, vars).data;
+  const r = (yield* sumOf(ctx, whole, axis, vars)).data;
   const width = whole.dim;
   const rows = r.length / width;
   let off = 0;
@@ -230,11 +241,11 @@ function sumsOf(ctx: Ctx, formulas: readonly Formula[], axis: 0 | 1, vars: Reado
  * is an i-variable, evaluates Grad(F, v, g·e_c) on those rows (a Sum over a single j) and
  * scatters the rows back onto v's rows.
  */
-function selectedPairs(ctx: Ctx, combined: ReductionName, g: TensorData, wrt: readonly Formula[]): Map<number, Tensor> {
+function* selectedPairs(ctx: Ctx, combined: ReductionName, g: TensorData, wrt: readonly Formula[]): ReductionSteps<Map<number, Tensor>> {
   const { call, geo, nOuter, outerCat, innerCat } = ctx;
   const F = call.formula;
   const D = F.dim;
-  const [, indT] = run(ctx, combined, F) as [Tensor, Tensor];
+  const [, indT] = (yield* run(ctx, combined, F)) as [Tensor, Tensor];
   const idx = indT.data;
   const R = idx.length / Math.max(1, geo.nBatch * nOuter);
   // the selections
@@ -275,7 +286,7 @@ function selectedPairs(ctx: Ctx, combined: ReductionName, g: TensorData, wrt: re
   const Fi = substitute(F, toI);
   const E = Var(eInd, D, 0);
   const out = new Map<number, Tensor>();
-  const results = sumsOf(ctx, wrt.map((v) => grad(Fi, toI(v) ?? v, E)), 1, vars);
+  const results = yield* sumsOf(ctx, wrt.map((v) => grad(Fi, toI(v) ?? v, E)), 1, vars);
   wrt.forEach((v, n) => {
     const d = ctx.vars.get(v.ind)!;
     const rowsOf = results[n]!;

@@ -1,10 +1,13 @@
 /** `KeOpsFunction.vjp`: one gradient per argument, from the reduction gradients. */
 import { KeOpsError, argError, said } from "../errors.js";
+import { checkMode } from "../backends/registry.js";
 import type { Binding } from "../lazy/bindings.js";
 import { dtypeOf, type VarData } from "../lazy/execute.js";
 import { argumentData, type FunctionSpec } from "../lazy/keopsfunction.js";
 import { Tensor, asTensor, type TensorLike } from "../tensor.js";
-import { reductionVjp } from "./reductions.js";
+import { checkOptions, VJP_KEYS, type VjpOptions } from "../lazy/options.js";
+import { runSteps, runStepsAsync, type ReductionSteps } from "../lazy/steps.js";
+import { reductionVjpSteps } from "./reductions.js";
 
 /** The data of a bound (fixed) variable. */
 export function bindingData(ind: number, b: Binding): VarData {
@@ -17,8 +20,19 @@ export function bindingData(ind: number, b: Binding): VarData {
 /**
  * Gradients of ⟨f(args), gradOut⟩ with respect to each argument of a KeOpsFunction (its symbolic
  * variables in index order), each shaped like the argument; parameters are summed over i and j.
+ * With `opts.async`, a Promise of them, every reduction run with `async: true` (so on webgpu too).
  */
-export function functionVjp(spec: FunctionSpec, args: readonly TensorLike[], gradOut: TensorLike): Tensor[] {
+export function functionVjp(spec: FunctionSpec, args: readonly TensorLike[], gradOut: TensorLike, opts?: VjpOptions): Tensor[] | Promise<Tensor[]> {
+  checkOptions(opts, "vjp", VJP_KEYS);
+  if (opts?.async !== undefined && typeof opts.async !== "boolean") argError("vjp: async", "a boolean", opts.async);
+  const s = opts?.backend === undefined ? spec : { ...spec, call: { ...spec.call, opts: { ...spec.call.opts, backend: opts.backend } } };
+  if (opts?.async) return runStepsAsync(functionVjpSteps(s, args, gradOut));
+  checkMode(s.call.opts.backend, "blocking"); // also where the gradient needs no reduction (zero, empty)
+  return runSteps(functionVjpSteps(s, args, gradOut));
+}
+
+/** {@link functionVjp} as steps (a blocking or an asynchronous driver runs its reductions). */
+function* functionVjpSteps(spec: FunctionSpec, args: readonly TensorLike[], gradOut: TensorLike): ReductionSteps<Tensor[]> {
   const red = spec.call.reduction.name;
   if (red === "Max_SumShiftExp" || red === "Max_SumShiftExpWeight")
     throw new KeOpsError(
@@ -38,7 +52,7 @@ export function functionVjp(spec: FunctionSpec, args: readonly TensorLike[], gra
   });
   const dtype = dtypeOf(vars.values(), spec.dtype);
   const g = asTensor(gradOut, "gradOut");
-  const grads = reductionVjp(spec.call, vars, g, order.map(([ind]) => ind), dtype);
+  const grads = yield* reductionVjpSteps(spec.call, vars, g, order.map(([ind]) => ind), dtype);
   return order.map(([ind], k) => {
     const t = grads.get(ind)!;
     return new Tensor(t.data, shapes[k]!);

@@ -171,6 +171,17 @@ export function resolveBackend(name: string | undefined, p: KernelProgram, mode?
 }
 
 /**
+ * Refuses, with the error a run would raise, a backend named by the option `name` that cannot run
+ * calls of `mode` at all (webgpu and blocking calls): for work that may end up running no
+ * reduction (an empty call, a gradient that is zero by definition), so that it fails the same way.
+ */
+export function checkMode(name: string | undefined, mode: CallMode): void {
+  const b = backends.find((x) => x.name === name);
+  const why = b && (mode === "blocking" ? !b.caps.blocking : !b.caps.async) ? capsExclude(b, b.caps.dtypes[0]!, mode) : null;
+  if (why !== null) throw new KeOpsError(`backend: "${name}" cannot run this reduction: ${why}`);
+}
+
+/**
  * Awaits the asynchronous set-up of the backends an async call may choose (before it chooses):
  * the named one, or for `auto` every backend that computes in `dtype`. A call that names another
  * backend does not wait for (or start) a GPU probe.

@@ -10,7 +10,7 @@ import { KeOpsError, argError, said } from "../errors.js";
 import type { Cat, Formula } from "../formula/node.js";
 import { plan, type Plan } from "../compile/plan.js";
 import { outputRowSizes, type BlockingKernel, type Kernel, type KernelJob } from "../compile/program.js";
-import { compileAsync, compileBlocking, initBackends, resolveBackend } from "../backends/registry.js";
+import { checkMode, compileAsync, compileBlocking, initBackends, resolveBackend } from "../backends/registry.js";
 import type { ReductionDef } from "../reductions/types.js";
 import { Tensor, allocate, type FloatDType, type TensorData } from "../tensor.js";
 import { broadcastBatch, ownBatchIndex } from "./bindings.js";
@@ -204,6 +204,8 @@ export interface ReadyJob {
   /** Progress and cancellation: a watched run goes in row chunks (see progress.ts). */
   readonly watch: Watch | undefined;
   readonly layout: ChunkLayout;
+  /** The backend option of the call. */
+  readonly backend: string | undefined;
 }
 
 /** The result tensors of a job that has run. */
@@ -239,7 +241,7 @@ export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes
   const layout: ChunkLayout = { roles: prog.slots.map((s) => s.role), dims: prog.slots.map((s) => s.dim), rowSizes: p.rowSizes };
   const { watch, ranges, axis } = extra;
   return {
-    job, kernel: () => kernelOf(p, backend), kernelAsync: () => kernelOfAsync(p, backend), shapes,
+    job, kernel: () => kernelOf(p, backend), kernelAsync: () => kernelOfAsync(p, backend), shapes, backend,
     watch: watched(watch) ? { onProgress: watch.onProgress, signal: watch.signal } : undefined, layout,
     ranged: ranges && rangedLayout(ranges, axis ?? 1, sizes, prog, p.rowSizes),
   };
@@ -249,6 +251,7 @@ export function makeJob(p: Prepared, slots: readonly VarData[], sizes: CallSizes
 export function runJob(r: ReadyJob): ReductionResult {
   const w = r.watch;
   const live = r.job.nBatch * r.job.nOuter > 0;
+  if (!live) checkMode(r.backend, "blocking"); // an empty call refuses an async-only backend too
   if (!w) {
     if (live) {
       if (r.ranged) runRanged(r.job, r.kernel(), r.ranged);

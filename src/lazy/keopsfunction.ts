@@ -11,7 +11,7 @@ import {
   checkCall,
 } from "./execute.js";
 import { INSPECT } from "../inspect.js";
-import { CALL_KEYS, checkOptions, type CallOptions } from "./options.js";
+import { CALL_KEYS, checkOptions, type CallOptions, type VjpOptions } from "./options.js";
 import { checkRanges } from "../ranges/index.js";
 
 /** A callable reduction. `T` is what a call returns: a Tensor or [values, indices]. */
@@ -33,14 +33,18 @@ export interface KeOpsFunction<T = Tensor | [Tensor, Tensor]> {
   /**
    * Gradients of ⟨f(args), gradOut⟩ with respect to each argument (symbolic variables in index
    * order): one tensor per argument, shaped like it (parameters summed over i and j).
+   * With `{ async: true }`, a Promise of them: the gradient's reductions run as `async: true`
+   * calls, so on an async-only backend (webgpu) too; a blocking vjp on webgpu is a KeOpsError.
    */
-  vjp(args: readonly TensorLike[], gradOut: TensorLike): Tensor[];
+  vjp(args: readonly TensorLike[], gradOut: TensorLike, opts?: VjpOptions & { async?: false }): Tensor[];
+  vjp(args: readonly TensorLike[], gradOut: TensorLike, opts: VjpOptions & { async: true }): Promise<Tensor[]>;
+  vjp(args: readonly TensorLike[], gradOut: TensorLike, opts?: VjpOptions): Tensor[] | Promise<Tensor[]>;
   /** Prints like pykeops. */
   toString(): string;
 }
 
 /** The implementation of `vjp`, provided by the autodiff module. */
-export type VjpImpl = (spec: FunctionSpec, args: readonly TensorLike[], gradOut: TensorLike) => Tensor[];
+export type VjpImpl = (spec: FunctionSpec, args: readonly TensorLike[], gradOut: TensorLike, opts?: VjpOptions) => Tensor[] | Promise<Tensor[]>;
 let vjpImpl: VjpImpl = () => {
   throw new KeOpsError("vjp: automatic differentiation is not available in this build");
 };
@@ -193,7 +197,14 @@ export function makeKeOpsFunction<T>(spec: FunctionSpec): KeOpsFunction<T> {
     reductionOp: spec.call.reduction.name,
     axis: spec.call.axis,
     symbolicVariables: spec.symbolic,
-    vjp: (args: readonly TensorLike[], gradOut: TensorLike) => vjpImpl(spec, args, gradOut),
+    vjp: (args: readonly TensorLike[], gradOut: TensorLike, opts?: VjpOptions) => {
+      try {
+        return vjpImpl(spec, args, gradOut, opts);
+      } catch (e) {
+        if (opts?.async) return Promise.reject(e); // an async vjp reports every mistake by rejecting
+        throw e;
+      }
+    },
     toString: () => describeFunction(spec),
   };
   for (const [k, v] of Object.entries(props)) Object.defineProperty(fn, k, { value: v, enumerable: true });

@@ -77,6 +77,17 @@ export interface CallOptions extends LongWorkOptions {
   ranges?: Ranges;
 }
 
+/** Options of {@link KeOpsFunction.vjp}, last argument. */
+export interface VjpOptions {
+  /**
+   * true: `vjp` returns a Promise and its reductions run off the calling thread, as `async: true`
+   * calls do (required by an async-only backend: webgpu).
+   */
+  async?: boolean;
+  /** Backend of the gradient's reductions (overrides the one the function was made with). */
+  backend?: BackendName;
+}
+
 /** Options that pick a reduction's axis: the reduction overloads return a result only with one. */
 export type WithAxis = { axis: number } | { dim: number };
 
@@ -109,6 +120,8 @@ export const K_REDUCE_KEYS = [...REDUCE_KEYS, "K"] as const;
 export const LOGSUMEXP_KEYS = [...REDUCE_KEYS, "weight"] as const;
 /** Keys of a KeOpsFunction call's options. */
 export const CALL_KEYS = ["backend", "ranges", ...LONG_WORK_KEYS] as const;
+/** Keys of `KeOpsFunction.vjp`'s options. */
+export const VJP_KEYS = ["async", "backend"] as const;
 /** Keys of the inner (vector) sum/min/max/argmin/argmax. */
 export const INNER_KEYS = ["axis", "dim"] as const;
 

@@ -84,7 +84,7 @@ export async function conjugateGradientAsync(matvec: (p: Float64Array) => Promis
  * The conjugate-gradient iteration as a generator: it yields each direction p and is resumed with
  * K·p, so that one loop serves the synchronous and the asynchronous drivers.
  */
-function* cgSteps(b: Float64Array, layout: CgLayout, o: CgOptions): Generator<Float64Array, CgResult, Float64Array> {
+export function* cgSteps(b: Float64Array, layout: CgLayout, o: CgOptions): Generator<Float64Array, CgResult, Float64Array> {
   const { nBatch, M, Dv } = layout;
   const n = nBatch * M * Dv;
   const S = nBatch * Dv;

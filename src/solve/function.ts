@@ -4,6 +4,7 @@
  * variables); its `vjp` gives the gradients with respect to every argument.
  */
 import { INSPECT } from "../inspect.js";
+import { checkMode } from "../backends/registry.js";
 import { KeOpsError, argError, said } from "../errors.js";
 import type { Cat } from "../formula/node.js";
 import type { ReductionCall, VarData } from "../lazy/execute.js";
@@ -15,7 +16,8 @@ import { checkRanges } from "../ranges/index.js";
 import {
   checkDtype, expandBatch, solveFlat, solveFlatAsync, systemShape, toTensor, type LinearSystem, type SystemShape,
 } from "./system.js";
-import { solveBackward } from "./vjp.js";
+import { solveBackwardSteps } from "./vjp.js";
+import { runSteps, runStepsAsync, type ReductionSteps } from "../lazy/steps.js";
 import { sumToOwnBatch } from "../autodiff/layout.js";
 
 /** Everything a solve is made of. */
@@ -46,8 +48,12 @@ export interface SolveFunction {
   /**
    * Gradients of ⟨a, gradOut⟩ (a = this function's result) with respect to each argument, shaped
    * like it: the right-hand side's is another solve, each variable of K's one more reduction.
+   * With `async: true` in the options, a Promise of them, every reduction run as an async call
+   * (so on an async-only backend, webgpu, too).
    */
-  vjp(args: readonly TensorLike[], gradOut: TensorLike, opts?: SolveOptions): Tensor[];
+  vjp(args: readonly TensorLike[], gradOut: TensorLike, opts?: SolveOptions & { async?: false }): Tensor[];
+  vjp(args: readonly TensorLike[], gradOut: TensorLike, opts: SolveOptions & { async: true }): Promise<Tensor[]>;
+  vjp(args: readonly TensorLike[], gradOut: TensorLike, opts?: SolveOptions): Tensor[] | Promise<Tensor[]>;
   /** Same, with each reduction run off the calling thread. */
   callAsync(...args: (TensorLike | SolveOptions)[]): Promise<Tensor>;
   /** Iterations and residual of the latest solve (forward, then the backward one after a vjp). */
@@ -128,6 +134,7 @@ function prepare(spec: SolveSpec, args: readonly TensorLike[], opts: SolveOption
 /** Runs the solve of `spec` on call arguments. */
 export function forward(spec: SolveSpec, args: readonly TensorLike[], opts: SolveOptions | undefined): Forward {
   const p = prepare(spec, args, opts);
+  checkMode(p.sys.call.opts.backend, "blocking"); // also when there is nothing to solve
   return p.finish(solveFlat(p.sys, p.shape, p.rhs, p.params));
 }
 
@@ -141,12 +148,24 @@ export async function forwardAsync(spec: SolveSpec, args: readonly TensorLike[],
  * Backward pass: gradients of ⟨a, gradOut⟩ with respect to b (shaped like b) and to the variables
  * `wrt` of K (shaped like their data).
  */
-export function backward(f: Forward, gradOut: TensorLike, wrt: readonly number[]): { b: Tensor; vars: Map<number, Tensor>; result: CgResult } {
+export function backward(f: Forward, gradOut: TensorLike, wrt: readonly number[]): Backward {
+  return runSteps(backwardSteps(f, gradOut, wrt));
+}
+
+/** What {@link backward} gives. */
+interface Backward {
+  readonly b: Tensor;
+  readonly vars: Map<number, Tensor>;
+  readonly result: CgResult;
+}
+
+/** {@link backward} as steps (for a blocking or an asynchronous driver). */
+function* backwardSteps(f: Forward, gradOut: TensorLike, wrt: readonly number[]): ReductionSteps<Backward> {
   const g = asTensor(gradOut, "gradOut");
   if (g.size !== f.a.size || g.ndim !== f.a.ndim || g.shape.some((s, k) => s !== f.a.shape[k]))
     argError("gradOut", `a tensor of the solution's shape (${f.a.shape.join(", ")})`, g);
   const ga = Float64Array.from(g.data);
-  const gr = solveBackward(f.sys, f.shape, f.x, ga, f.params, wrt);
+  const gr = yield* solveBackwardSteps(f.sys, f.shape, f.x, ga, f.params, wrt);
   const b3 = rhsOf(f.b, f.sys.Dv, "b");
   const own = b3.shape.slice(0, -2);
   const gb = sumToOwnBatch(gr.b, f.shape.batch, own, f.shape.M * f.sys.Dv);
@@ -162,25 +181,30 @@ export function makeSolveFunction(spec: SolveSpec): SolveFunction {
     const o = a.length > spec.args.length && isOptions(a[a.length - 1]) ? (a.pop() as SolveOptions) : undefined;
     return [a as TensorLike[], o];
   };
-  const run = (args: readonly TensorLike[], opts: SolveOptions | undefined): Forward => {
-    const f = forward(spec, args, opts);
+  const remember = (args: readonly TensorLike[], opts: SolveOptions | undefined, f: Forward): Forward => {
     last = { iterations: f.result.iterations, residual: f.result.residual };
     cached = { args: [...args], opts, f };
     return f;
   };
+  const run = (args: readonly TensorLike[], opts: SolveOptions | undefined): Forward => remember(args, opts, forward(spec, args, opts));
+  const runAsync = async (args: readonly TensorLike[], opts: SolveOptions | undefined): Promise<Forward> => remember(args, opts, await forwardAsync(spec, args, opts));
   const fn = ((...args: unknown[]) => run(...split(args)).a) as SolveFunction;
-  const callAsync = async (...args: unknown[]): Promise<Tensor> => {
-    const [a, o] = split(args);
-    const f = await forwardAsync(spec, a, o);
-    last = { iterations: f.result.iterations, residual: f.result.residual };
-    cached = { args: [...a], opts: o, f };
-    return f.a;
-  };
-  const vjp = (args: readonly TensorLike[], gradOut: TensorLike, opts?: SolveOptions): Tensor[] => {
-    const same = cached && cached.opts === opts && cached.args.length === args.length && cached.args.every((x, k) => x === args[k]);
-    const f = same ? cached!.f : run(args, opts);
-    const wrt = spec.args.filter((_, k) => k !== spec.bPos).map(([ind]) => ind);
-    const g = backward(f, gradOut, wrt);
+  const callAsync = async (...args: unknown[]): Promise<Tensor> => (await runAsync(...split(args))).a;
+  /** The forward solve of `args`: the latest one when it was of these very arguments and options. */
+  const latest = (args: readonly TensorLike[], opts: SolveOptions | undefined): Forward | undefined =>
+    cached && cached.opts === opts && cached.args.length === args.length && cached.args.every((x, k) => x === args[k]) ? cached.f : undefined;
+  const wrt = spec.args.filter((_, k) => k !== spec.bPos).map(([ind]) => ind);
+  const vjp = ((args: readonly TensorLike[], gradOut: TensorLike, opts?: SolveOptions): Tensor[] | Promise<Tensor[]> => {
+    if (opts?.async)
+      return (async () => {
+        const f = latest(args, opts) ?? (await runAsync(args, opts));
+        return gradients(args, f, await runStepsAsync(backwardSteps(f, gradOut, wrt)));
+      })();
+    const f = latest(args, opts) ?? run(args, opts);
+    return gradients(args, f, backward(f, gradOut, wrt));
+  }) as SolveFunction["vjp"];
+  /** One gradient per argument, from the backward pass. */
+  const gradients = (args: readonly TensorLike[], f: Forward, g: Backward): Tensor[] => {
     last = { iterations: g.result.iterations, residual: g.result.residual };
     return spec.args.map(([ind, dim, cat], k) => {
       if (k === spec.bPos) return g.b;

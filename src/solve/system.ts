@@ -6,9 +6,10 @@
  */
 import { KeOpsError, argError, said } from "../errors.js";
 import { broadcastBatch, ownBatchIndex } from "../lazy/bindings.js";
-import { execute, executeAsync, type ReductionCall, type VarData } from "../lazy/execute.js";
+import type { ReductionCall, VarData } from "../lazy/execute.js";
+import { reduce, runSteps, runStepsAsync, type ReductionSteps } from "../lazy/steps.js";
 import { Tensor, allocate, sizeOf, type FloatDType } from "../tensor.js";
-import { conjugateGradient, conjugateGradientAsync, type CgLayout, type CgOptions, type CgResult, type MatVec } from "./cg.js";
+import { cgSteps, type CgLayout, type CgOptions, type CgResult } from "./cg.js";
 import { defaultMaxIter, type SolveParams } from "./options.js";
 import { nystromPreconditioner } from "./nystrom.js";
 import { Reporter, throwIfAborted } from "../lazy/progress.js";
@@ -51,21 +52,10 @@ export function unknownData(sys: LinearSystem, shape: SystemShape, p: Float64Arr
 }
 
 /** K·p for every column and batch entry, one reduction. */
-export function matvecOf(sys: LinearSystem, shape: SystemShape): MatVec {
-  return (p) => {
-    const vars = new Map(sys.vars);
-    vars.set(sys.pInd, unknownData(sys, shape, p));
-    return Float64Array.from((execute(sys.call, vars, sys.dtype) as Tensor).data);
-  };
-}
-
-/** The same, off the calling thread. */
-export function matvecAsyncOf(sys: LinearSystem, shape: SystemShape): (p: Float64Array) => Promise<Float64Array> {
-  return async (p) => {
-    const vars = new Map(sys.vars);
-    vars.set(sys.pInd, unknownData(sys, shape, p));
-    return Float64Array.from(((await executeAsync(sys.call, vars, sys.dtype)) as Tensor).data);
-  };
+function* matvec(sys: LinearSystem, shape: SystemShape, p: Float64Array): ReductionSteps<Float64Array> {
+  const vars = new Map(sys.vars);
+  vars.set(sys.pInd, unknownData(sys, shape, p));
+  return Float64Array.from(((yield* reduce(sys.call, vars, sys.dtype)) as Tensor).data);
 }
 
 /**
@@ -107,25 +97,31 @@ function cgSetup(sys: LinearSystem, shape: SystemShape, rhs: Float64Array, p: So
   };
 }
 
-/** Solves (alpha·Id + K) a = rhs (float64, layout (nBatch, M, Dv)). */
-export function solveFlat(sys: LinearSystem, shape: SystemShape, rhs: Float64Array, p: SolveParams): CgResult {
+/**
+ * Solves (alpha·Id + K) a = rhs (float64, layout (nBatch, M, Dv)) as steps: each
+ * conjugate-gradient iteration asks for one reduction, K·p.
+ */
+export function* solveSteps(sys: LinearSystem, shape: SystemShape, rhs: Float64Array, p: SolveParams): ReductionSteps<CgResult> {
   const s = cgSetup(sys, shape, rhs, p);
   if (!s) return { x: new Float64Array(rhs.length), iterations: 0, residual: 0 };
-  const r = conjugateGradient(matvecOf(s.sys, shape), rhs, s.layout, s.o);
+  const steps = cgSteps(rhs, s.layout, s.o);
+  let r = steps.next();
+  while (!r.done) r = steps.next(yield* matvec(s.sys, shape, r.value));
   s.done();
-  return r;
+  return r.value;
+}
+
+/** {@link solveSteps} with blocking reductions. */
+export function solveFlat(sys: LinearSystem, shape: SystemShape, rhs: Float64Array, p: SolveParams): CgResult {
+  return runSteps(solveSteps(sys, shape, rhs, p));
 }
 
 /**
- * {@link solveFlat} with each reduction run off the calling thread (the Nyström preconditioner's
+ * {@link solveSteps} with each reduction run off the calling thread (the Nyström preconditioner's
  * setup, when asked for, still runs on it).
  */
-export async function solveFlatAsync(sys: LinearSystem, shape: SystemShape, rhs: Float64Array, p: SolveParams): Promise<CgResult> {
-  const s = cgSetup(sys, shape, rhs, p);
-  if (!s) return { x: new Float64Array(rhs.length), iterations: 0, residual: 0 };
-  const r = await conjugateGradientAsync(matvecAsyncOf(s.sys, shape), rhs, s.layout, s.o);
-  s.done();
-  return r;
+export function solveFlatAsync(sys: LinearSystem, shape: SystemShape, rhs: Float64Array, p: SolveParams): Promise<CgResult> {
+  return runStepsAsync(solveSteps(sys, shape, rhs, p));
 }
 
 /** Float64 values → a tensor of the system's dtype. */

@@ -4,11 +4,12 @@
  * - θ̄ = −∂/∂θ ⟨b̄, K(θ)·a⟩ for every variable θ of K: the vector–Jacobian product of the Sum
  *   reduction K·a (a held fixed) with cotangent −b̄, i.e. one more reduction per variable.
  */
-import { reductionVjp } from "../autodiff/reductions.js";
+import { reductionVjpSteps } from "../autodiff/reductions.js";
+import { runSteps, type ReductionSteps } from "../lazy/steps.js";
 import type { Tensor } from "../tensor.js";
 import type { CgResult } from "./cg.js";
 import type { SolveParams } from "./options.js";
-import { solveFlat, toTensor, unknownData, type LinearSystem, type SystemShape } from "./system.js";
+import { solveSteps, toTensor, unknownData, type LinearSystem, type SystemShape } from "./system.js";
 
 /** Gradients of ⟨a, ā⟩ where a solves the system. */
 export interface SolveGradients {
@@ -24,10 +25,15 @@ export interface SolveGradients {
  * Backward pass of a solve: `a` is the solution (float64, (nBatch, M, Dv)), `gradA` its cotangent
  * (same layout), `wrt` the variable indices of K whose gradients are wanted (may be empty).
  */
-export function solveBackward(
+export function solveBackward(...a: Parameters<typeof solveBackwardSteps>): SolveGradients {
+  return runSteps(solveBackwardSteps(...a));
+}
+
+/** {@link solveBackward} as steps (for a blocking or an asynchronous driver). */
+export function* solveBackwardSteps(
   sys: LinearSystem, shape: SystemShape, a: Float64Array, gradA: Float64Array, params: SolveParams, wrt: readonly number[],
-): SolveGradients {
-  const gb = solveFlat(sys, shape, gradA, params);
+): ReductionSteps<SolveGradients> {
+  const gb = yield* solveSteps(sys, shape, gradA, params);
   const vars = new Map<number, Tensor>();
   const want = wrt.filter((ind) => ind !== sys.pInd);
   if (want.length === 0) return { b: gb.x, bSolve: gb, vars };
@@ -36,7 +42,7 @@ export function solveBackward(
   const neg = new Float64Array(gb.x.length);
   for (let k = 0; k < neg.length; k++) neg[k] = -gb.x[k]!;
   const gradOut = toTensor(neg, sys.dtype, [...shape.batch, shape.M, sys.Dv]);
-  const g = reductionVjp(sys.call, all, gradOut, want, sys.dtype);
+  const g = yield* reductionVjpSteps(sys.call, all, gradOut, want, sys.dtype);
   for (const ind of want) {
     const t = g.get(ind);
     if (t) vars.set(ind, t);

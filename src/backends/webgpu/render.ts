@@ -6,6 +6,9 @@
  * is tiled: block_sum). Workgroups along y split the inner range: each writes its partial state,
  * and a second "merge" pass folds the partials in order and finalizes.
  *
+ * The update of one pair is the reduction's generic block, or the fast path it declares (see
+ * fast.ts: one exp per pair for the log-sum-exp family, a sorted insertion for K-min).
+ *
  * Three entry shaders per program: `direct` (one split: finalize and write the outputs), `partial`
  * (write the state bits to the partials buffer) and `merge`.
  */
@@ -15,6 +18,7 @@ import type { Block, Instr, VT } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf, type TargetShape } from "../../compile/schedule.js";
 import { preludeFor, floatLit, intLit, wgslExpr, wgslType, type WgslNames } from "./wgsl.js";
+import { fastUpdate } from "./fast.js";
 
 /** Shape of the kernel: invocations per workgroup, inner indices per tile, whether tiles are staged. */
 export interface WgslConfig {
@@ -195,7 +199,8 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
   L.push("      for (var jj = 0u; jj < tn; jj = jj + 1u) {");
   emit(body, bn, (n) => sc.body.perPair.has(n), L, "        ", false);
   const up = namer(red.update, "u", { state: (k) => `${S}${k}`, fval: (k) => bn.value(body.out[k]!), idx: () => "i32(P.jBase + jt + jj)" });
-  if (sc.guard) {
+  if (sc.fast) L.push(...fastUpdate(sc.fast, up, "        "));
+  else if (sc.guard) {
     // the select strategy: the guard's prefix, then the rest of the update only where it passes
     const { value: guard, prefix: pre } = sc.guard;
     emit(red.update, up, (n) => pre.has(n), L, "        ", true);
