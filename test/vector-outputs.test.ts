@@ -4,7 +4,8 @@
  * an array (the other backends unroll it).
  * - which programs are recognised (and which not: below the threshold, other reductions, Kahan);
  * - the native source at D = 1000 against the unrolled one, and a native compile time (reported);
- * - D = 1000 vector outputs on every backend against float64, sizes 0, 1 and crossing tiles;
+ * - D = 1000 vector outputs on every backend against float64, sizes 0, 1 and crossing tiles (wasm,
+ *   which unrolls them, declines those over its function size limit: a KeOpsError, accepted here);
  * - just above the threshold, bit-identical to the unrolled kernel on the CPU backends.
  */
 import { test } from "node:test";
@@ -103,7 +104,14 @@ for (const t of await testTargets()) {
             const scheme = k % 2 ? "direct_sum" : "block_sum";
             const args = inputs(d, f, M, N, D, dtype);
             const ref = reference(f.sum({ axis: 1, call: false }) as never, ...args);
-            const got = await run(t, f, scheme, args);
+            let got: Tensor;
+            try {
+              got = await run(t, f, scheme, args);
+            } catch (e) {
+              // wasm still unrolls vector outputs: at D = 1000 most exceed its function size limit
+              if (t.backend === "wasm" && /too large for one WebAssembly function/.test((e as Error).message)) continue;
+              throw e;
+            }
             assert.deepEqual([...got.shape], ref.shape);
             assertClose(got.data, ref.values!, { rtol: dtype === "float32" ? 2e-4 : 1e-11, what: `${name} ${scheme} ${dtype} M=${M} N=${N}` });
           }
