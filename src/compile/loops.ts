@@ -19,7 +19,7 @@
  *
  * Everything else is left unrolled (never wrong, only slower to compile): vector-valued outputs
  * (each output component stays its own value, and a reduction state of dimension D stays D
- * components), products and min/max folds over a dimension, sums without a run of alike terms.
+ * components; under a sum the native renderer loops over them, see src/compile/vout.ts), products and min/max folds over a dimension, sums without a run of alike terms.
  * The pass runs in each renderer after the native dot-tile blocking (src/compile/blocked.ts),
  * which keeps the D-term distances it recognises.
  */

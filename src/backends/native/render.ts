@@ -140,7 +140,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
   };
   const bw = new BlockWriter(body, "b", bodyMode, bodyInputs);
   // a vector output looped over its components (src/compile/vout.ts): the body's code that feeds
-  // only the looped outputs is not emitted; the loop's term is written by `vw`
+  // only the looped outputs is not emitted; the loop's term is written by `vl.w`
   const vo = !scan && !sx ? vectorOutput(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
   const vl = vo ? vectorLoop(body, vo, bodyMode, bodyInputs) : null;
   const keep = (set: ReadonlySet<number>): ((n: number) => boolean) => (vo ? (n) => set.has(n) && vo.live[n] === 1 : (n) => set.has(n));
@@ -306,7 +306,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
     L.push(`      for (int ii = 0; ii < IB; ii++) { ${Array.from({ length: nS }, (_, k) => `tot${k}[ii] = ${initF(k)};`).join(" ")} }`);
     tileHead();
     L.push("        for (int i = i0; i < i1; i++) {");
-    bw.emit(keep(perRow), L, "          ");
+    bw.emit((n) => perRow.has(n), L, "          ");
     for (let k = 0; k < nS; k++) L.push(`          ${vty(k)} v${k} = ${red.tiled ? initF(k) : `tot${k}[i - i0]`};`);
     const uw = new BlockWriter(red.update, "u", vecMode, { state: (k) => `v${k}`, fval: (k) => `fv${k}`, idx: "jv" });
     const step = (tail: boolean, ind: string): void => {
