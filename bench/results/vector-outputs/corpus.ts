@@ -1,3 +1,4 @@
+// @ts-nocheck — imports a temporary worktree of the branch base (see below); not part of the build
 // Byte-identity corpus of issue 18 point 6 (vector outputs): renders every program of the corpus with
 // the branch base's renderers (a worktree of 7625838 at /tmp/vout-base) and this branch's, and counts.
 // Run: git worktree add --detach /tmp/vout-base 7625838; ln -s $PWD/node_modules /tmp/vout-base/; node --import tsx <this file>
