@@ -19,7 +19,7 @@
  *
  * Everything else is left unrolled (never wrong, only slower to compile): vector-valued outputs
  * (each output component stays its own value, and a reduction state of dimension D stays D
- * components), products and min/max folds over a dimension, sums without a run of alike terms.
+ * components; under a sum the native renderer loops over them, see src/compile/vout.ts), products and min/max folds over a dimension, sums without a run of alike terms.
  * The pass runs in each renderer after the native dot-tile blocking (src/compile/blocked.ts),
  * which keeps the D-term distances it recognises.
  */
@@ -44,7 +44,7 @@ export function loopMinDim(): number {
 }
 
 /** One term shape, as a function of the term's position c. */
-type Tpl =
+export type Tpl =
   /** The same value in every term. */
   | { readonly kind: "shared"; readonly v: number }
   /** Component base + stride·c of a slot. */
@@ -64,7 +64,7 @@ interface Roll {
 const NOT_PURE = new Set<Opcode>(["const", "load", "idx", "state", "other", "fval", ...LOOP_OPS]);
 
 /** Matches terms against one template (memoised per tuple of values: DAG sharing is kept). */
-function matcher(code: readonly Instr[]): (vs: readonly number[]) => Tpl | null {
+export function matcher(code: readonly Instr[]): (vs: readonly number[]) => Tpl | null {
   const memo = new Map<string, Tpl | null>();
   const match = (vs: readonly number[]): Tpl | null => {
     const key = vs.join(",");
@@ -161,7 +161,7 @@ function findRolls(block: Block, minDim: number): Roll[] {
 }
 
 /** The shared values a template reads. */
-function sharedOf(t: Tpl, out: Set<number>): void {
+export function sharedOf(t: Tpl, out: Set<number>): void {
   if (t.kind === "shared") out.add(t.v);
   else if (t.kind === "op") for (const a of t.args) sharedOf(a, out);
 }
@@ -217,9 +217,21 @@ function emitLoop(r: Roll, map: Int32Array, push: (ins: Instr) => number, out: r
   const L = level;
   const acc = push({ op: "acc", a: [init], k: [], t: "f", level: L });
   const loop = push({ op: "loop", a: [], k: [r.count], t: "i", level: L });
+  const term = emitTerm(r.term, loop, L, (v) => map[v]!, push);
+  const sum = push({ op: "add", a: [acc, term], k: [], t: "f", level: L });
+  push({ op: "next", a: [acc, sum], k: [], t: "f", level: L });
+  push({ op: "end", a: [], k: [loop], t: "i", level: L });
+  return acc;
+}
+
+/**
+ * Emits a template's instructions inside a loop region (`loop` is the region's `loop` value, L
+ * its level; `shared` maps a shared value to the emitted block's); returns the term's value.
+ */
+export function emitTerm(term: Tpl, loop: number, L: number, shared: (v: number) => number, push: (ins: Instr) => number): number {
   const memo = new Map<Tpl, number>();
   const emit = (t: Tpl): number => {
-    if (t.kind === "shared") return map[t.v]!;
+    if (t.kind === "shared") return shared(t.v);
     let v = memo.get(t);
     if (v === undefined) {
       v = t.kind === "load"
@@ -229,11 +241,7 @@ function emitLoop(r: Roll, map: Int32Array, push: (ins: Instr) => number, out: r
     }
     return v;
   };
-  const term = emit(r.term);
-  const sum = push({ op: "add", a: [acc, term], k: [], t: "f", level: L });
-  push({ op: "next", a: [acc, sum], k: [], t: "f", level: L });
-  push({ op: "end", a: [], k: [loop], t: "i", level: L });
-  return acc;
+  return emit(term);
 }
 
 const cache = new WeakMap<KernelProgram, KernelProgram>();

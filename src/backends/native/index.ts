@@ -9,7 +9,8 @@ import { KeOpsError } from "../../errors.js";
 import { LruCache } from "../../compile/lru.js";
 import { threadCount } from "../workers.js";
 import { renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
-import { withLoops } from "../../compile/loops.js";
+import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
+import { vectorOutput } from "../../compile/vout.js";
 import { buildLibrary, buildLibraryAsync, compiler, optFlag } from "./toolchain.js";
 
 export { clearNativeCache, nativeCacheDir } from "./toolchain.js";
@@ -203,6 +204,9 @@ const kernels = new LruCache<string, NativeKernel>();
 /** SSA instructions of the kernel's hot blocks. */
 function programSize(p0: KernelProgram): number {
   const p = withLoops(p0); // as rendered: D-term sums are loops (src/compile/loops.ts)
+  // a vector output rendered as a loop (src/compile/vout.ts): the code outside it and one term
+  const vo = vectorOutput(p.body, p.red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
+  if (vo) return vo.live.reduce((a, b) => a + b, 0) + 16;
   return p.body.code.length + p.red.update.code.length + p.red.merge.code.length;
 }
 

@@ -21,9 +21,11 @@
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
 import { blockDots } from "../../compile/blocked.js";
-import { withLoops } from "../../compile/loops.js";
+import { LOOP_MIN_DIM, emitTerm, withLoops } from "../../compile/loops.js";
+import { vectorOutput, type VectorOutput } from "../../compile/vout.js";
+import type { Block, Instr } from "../../ir/ssa.js";
 import { DOT_RI, DOT_RJ, DOT_TILE_FN, blockedEnabled, dotBuffers, dotTileCode, extraLoad, normBuffers, normCode } from "./dot.js";
-import { BlockWriter, cLit, type Mode } from "./block.js";
+import { BlockWriter, cLit, type Inputs, type Mode } from "./block.js";
 import { CXX_PRELUDE } from "./prelude.js";
 
 /** Bytes of y kept per tile (L1-sized), and of lane states per row block. */
@@ -125,7 +127,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
 
   // ---- the body (vector code over T) ----
   const bodyMode: Mode = { vec: true, F: "VT", E: T, I: "VTI", IE: TI };
-  const bw = new BlockWriter(body, "b", bodyMode, {
+  const bodyInputs: Inputs = {
     load: (slot, comp) => {
       if (slot >= p.slots.length) return extraLoad(extra[slot - p.slots.length]!, slot - p.slots.length, T);
       const s = p.slots[slot]!;
@@ -135,9 +137,15 @@ export function renderNative(p0: KernelProgram): NativeSource {
       return `k_load<VT>(${yName.get(`${slot},${comp}`)} + j)`;
     },
     idx: "jvT",
-  });
+  };
+  const bw = new BlockWriter(body, "b", bodyMode, bodyInputs);
+  // a vector output looped over its components (src/compile/vout.ts): the body's code that feeds
+  // only the looped outputs is not emitted; the loop's term is written by `vl.w`
+  const vo = !scan && !sx ? vectorOutput(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
+  const vl = vo ? vectorLoop(body, vo, bodyMode, bodyInputs) : null;
+  const keep = (set: ReadonlySet<number>): ((n: number) => boolean) => (vo ? (n) => set.has(n) && vo.live[n] === 1 : (n) => set.has(n));
   const { perCall, perRow, perPair } = sch.body;
-  bw.emit((n) => perCall.has(n), L, "      ");
+  bw.emit(keep(perCall), L, "      ");
   const usesIdx = sch.updateUsesIdx;
   const bodyIdx = sch.body.usesIdx;
   const iota = Array.from({ length: V }, (_, l) => l).join(", ");
@@ -151,10 +159,8 @@ export function renderNative(p0: KernelProgram): NativeSource {
   };
   const vty = (k: number): string => (red.state[k]!.t === "i" ? "VAI" : "VA");
   const sty = (k: number): string => (red.state[k]!.t === "i" ? "int32_t" : A);
-  const fvConv = (k: number): string => {
-    const x = bw.asF(body.out[k]!);
-    return A === T ? x : `__builtin_convertvector(${x}, VA)`;
-  };
+  const toVA = (x: string): string => (A === T ? x : `__builtin_convertvector(${x}, VA)`);
+  const fvConv = (k: number): string => toVA(bw.asF(body.out[k]!));
   /**
    * The loop over a tile's j in vectors of V lanes, then the masked tail (`step(tail, indent)`
    * emits one vector's work; the tail also needs the lane indices when the update does not).
@@ -175,8 +181,8 @@ export function renderNative(p0: KernelProgram): NativeSource {
     const out: string[] = [];
     if (usesIdx) out.push(`${ind}const VAI jv = (${AI})j + (VAI){${iota}};`);
     if (bodyIdx) out.push(`${ind}const VTI jvT = (${TI})j + (VTI){${iota}};`);
-    bw.emit((n) => perPair.has(n), out, ind);
-    body.out.forEach((_, k) => out.push(`${ind}const VA fv${k} = ${fvConv(k)};`));
+    bw.emit(keep(perPair), out, ind);
+    if (!vo) body.out.forEach((_, k) => out.push(`${ind}const VA fv${k} = ${fvConv(k)};`));
     return out;
   };
   const vecMode: Mode = { vec: true, F: "VA", E: A, I: "VAI", IE: AI };
@@ -202,6 +208,16 @@ export function renderNative(p0: KernelProgram): NativeSource {
   /** Merges each row's lanes in order, finalizes and writes the outputs. */
   const laneMergeFinalize = (): void => {
     L.push("      for (int i = i0; i < i1; i++) {");
+    if (vo) {
+      // the looped vector output: per component, the lanes summed in order, the sum written
+      L.push(`        for (int c = 0; c < ${vo.count}; c++) {`);
+      L.push(`          ${A} s = (${A})totL[i - i0][c][0];`);
+      L.push(`          _Pragma("GCC unroll 1") for (int l = 1; l < V; l++) s = s + (${A})totL[i - i0][c][l];`);
+      L.push(`          Q0[(int64_t)i * ${vo.count} + c] = (${T})s;`);
+      L.push("        }");
+      L.push("      }");
+      return;
+    }
     for (let k = 0; k < nS; k++) L.push(`        ${sty(k)} s${k} = (${sty(k)})tot${k}[i - i0][0];`);
     L.push("        _Pragma(\"GCC unroll 1\") for (int l = 1; l < V; l++) {");
     for (let k = 0; k < nS; k++) L.push(`          const ${sty(k)} o${k} = (${sty(k)})tot${k}[i - i0][l];`);
@@ -259,6 +275,29 @@ export function renderNative(p0: KernelProgram): NativeSource {
     mw.emit(() => true, L, "            ");
     red.merge.out.forEach((v, k) => L.push(`            tot${k}[i - i0] = ${mw.asState(v)};`));
     L.push("          }");
+    L.push("        }");
+    L.push("      }");
+    laneMergeFinalize();
+  } else if (vo && vl) {
+    // the lanes scheme with the state as an array over the looped components
+    const D = vo.count;
+    L.push(`      VA totL[IB][${D}];`);
+    L.push(`      for (int ii = 0; ii < IB; ii++) for (int c = 0; c < ${D}; c++) totL[ii][c] = ${initF(0)};`);
+    tileHead();
+    L.push("        for (int i = i0; i < i1; i++) {");
+    bw.emit(keep(perRow), L, "          ");
+    if (red.tiled) L.push(`          VA vL[${D}];`, `          for (int c = 0; c < ${D}; c++) vL[c] = ${initF(0)};`);
+    else L.push("          VA* vL = totL[i - i0];");
+    const step = (tail: boolean, ind: string): void => {
+      L.push(...jHead(ind));
+      if (tail) L.push(`${ind}const auto valid = jv < (${AI})je;`);
+      vl.w.emit((n) => n >= vl.first, L, ind);
+      const c = `b${vl.loop}`, fv = toVA(vl.w.asF(vl.term));
+      L.push(`${ind}  vL[${c}] = ${tail ? `valid ? (vL[${c}] + ${fv}) : vL[${c}]` : `(vL[${c}] + ${fv})`};`);
+      L.push(`${ind}}`);
+    };
+    jVectors(L, step);
+    if (red.tiled) L.push(`          for (int c = 0; c < ${D}; c++) totL[i - i0][c] = (totL[i - i0][c] + vL[c]);`);
     L.push("        }");
     L.push("      }");
     laneMergeFinalize();
@@ -370,4 +409,17 @@ export function renderNative(p0: KernelProgram): NativeSource {
   L.push("}");
   const proto = `void keops_kernel(int, int, int, int, int, void*, void*, ${[...p.slots, ...red.outputs].map(() => "void*").join(", ")})`;
   return { source: L.join("\n") + "\n", proto, scheme: scan ? "scan" : sx ? "shiftexp" : "lanes", fast: sch.fast?.kind ?? null };
+}
+
+/**
+ * The loop of a looped vector output: the body's code extended by a `loop` region holding the
+ * per-component term (written with the body's names, `b<n>`); `first` is the region's first
+ * instruction, `term` its value. The caller writes the state update and closes the loop.
+ */
+function vectorLoop(body: Block, vo: VectorOutput, mode: Mode, inputs: Inputs): { w: BlockWriter; first: number; loop: number; term: number } {
+  const code: Instr[] = [...body.code];
+  const push = (ins: Instr): number => code.push(ins) - 1;
+  const loop = push({ op: "loop", a: [], k: [vo.count], t: "i", level: 2 });
+  const term = emitTerm(vo.term, loop, 2, (v) => v, push);
+  return { w: new BlockWriter({ code, out: [] }, "b", mode, inputs), first: body.code.length, loop, term };
 }
