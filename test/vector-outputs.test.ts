@@ -24,6 +24,7 @@ import { renderNative } from "../src/backends/native/render.js";
 import { nativeBackend } from "../src/backends/native/index.js";
 import { reference } from "./reference.js";
 import { assertClose, callOn, testTargets, withSeed, type Data, type Target } from "./util.js";
+import { assertLoopedMatches, unrolled } from "./loops-util.js";
 
 type Lazy = LazyTensor<boolean>;
 const programOf = (f: Lazy, red = "Sum", scheme: SumScheme = "block_sum", dtype: "float32" | "float64" = "float64", loopMin?: number): KernelProgram => {
@@ -125,18 +126,7 @@ for (const t of await testTargets()) {
           for (const [name, f] of Object.entries(shapes(D))) {
             const args = inputs(d, f, 33, 300, D, dtype);
             const looped = await run(t, f, scheme, args);
-            process.env.KEOPS_TS_LOOP_MIN = String(10 ** 9);
-            let unrolled: Tensor;
-            try {
-              unrolled = await run(t, f, scheme, args);
-            } finally {
-              delete process.env.KEOPS_TS_LOOP_MIN;
-            }
-            const a = looped.data, b = unrolled.data;
-            if (t.backend === "webgpu") assertClose(a, b, { rtol: 1e-5, what: `${name} ${scheme} ${dtype}` });
-            else
-              for (let q = 0; q < b.length; q++)
-                assert.ok(Object.is(a[q], b[q]), `${name} ${scheme} ${dtype}: [${q}] looped ${a[q]} ≠ unrolled ${b[q]}`);
+            assertLoopedMatches(t, looped, await unrolled(() => run(t, f, scheme, args)), `${name} ${scheme} ${dtype}`);
           }
     }));
 }

@@ -1,0 +1,26 @@
+/** Shared by the vector-loop tests: a call with loops turned off, and looped against unrolled results. */
+import assert from "node:assert/strict";
+import type { Tensor } from "../src/index.js";
+import { assertClose, type Target } from "./util.js";
+
+/** `run()` with vector loops off (KEOPS_TS_LOOP_MIN above any dimension): the unrolled kernel. */
+export async function unrolled(run: () => Promise<Tensor>): Promise<Tensor> {
+  process.env.KEOPS_TS_LOOP_MIN = String(10 ** 9);
+  try {
+    return await run();
+  } finally {
+    delete process.env.KEOPS_TS_LOOP_MIN;
+  }
+}
+
+/**
+ * Looped against unrolled results: bit-identical on the CPU backends; on webgpu within float32
+ * rounding (a GPU's shader compiler may contract a·b + c into an FMA differently in a loop and in
+ * straight-line code: lavapipe does).
+ */
+export function assertLoopedMatches(t: Target, looped: Tensor, plain: Tensor, what: string): void {
+  const a = looped.data, b = plain.data;
+  if (t.backend === "webgpu") return assertClose(a, b, { rtol: 1e-5, what });
+  assert.equal(a.length, b.length, `${what}: length`);
+  for (let q = 0; q < b.length; q++) assert.ok(Object.is(a[q], b[q]), `${what}: [${q}] looped ${a[q]} ≠ unrolled ${b[q]}`);
+}
