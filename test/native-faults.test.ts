@@ -356,6 +356,17 @@ test("a read-only cache folder still serves its kernels (no compile); new ones g
   // read-only for the child: as root, the child runs as nobody; otherwise the folder loses its write bit
   const root = process.getuid?.() === 0;
   if (root) for (const d of [tmp, dir]) fs.chmodSync(d, 0o755);
+  // nobody must reach the repository (tsx, src/): a clone in a private folder (mktemp -d: 0700)
+  // gets its ancestors opened for others during the test, and restored after
+  const opened: [string, number][] = [];
+  if (root)
+    for (let d = repo; d !== path.dirname(d); d = path.dirname(d)) {
+      const mode = fs.statSync(d).mode & 0o777;
+      if ((mode & 0o005) !== 0o005) {
+        opened.push([d, mode]);
+        fs.chmodSync(d, mode | 0o005);
+      }
+    }
   fs.chmodSync(lib, root ? 0o755 : 0o555);
   try {
     const env = { KEOPS_TS_CACHE: dir, BACKEND: "native", SALT: "9", EACH: "1" };
@@ -367,6 +378,7 @@ test("a read-only cache folder still serves its kernels (no compile); new ones g
     assert.deepEqual(files(dir), before);
   } finally {
     fs.chmodSync(lib, 0o755);
+    for (const [d, mode] of opened) fs.chmodSync(d, mode);
   }
 });
 
