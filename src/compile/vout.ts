@@ -7,11 +7,11 @@
  * the update, merge and finalize code. Per component the operations and their order are those of
  * the unrolled kernel, so results are bit-identical.
  *
- * This module only recognises the case (backend-neutral); a renderer that supports it (native)
- * emits the loop, the others keep unrolling.
+ * This module recognises the case and writes the loop's instructions (backend-neutral); each
+ * renderer emits the loop around them and keeps the state as an array.
  */
-import { LOOP_MIN_DIM, loopRegions, matcher, sharedOf, type Tpl } from "./loops.js";
-import type { Block } from "../ir/ssa.js";
+import { LOOP_MIN_DIM, emitTerm, loopRegions, matcher, sharedOf, type Tpl } from "./loops.js";
+import type { Block, Instr } from "../ir/ssa.js";
 import type { ReductionProgram } from "../reductions/types.js";
 
 /** A vector output rendered as a loop over its components. */
@@ -70,4 +70,28 @@ export function vectorOutput(body: Block, red: ReductionProgram, nSlots: number,
 function readsExtra(t: Tpl, nSlots: number): boolean {
   if (t.kind === "load") return t.slot >= nSlots;
   return t.kind === "op" && t.args.some((a) => readsExtra(a, nSlots));
+}
+
+/** The body's code extended by the loop of a vector output (see {@link loopedBody}). */
+export interface LoopedBody {
+  /** The body's instructions, then a `loop` of `count` iterations and the term's instructions. */
+  readonly code: readonly Instr[];
+  /** Index of the `loop` instruction (the first one after the body's; its value is c). */
+  readonly loop: number;
+  /** The term's value (component c of the body's output) at the loop's level. */
+  readonly term: number;
+}
+
+/**
+ * The body's code followed by an open `loop` region (no `end`: the renderer writes the state
+ * update of component c after the term, then closes the loop) whose instructions compute
+ * the output's component c from the loop index, reusing the body's values for what every
+ * component shares.
+ */
+export function loopedBody(body: Block, vo: VectorOutput): LoopedBody {
+  const code: Instr[] = [...body.code];
+  const push = (ins: Instr): number => code.push(ins) - 1;
+  const loop = push({ op: "loop", a: [], k: [vo.count], t: "i", level: 2 });
+  const term = emitTerm(vo.term, loop, 2, (v) => v, push);
+  return { code, loop, term };
 }

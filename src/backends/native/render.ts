@@ -21,9 +21,9 @@
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
 import { blockDots } from "../../compile/blocked.js";
-import { LOOP_MIN_DIM, emitTerm, withLoops } from "../../compile/loops.js";
-import { vectorOutput, type VectorOutput } from "../../compile/vout.js";
-import type { Block, Instr } from "../../ir/ssa.js";
+import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
+import { loopedBody, vectorOutput, type VectorOutput } from "../../compile/vout.js";
+import type { Block } from "../../ir/ssa.js";
 import { DOT_RI, DOT_RJ, DOT_TILE_FN, blockedEnabled, dotBuffers, dotTileCode, extraLoad, normBuffers, normCode } from "./dot.js";
 import { BlockWriter, cLit, type Inputs, type Mode } from "./block.js";
 import { CXX_PRELUDE } from "./prelude.js";
@@ -411,15 +411,8 @@ export function renderNative(p0: KernelProgram): NativeSource {
   return { source: L.join("\n") + "\n", proto, scheme: scan ? "scan" : sx ? "shiftexp" : "lanes", fast: sch.fast?.kind ?? null };
 }
 
-/**
- * The loop of a looped vector output: the body's code extended by a `loop` region holding the
- * per-component term (written with the body's names, `b<n>`); `first` is the region's first
- * instruction, `term` its value. The caller writes the state update and closes the loop.
- */
+/** The writer of a looped vector output's body (src/compile/vout.ts): its code, the loop, the term. */
 function vectorLoop(body: Block, vo: VectorOutput, mode: Mode, inputs: Inputs): { w: BlockWriter; first: number; loop: number; term: number } {
-  const code: Instr[] = [...body.code];
-  const push = (ins: Instr): number => code.push(ins) - 1;
-  const loop = push({ op: "loop", a: [], k: [vo.count], t: "i", level: 2 });
-  const term = emitTerm(vo.term, loop, 2, (v) => v, push);
-  return { w: new BlockWriter({ code, out: [] }, "b", mode, inputs), first: body.code.length, loop, term };
+  const { code, loop, term } = loopedBody(body, vo);
+  return { w: new BlockWriter({ code: [...code], out: [] }, "b", mode, inputs), first: body.code.length, loop, term };
 }
