@@ -315,6 +315,35 @@ test("a hung compiler is killed after KEOPS_TS_COMPILE_TIMEOUT seconds (with the
   }
 });
 
+test("a process killed while its kernel compiles leaves no compiler running (blocking and async)", { skip: skip || (!gxx && "no g++") }, async () => {
+  for (const async of ["", "1"]) {
+    const pids = path.join(tmp, `orphan-pids${async}`);
+    const cxx = fakeCxx(`orphan-cxx${async}`, `sleep 120 & echo $! >> ${pids}\nwait`);
+    const p = spawn(process.execPath, ["--import", "tsx", CHILD], {
+      cwd: repo, stdio: "ignore",
+      env: childEnv({ CXX: cxx, KEOPS_TS_CACHE: freshCache(), KEOPS_TS_COMPILE_TIMEOUT: "600", EACH: "1", SALT: "4", BACKEND: "native", ASYNC: async }),
+    });
+    const until = async (what: string, ok: () => boolean, ms: number): Promise<void> => {
+      const t0 = Date.now();
+      while (!ok()) {
+        if (Date.now() - t0 > ms) assert.fail(`${what} within ${ms} ms`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    await until("the compiler started", () => fs.existsSync(pids), 60000);
+    const pid = Number(fs.readFileSync(pids, "utf8").trim().split("\n")[0]);
+    p.kill("SIGKILL");
+    const gone = (): boolean => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")[0] === "Z";
+      } catch {
+        return !isAlive(pid);
+      }
+    };
+    await until(`the compiler's child ${pid} (${async ? "async" : "blocking"} compile) was killed with the process`, gone, 5000);
+  }
+});
+
 test("the disk cache stays within KEOPS_TS_CACHE_MAX (least recently used first) and drops temporary files older than a day", { skip }, () => {
   const dir = freshCache();
   const lib = path.join(dir, "native-v1");

@@ -162,7 +162,8 @@ interface RunResult {
 
 /**
  * Runs `cmd args` in its own process group (POSIX), killing the whole group (the driver and the
- * compiler proper it started) when it outlives `ms`. Node source text, so that the blocking form
+ * compiler proper it started) when it outlives `ms`, when the runner is signalled, or when the
+ * process that started the runner dies. Node source text, so that the blocking form
  * can run it as a child process (spawnSync cannot kill a group).
  */
 const RUNNER = String.raw`
@@ -177,6 +178,12 @@ let timedOut = false;
 const timer = setTimeout(() => { timedOut = true; kill(); }, ms);
 p.on("error", (e) => { clearTimeout(timer); done({ ok: false, stderr: err, timedOut, error: e.message }); });
 p.on("close", (code, signal) => { clearTimeout(timer); if (timedOut) kill(); done({ ok: code === 0 && !timedOut, stderr: err, timedOut, error: code === 0 ? undefined : signal ? "killed by " + signal : "exit status " + code }); });
+// the compiler's group outlives neither this runner (a signal) nor the process that waits for it
+// (killed: nobody will read the kernel; this runner is then reparented, its ppid changes)
+const stop = () => { kill(); process.exit(1); };
+for (const s of ["SIGTERM", "SIGINT", "SIGHUP"]) process.on(s, stop);
+const parent = process.ppid;
+setInterval(() => { if (process.ppid !== parent) stop(); }, 250).unref();
 `;
 
 function runnerArgs(cmd: string, argv: readonly string[], ms: number): string[] {
