@@ -53,6 +53,20 @@ export type LoopOp = "acc" | "loop" | "loadc" | "next" | "end";
 /** The loop-region opcodes. */
 export const LOOP_OPS: readonly LoopOp[] = ["acc", "loop", "loadc", "next", "end"];
 
+/** The loop regions of a block, as [first, last] instruction indices (the `acc`s to the `end`). */
+export function loopRegions(block: Block): [number, number][] {
+  const r: [number, number][] = [];
+  let start = -1;
+  block.code.forEach((ins, n) => {
+    if (ins.op === "acc" && start < 0) start = n;
+    else if (ins.op === "end") {
+      r.push([start, n]);
+      start = -1;
+    }
+  });
+  return r;
+}
+
 /** One SSA instruction. */
 export interface Instr {
   readonly op: Opcode;
