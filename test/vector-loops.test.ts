@@ -27,8 +27,8 @@ import { renderWasm } from "../src/backends/wasm/render.js";
 import { renderWgsl } from "../src/backends/webgpu/render.js";
 import { nativeBackend } from "../src/backends/native/index.js";
 import { reference } from "./reference.js";
-import { assertClose, callOn, testTargets, withSeed, type Data, type Target } from "./util.js";
-import { assertLoopedMatches, unrolled } from "./loops-util.js";
+import { assertClose, testTargets, withSeed, type Data } from "./util.js";
+import { assertLoopedMatches, runOn, unrolled } from "./loops-util.js";
 
 type Lazy = LazyTensor<boolean>;
 const programOf = (f: Lazy, red = "Sum", dtype: "float32" | "float64" = "float64", loopMin?: number): KernelProgram => {
@@ -164,11 +164,7 @@ function inputs(d: Data, f: Lazy, M: number, N: number, D: number, dtype: "float
   return all.filter((_, ind) => used.has(ind));
 }
 
-async function run(t: Target, f: Lazy, red: string, args: Tensor[]): Promise<Tensor> {
-  const opts = { axis: 1 as const, backend: t.backend as never, call: false as const };
-  const fn = red === "Sum" ? f.sum(opts) : red === "LogSumExp" ? f.logsumexp(opts) : f.min(opts);
-  return callOn<Tensor>(t, fn, ...args);
-}
+const run = runOn;
 
 const REDS = ["Sum", "LogSumExp", "Min"];
 

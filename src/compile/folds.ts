@@ -22,7 +22,7 @@
  * another loop, fewer than the threshold's number of folded values.
  */
 import { loopRegions, type Block, type Instr, type Opcode } from "../ir/ssa.js";
-import { emitTerm, matcher, sharedOf, templateLevel, type Tpl } from "./terms.js";
+import { emitTerm, liveFrom, matcher, sharedOf, templateLevel, type Tpl } from "./terms.js";
 
 /** The ops of the folds rolled here, with the operand positions the chain may run through. */
 const FOLD_OPS: ReadonlyMap<Opcode, readonly number[]> = new Map<Opcode, number[]>([
@@ -87,6 +87,13 @@ function findChains(code: readonly Instr[], inRegion: Uint8Array, minDim: number
   return { chains, chainOf, posOf };
 }
 
+/** What a block needs: its outputs and its loop regions (kept whole). */
+function rootsOf(block: Block, inRegion: Uint8Array): number[] {
+  const roots = [...block.out];
+  inRegion.forEach((r, n) => r && roots.push(n));
+  return roots;
+}
+
 /** The accumulator and index leaves of a template. */
 function leavesOf(t: Tpl, acc: AccLeaf[], index: IndexLeaf[]): void {
   if (t.kind === "acc") acc.push(t);
@@ -103,15 +110,7 @@ export function rollFolds(block: Block, minDim: number): Block {
   const inRegion = new Uint8Array(code.length);
   for (const [a, b] of loopRegions(block)) inRegion.fill(1, a, b + 1);
   // live values and their live users; loop regions are kept whole
-  const live = new Uint8Array(code.length);
-  const stack = [...block.out];
-  inRegion.forEach((r, n) => r && stack.push(n));
-  while (stack.length) {
-    const v = stack.pop()!;
-    if (live[v]) continue;
-    live[v] = 1;
-    stack.push(...code[v]!.a);
-  }
+  const live = liveFrom(code, rootsOf(block, inRegion));
   const { chains, chainOf, posOf } = findChains(code, inRegion, minDim);
   if (!chains.length) return block;
   const users: number[][] = code.map(() => []);
@@ -258,15 +257,7 @@ function emitFolds(block: Block, chains: readonly Chain[], groups: readonly Grou
     for (const f of finals(g)) reads.set(f, [...s]);
     groupAt.set(Math.max(...finals(g)), g);
   }
-  const live = new Uint8Array(code.length);
-  const stack = [...block.out];
-  inRegion.forEach((r, n) => r && stack.push(n));
-  while (stack.length) {
-    const v = stack.pop()!;
-    if (live[v]) continue;
-    live[v] = 1;
-    stack.push(...(reads.get(v) ?? code[v]!.a));
-  }
+  const live = liveFrom(code, rootsOf(block, inRegion), (v) => reads.get(v) ?? code[v]!.a);
   const out: Instr[] = [];
   const map = new Int32Array(code.length).fill(-1);
   const push = (ins: Instr): number => out.push(ins) - 1;

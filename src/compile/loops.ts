@@ -30,7 +30,7 @@
 import { KeOpsError } from "../errors.js";
 import type { Block, Instr } from "../ir/ssa.js";
 import type { KernelProgram } from "./program.js";
-import { emitTerm, matcher, sharedOf, templateLevel, type Tpl } from "./terms.js";
+import { emitTerm, liveFrom, matcher, sharedOf, templateLevel, type Tpl } from "./terms.js";
 import { rollFolds } from "./folds.js";
 
 export { emitTerm, matcher, sharedOf, type Tpl } from "./terms.js";
@@ -139,14 +139,7 @@ function rollSums(block: Block, minDim: number): Block {
     return [r.root, [...s]];
   }));
   // live instructions, a rolled root reading only its loop's outside values
-  const live = new Uint8Array(code.length);
-  const stack = [...block.out];
-  while (stack.length) {
-    const v = stack.pop()!;
-    if (live[v]) continue;
-    live[v] = 1;
-    stack.push(...(reads.get(v) ?? code[v]!.a));
-  }
+  const live = liveFrom(code, block.out, (v) => reads.get(v) ?? code[v]!.a);
   const out: Instr[] = [];
   const map = new Int32Array(code.length).fill(-1);
   const push = (ins: Instr): number => out.push(ins) - 1;

@@ -114,3 +114,19 @@ export function templateLevel(t: Tpl, sharedLevel: (v: number) => number): numbe
   if (t.kind === "op") return Math.max(0, ...t.args.map((a) => templateLevel(a, sharedLevel)));
   return 0;
 }
+
+/**
+ * The instructions that `roots` need (1 in the result): an instruction v needs `reads(v)`, its
+ * operands unless a rolled chain's end, which reads only its loop's outside values.
+ */
+export function liveFrom(code: readonly Instr[], roots: readonly number[], reads: (v: number) => readonly number[] = (v) => code[v]!.a): Uint8Array {
+  const live = new Uint8Array(code.length);
+  const stack = [...roots];
+  while (stack.length) {
+    const v = stack.pop()!;
+    if (live[v]) continue;
+    live[v] = 1;
+    stack.push(...reads(v));
+  }
+  return live;
+}
