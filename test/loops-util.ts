@@ -1,7 +1,7 @@
 /** Shared by the vector-loop tests: a call with loops turned off, and looped against unrolled results. */
 import assert from "node:assert/strict";
-import type { Tensor } from "../src/index.js";
-import { assertClose, type Target } from "./util.js";
+import type { LazyTensor, Tensor } from "../src/index.js";
+import { assertClose, callOn, type Target } from "./util.js";
 
 /** `run()` with vector loops off (KEOPS_TS_LOOP_MIN above any dimension): the unrolled kernel. */
 export async function unrolled(run: () => Promise<Tensor>): Promise<Tensor> {
@@ -23,4 +23,11 @@ export function assertLoopedMatches(t: Target, looped: Tensor, plain: Tensor, wh
   if (t.backend === "webgpu") return assertClose(a, b, { rtol: 1e-5, what });
   assert.equal(a.length, b.length, `${what}: length`);
   for (let q = 0; q < b.length; q++) assert.ok(Object.is(a[q], b[q]), `${what}: [${q}] looped ${a[q]} ≠ unrolled ${b[q]}`);
+}
+
+/** The reduction `red` (Sum, LogSumExp or Min) of a formula over j on a target's backend. */
+export async function runOn(t: Target, f: LazyTensor<boolean>, red: string, args: Tensor[]): Promise<Tensor> {
+  const opts = { axis: 1 as const, backend: t.backend as never, call: false as const };
+  const fn = red === "Sum" ? f.sum(opts) : red === "LogSumExp" ? f.logsumexp(opts) : f.min(opts);
+  return callOn<Tensor>(t, fn, ...args);
 }

@@ -78,22 +78,32 @@ export function blockDots(p: KernelProgram, minDim = DOT_MIN_DIM): BlockedBody |
   const b = new SsaBuilder(levelOfSlot);
   const byRoot = new Map(matches.map((m) => [m.root, m]));
   const val = new Map<number, number>();
-  const rec = (n: number): number => {
-    const hit = val.get(n);
-    if (hit !== undefined) return hit;
-    const m = byRoot.get(n);
-    let v: number;
-    if (m) {
-      const g = b.load(nSlots + extraIndex({ kind: "dot", outer: m.outer, inner: m.inner, D: m.D }), 0);
-      if (m.kind === "dot") v = g;
-      else {
-        const nx = b.load(nSlots + extraIndex({ kind: "norm", slot: m.outer, role: "outer", D: m.D }), 0);
-        const ny = b.load(nSlots + extraIndex({ kind: "norm", slot: m.inner, role: "inner", D: m.D }), 0);
-        v = b.bin("sub", b.bin("add", nx, ny), b.bin("mul", b.c(2), g));
+  const blockedValue = (m: (typeof matches)[number]): number => {
+    const g = b.load(nSlots + extraIndex({ kind: "dot", outer: m.outer, inner: m.inner, D: m.D }), 0);
+    if (m.kind === "dot") return g;
+    const nx = b.load(nSlots + extraIndex({ kind: "norm", slot: m.outer, role: "outer", D: m.D }), 0);
+    const ny = b.load(nSlots + extraIndex({ kind: "norm", slot: m.inner, role: "inner", D: m.D }), 0);
+    return b.bin("sub", b.bin("add", nx, ny), b.bin("mul", b.c(2), g));
+  };
+  // copies in post-order (operands left to right, then the instruction), with an explicit stack:
+  // a D = 1000 scan (Max, ArgMin…) is a dependency chain thousands of instructions deep
+  const rec = (root: number): number => {
+    const stack = [{ n: root, i: 0 }];
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      if (val.has(top.n)) {
+        stack.pop();
+        continue;
       }
-    } else v = copy(b, code[n]!, code[n]!.a.map(rec));
-    val.set(n, v);
-    return v;
+      const m = byRoot.get(top.n), a = code[top.n]!.a;
+      if (!m && top.i < a.length) {
+        stack.push({ n: a[top.i++]!, i: 0 });
+        continue;
+      }
+      stack.pop();
+      val.set(top.n, m ? blockedValue(m) : copy(b, code[top.n]!, a.map((x) => val.get(x)!)));
+    }
+    return val.get(root)!;
   };
   const out = p.body.out.map(rec);
   return { body: b.block(out), extra };

@@ -17,15 +17,24 @@
  * concatenated before) are summed first, as a chain of their own (rolled too when it fits), and
  * the loop starts from their sum.
  *
+ * Products and min/max folds over a dimension (Min, Max, ArgMin, ArgMax of a vector) are rolled
+ * next, by src/compile/folds.ts, with the same loop regions.
+ *
  * Everything else is left unrolled (never wrong, only slower to compile): vector-valued outputs
  * (each output component stays its own value, and a reduction state of dimension D stays D
- * components; under a sum the native renderer loops over them, see src/compile/vout.ts), products and min/max folds over a dimension, sums without a run of alike terms.
+ * components; under a sum the native renderer loops over them, see src/compile/vout.ts), sums
+ * without a run of alike terms.
  * The pass runs in each renderer after the native dot-tile blocking (src/compile/blocked.ts),
  * which keeps the D-term distances it recognises.
  */
 import { KeOpsError } from "../errors.js";
-import { LOOP_OPS, type Block, type Instr, type Opcode } from "../ir/ssa.js";
+import type { Block, Instr } from "../ir/ssa.js";
 import type { KernelProgram } from "./program.js";
+import { emitTerm, liveFrom, matcher, sharedOf, templateLevel, type Tpl } from "./terms.js";
+import { rollFolds } from "./folds.js";
+
+export { emitTerm, matcher, sharedOf, type Tpl } from "./terms.js";
+export { loopRegions } from "../ir/ssa.js";
 
 /** Smallest number of terms rolled into a loop (below, the unrolled code is emitted unchanged). */
 export const LOOP_MIN_DIM = 64;
@@ -43,15 +52,6 @@ export function loopMinDim(): number {
   return n;
 }
 
-/** One term shape, as a function of the term's position c. */
-export type Tpl =
-  /** The same value in every term. */
-  | { readonly kind: "shared"; readonly v: number }
-  /** Component base + stride·c of a slot. */
-  | { readonly kind: "load"; readonly slot: number; readonly base: number; readonly stride: number; readonly level: number }
-  /** The same op (same immediates) on the terms' operands. */
-  | { readonly kind: "op"; readonly op: Opcode; readonly t: "f" | "i"; readonly k: readonly number[]; readonly args: readonly Tpl[] };
-
 /** A rolled chain: `root` becomes `init + Σ_c term(c)` in a loop of `count` terms. */
 interface Roll {
   readonly root: number;
@@ -59,48 +59,6 @@ interface Roll {
   readonly init: number | null;
   readonly count: number;
   readonly term: Tpl;
-}
-
-const NOT_PURE = new Set<Opcode>(["const", "load", "idx", "state", "other", "fval", ...LOOP_OPS]);
-
-/** Matches terms against one template (memoised per tuple of values: DAG sharing is kept). */
-export function matcher(code: readonly Instr[]): (vs: readonly number[]) => Tpl | null {
-  const memo = new Map<string, Tpl | null>();
-  const match = (vs: readonly number[]): Tpl | null => {
-    const key = vs.join(",");
-    if (memo.has(key)) return memo.get(key)!;
-    memo.set(key, null);
-    const r = matchNew(vs);
-    memo.set(key, r);
-    return r;
-  };
-  const matchNew = (vs: readonly number[]): Tpl | null => {
-    const v0 = vs[0]!;
-    if (vs.every((v) => v === v0)) return { kind: "shared", v: v0 };
-    const i0 = code[v0]!;
-    if (i0.op === "load") {
-      const slot = i0.k[0]!, base = i0.k[1]!, stride = code[vs[1]!]!.k[1]! - base;
-      const ok = vs.every((v, c) => {
-        const ins = code[v]!;
-        return ins.op === "load" && ins.k[0] === slot && ins.k[1] === base + stride * c;
-      });
-      return ok ? { kind: "load", slot, base, stride, level: i0.level } : null;
-    }
-    if (NOT_PURE.has(i0.op)) return null;
-    const same = vs.every((v) => {
-      const ins = code[v]!;
-      return ins.op === i0.op && ins.t === i0.t && ins.a.length === i0.a.length && ins.k.length === i0.k.length && ins.k.every((x, q) => x === i0.k[q]);
-    });
-    if (!same) return null;
-    const args: Tpl[] = [];
-    for (let q = 0; q < i0.a.length; q++) {
-      const t = match(vs.map((v) => code[v]!.a[q]!));
-      if (!t) return null;
-      args.push(t);
-    }
-    return { kind: "op", op: i0.op, t: i0.t, k: i0.k, args };
-  };
-  return match;
 }
 
 /** The chains of a block that roll into loops (none inside another). */
@@ -160,17 +118,16 @@ function findRolls(block: Block, minDim: number): Roll[] {
   return rolls;
 }
 
-/** The shared values a template reads. */
-export function sharedOf(t: Tpl, out: Set<number>): void {
-  if (t.kind === "shared") out.add(t.v);
-  else if (t.kind === "op") for (const a of t.args) sharedOf(a, out);
-}
-
 /**
- * The block with its D-term sums rolled into loops (see the file's comment), or the block itself
- * when none is found.
+ * The block with its D-term sums, then its other D-step folds (src/compile/folds.ts) rolled into
+ * loops (see the file's comment), or the block itself when none is found.
  */
 export function rollLoops(block: Block, minDim = LOOP_MIN_DIM): Block {
+  return rollFolds(rollSums(block, minDim), minDim);
+}
+
+/** The block with its D-term sums rolled into loops, or the block itself when none is found. */
+function rollSums(block: Block, minDim: number): Block {
   const rolls = findRolls(block, minDim);
   if (!rolls.length) return block;
   const code = block.code;
@@ -182,14 +139,7 @@ export function rollLoops(block: Block, minDim = LOOP_MIN_DIM): Block {
     return [r.root, [...s]];
   }));
   // live instructions, a rolled root reading only its loop's outside values
-  const live = new Uint8Array(code.length);
-  const stack = [...block.out];
-  while (stack.length) {
-    const v = stack.pop()!;
-    if (live[v]) continue;
-    live[v] = 1;
-    stack.push(...(reads.get(v) ?? code[v]!.a));
-  }
+  const live = liveFrom(code, block.out, (v) => reads.get(v) ?? code[v]!.a);
   const out: Instr[] = [];
   const map = new Int32Array(code.length).fill(-1);
   const push = (ins: Instr): number => out.push(ins) - 1;
@@ -203,15 +153,7 @@ export function rollLoops(block: Block, minDim = LOOP_MIN_DIM): Block {
 
 /** Emits the loop region of a chain; returns its accumulator (the chain's value after the loop). */
 function emitLoop(r: Roll, map: Int32Array, push: (ins: Instr) => number, out: readonly Instr[]): number {
-  const shared = new Set<number>();
-  sharedOf(r.term, shared);
-  let level = 0;
-  for (const v of shared) level = Math.max(level, out[map[v]!]!.level);
-  const loads = (t: Tpl): void => {
-    if (t.kind === "load") level = Math.max(level, t.level);
-    else if (t.kind === "op") t.args.forEach(loads);
-  };
-  loads(r.term);
+  let level = templateLevel(r.term, (v) => out[map[v]!]!.level);
   const init = r.init !== null ? map[r.init]! : push({ op: "const", a: [], k: [-0], t: "f", level: 0 });
   level = Math.max(level, out[init]!.level);
   const L = level;
@@ -222,26 +164,6 @@ function emitLoop(r: Roll, map: Int32Array, push: (ins: Instr) => number, out: r
   push({ op: "next", a: [acc, sum], k: [], t: "f", level: L });
   push({ op: "end", a: [], k: [loop], t: "i", level: L });
   return acc;
-}
-
-/**
- * Emits a template's instructions inside a loop region (`loop` is the region's `loop` value, L
- * its level; `shared` maps a shared value to the emitted block's); returns the term's value.
- */
-export function emitTerm(term: Tpl, loop: number, L: number, shared: (v: number) => number, push: (ins: Instr) => number): number {
-  const memo = new Map<Tpl, number>();
-  const emit = (t: Tpl): number => {
-    if (t.kind === "shared") return shared(t.v);
-    let v = memo.get(t);
-    if (v === undefined) {
-      v = t.kind === "load"
-        ? push({ op: "loadc", a: [loop], k: [t.slot, t.base, t.stride], t: "f", level: L })
-        : push({ op: t.op, a: t.args.map(emit), k: t.k, t: t.t, level: L });
-      memo.set(t, v);
-    }
-    return v;
-  };
-  return emit(term);
 }
 
 const cache = new WeakMap<KernelProgram, KernelProgram>();
@@ -255,18 +177,4 @@ export function withLoops(p: KernelProgram): KernelProgram {
     cache.set(p, q);
   }
   return q;
-}
-
-/** The loop regions of a block, as [first, last] instruction indices (the `acc`s to the `end`). */
-export function loopRegions(block: Block): [number, number][] {
-  const r: [number, number][] = [];
-  let start = -1;
-  block.code.forEach((ins, n) => {
-    if (ins.op === "acc" && start < 0) start = n;
-    else if (ins.op === "end") {
-      r.push([start, n]);
-      start = -1;
-    }
-  });
-  return r;
 }

@@ -37,14 +37,17 @@ export type Opcode = "const" | "load" | "idx" | "state" | "other" | "fval" | "se
 /**
  * The opcodes of a loop region: a counted loop over a vector dimension, written as contiguous
  * instructions of one level, `acc…acc loop … next…next end`:
- * - `acc` a=[init] (type f): a loop-carried value; inside the loop it reads the current
+ * - `acc` a=[init] (type f): a loop-carried value (a partial sum, a fold's running value, a
+ *   counter: a loop may carry several); inside the loop it reads the current
  *   iteration's value, after `end` the final one;
  * - `loop` k=[count] (type i): opens the loop; its value is the loop index 0…count−1, read only by
  *   `loadc`;
  * - `loadc` a=[loop] k=[slot, base, stride] (type f): component base + stride·index of a slot;
  * - `next` a=[acc, value]: the accumulator's value for the next iteration (no value of its own;
  *   the `next`s of a loop follow its last value, and a `next`'s value is never an `acc`, so
- *   assigning them one after the other is assigning them at once);
+ *   assigning them one after the other is assigning them at once; and a `next` precedes those
+ *   of the other accumulators its value reads, for a renderer that computes a value used once
+ *   where it is used);
  * - `end` k=[loop]: closes the loop (no value).
  * Values defined between `loop` and `end` are read only there; regions do not nest.
  */
@@ -52,6 +55,20 @@ export type LoopOp = "acc" | "loop" | "loadc" | "next" | "end";
 
 /** The loop-region opcodes. */
 export const LOOP_OPS: readonly LoopOp[] = ["acc", "loop", "loadc", "next", "end"];
+
+/** The loop regions of a block, as [first, last] instruction indices (the `acc`s to the `end`). */
+export function loopRegions(block: Block): [number, number][] {
+  const r: [number, number][] = [];
+  let start = -1;
+  block.code.forEach((ins, n) => {
+    if (ins.op === "acc" && start < 0) start = n;
+    else if (ins.op === "end") {
+      r.push([start, n]);
+      start = -1;
+    }
+  });
+  return r;
+}
 
 /** One SSA instruction. */
 export interface Instr {
