@@ -49,6 +49,11 @@ export type Tpl =
   | { readonly kind: "shared"; readonly v: number }
   /** Component base + stride·c of a slot. */
   | { readonly kind: "load"; readonly slot: number; readonly base: number; readonly stride: number; readonly level: number }
+  /**
+   * Component base + stride·c of a reduction block's input (`state`, `other`, `fval`): matched
+   * only when the matcher is asked to ({@link matcher}'s `inputs`), never in a body.
+   */
+  | { readonly kind: "input"; readonly op: "state" | "other" | "fval"; readonly t: "f" | "i"; readonly base: number; readonly stride: number }
   /** The same op (same immediates) on the terms' operands. */
   | { readonly kind: "op"; readonly op: Opcode; readonly t: "f" | "i"; readonly k: readonly number[]; readonly args: readonly Tpl[] };
 
@@ -63,8 +68,14 @@ interface Roll {
 
 const NOT_PURE = new Set<Opcode>(["const", "load", "idx", "state", "other", "fval", ...LOOP_OPS]);
 
-/** Matches terms against one template (memoised per tuple of values: DAG sharing is kept). */
-export function matcher(code: readonly Instr[]): (vs: readonly number[]) => Tpl | null {
+const INPUTS = new Set<Opcode>(["state", "other", "fval"]);
+
+/**
+ * Matches terms against one template (memoised per tuple of values: DAG sharing is kept). With
+ * `inputs`, a reduction block's inputs whose components are affine in the term's position are
+ * leaves too (see src/compile/vout.ts).
+ */
+export function matcher(code: readonly Instr[], inputs = false): (vs: readonly number[]) => Tpl | null {
   const memo = new Map<string, Tpl | null>();
   const match = (vs: readonly number[]): Tpl | null => {
     const key = vs.join(",");
@@ -85,6 +96,14 @@ export function matcher(code: readonly Instr[]): (vs: readonly number[]) => Tpl 
         return ins.op === "load" && ins.k[0] === slot && ins.k[1] === base + stride * c;
       });
       return ok ? { kind: "load", slot, base, stride, level: i0.level } : null;
+    }
+    if (inputs && INPUTS.has(i0.op)) {
+      const base = i0.k[0]!, stride = code[vs[1]!]!.k[0]! - base;
+      const ok = vs.every((v, c) => {
+        const ins = code[v]!;
+        return ins.op === i0.op && ins.t === i0.t && ins.k[0] === base + stride * c;
+      });
+      return ok ? { kind: "input", op: i0.op as "state" | "other" | "fval", t: i0.t, base, stride } : null;
     }
     if (NOT_PURE.has(i0.op)) return null;
     const same = vs.every((v) => {
@@ -227,15 +246,18 @@ function emitLoop(r: Roll, map: Int32Array, push: (ins: Instr) => number, out: r
 /**
  * Emits a template's instructions inside a loop region (`loop` is the region's `loop` value, L
  * its level; `shared` maps a shared value to the emitted block's); returns the term's value.
+ * An input leaf becomes its op with the loop as operand, k = [base, stride] (component
+ * base + stride·index). Templates emitted with one `memo` share their common parts.
  */
-export function emitTerm(term: Tpl, loop: number, L: number, shared: (v: number) => number, push: (ins: Instr) => number): number {
-  const memo = new Map<Tpl, number>();
+export function emitTerm(term: Tpl, loop: number, L: number, shared: (v: number) => number, push: (ins: Instr) => number, memo = new Map<Tpl, number>()): number {
   const emit = (t: Tpl): number => {
     if (t.kind === "shared") return shared(t.v);
     let v = memo.get(t);
     if (v === undefined) {
       v = t.kind === "load"
         ? push({ op: "loadc", a: [loop], k: [t.slot, t.base, t.stride], t: "f", level: L })
+        : t.kind === "input"
+        ? push({ op: t.op, a: [loop], k: [t.base, t.stride], t: t.t, level: L })
         : push({ op: t.op, a: t.args.map(emit), k: t.k, t: t.t, level: L });
       memo.set(t, v);
     }
