@@ -5,7 +5,7 @@
  * native lanes scheme loops over both).
  * - which programs are recognised (and which not: below the threshold, the min/max families, the
  *   K-min family, LogSumExp of a vector formula), and that `vectorOutput` still takes plain sums only;
- * - the native source at D = 1000 loops (sizes reported);
+ * - the native source at D = 1000 loops (sizes reported), above NATIVE_STATE_MAX it unrolls;
  * - D = 1000 on native against float64 (sizes 0, 1 and crossing tiles, lanes and threads), the
  *   other CPU backends (which unroll) at a modest D above the threshold;
  * - just above the threshold, bit-identical to the unrolled kernel on the CPU backends.
@@ -19,7 +19,7 @@ import { plan } from "../src/compile/plan.js";
 import type { KernelProgram } from "../src/compile/program.js";
 import type { SumScheme } from "../src/reductions/types.js";
 import { reductionByName } from "../src/reductions/index.js";
-import { renderNative } from "../src/backends/native/render.js";
+import { NATIVE_STATE_MAX, renderNative } from "../src/backends/native/render.js";
 import { reference } from "./reference.js";
 import { assertClose, callOn, testTargets, withSeed, type Data, type Target } from "./util.js";
 import { assertLoopedMatches, unrolled } from "./loops-util.js";
@@ -94,6 +94,9 @@ test("vector states: the native source at D = 1000 loops over the components (si
       assert.ok(looped.length * 10 < plain.length, `${name} ${dtype}: ${looped.length} bytes looped, ${plain.length} unrolled`);
       t.diagnostic(`${name} ${dtype}: native source ${looped.length} bytes looped, ${plain.length} unrolled`);
     }
+  // above the native limit the state's arrays would outgrow a thread's stack: unrolled as before
+  const big = renderNative(programOf(CASES["SumSoftMaxWeight (attention), block_sum"]!, NATIVE_STATE_MAX + 1, "float32")).source;
+  assert.doesNotMatch(big, /totL0/);
 });
 
 function inputs(d: Data, M: number, N: number, D: number, dtype: DType): Tensor[] {

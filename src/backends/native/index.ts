@@ -8,9 +8,9 @@ import type { BlockingBackend, BlockingKernel, Kernel, KernelJob, KernelProgram 
 import { KeOpsError } from "../../errors.js";
 import { LruCache } from "../../compile/lru.js";
 import { threadCount } from "../workers.js";
-import { renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
+import { nativeVectorState, renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
 import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
-import { loopedBlock, vectorOutput, vectorState, type SplitBlock } from "../../compile/vout.js";
+import { loopedBlock, vectorOutput, type SplitBlock } from "../../compile/vout.js";
 import type { Block } from "../../ir/ssa.js";
 import { buildLibrary, buildLibraryAsync, compiler, optFlag } from "./toolchain.js";
 
@@ -210,7 +210,7 @@ function programSize(p0: KernelProgram): number {
   if (vo) return vo.live.reduce((a, b) => a + b, 0) + 16;
   // the general form (SumSoftMaxWeight, weighted LogSumExp, Kahan): the reduction blocks' code
   // outside the loop and the loop's instructions once
-  const vs = vectorState(p.body, p.red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
+  const vs = nativeVectorState(p.body, p.red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
   if (vs) {
     const count = (f: Uint8Array): number => f.reduce((a, b) => a + b, 0);
     const loop = (b: Block, sp: SplitBlock): number => count(sp.outside) + loopedBlock(b, sp, vs.count).code.length - b.code.length;

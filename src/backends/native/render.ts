@@ -22,7 +22,8 @@ import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
 import { blockDots } from "../../compile/blocked.js";
 import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
-import { loopedBlock, loopedBody, vectorOutput, vectorState, type SplitBlock, type VectorOutput } from "../../compile/vout.js";
+import { loopedBlock, loopedBody, vectorOutput, vectorState, type SplitBlock, type VectorOutput, type VectorState } from "../../compile/vout.js";
+import type { ReductionProgram } from "../../reductions/types.js";
 import type { Block } from "../../ir/ssa.js";
 import { DOT_RI, DOT_RJ, DOT_TILE_FN, blockedEnabled, dotBuffers, dotTileCode, extraLoad, normBuffers, normCode } from "./dot.js";
 import { BlockWriter, cLit, type Inputs, type Mode } from "./block.js";
@@ -144,7 +145,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
   const vo = !scan && !sx ? vectorOutput(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
   // other reductions of a vector state (SumSoftMaxWeight, weighted LogSumExp, Kahan): the general
   // form, each reduction block split into its shared part and a loop over the components
-  const vs = !scan && !vo ? vectorState(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
+  const vs = !scan && !vo ? nativeVectorState(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
   const vb = vo ?? vs;
   const vl = vb ? vectorLoop(body, vb, bodyMode, bodyInputs) : null;
   const keep = (set: ReadonlySet<number>): ((n: number) => boolean) => (vb ? (n) => set.has(n) && vb.live[n] === 1 : (n) => set.has(n));
@@ -564,6 +565,20 @@ export function renderNative(p0: KernelProgram): NativeSource {
   L.push("}");
   const proto = `void keops_kernel(int, int, int, int, int, void*, void*, ${[...p.slots, ...red.outputs].map(() => "void*").join(", ")})`;
   return { source: L.join("\n") + "\n", proto, scheme: scan ? "scan" : sx ? "shiftexp" : "lanes", fast: sch.fast?.kind ?? null };
+}
+
+/**
+ * Largest vector state looped natively: its per-component arrays (the shift-exp passes' D tile
+ * buffers, D × lanes totals per group) live on the thread's stack, about 1 MiB at this size, as
+ * much as the unrolled kernel's at the same D. Larger ones unroll as before (and are declined
+ * beyond the instruction limit).
+ */
+export const NATIVE_STATE_MAX = 2048;
+
+/** The general looped vector state the native renderer takes ({@link vectorState} up to {@link NATIVE_STATE_MAX} components). */
+export function nativeVectorState(body: Block, red: ReductionProgram, nSlots: number, minDim: number): VectorState | null {
+  const vs = vectorState(body, red, nSlots, minDim);
+  return vs && vs.count <= NATIVE_STATE_MAX ? vs : null;
 }
 
 /** The writer of a looped vector output's body (src/compile/vout.ts): its code, the loop, the term. */
