@@ -11,6 +11,11 @@ export type Tpl =
   | { readonly kind: "shared"; readonly v: number }
   /** Component base + stride·c of a slot. */
   | { readonly kind: "load"; readonly slot: number; readonly base: number; readonly stride: number; readonly level: number }
+  /**
+   * Component base + stride·c of a reduction block's input (`state`, `other`, `fval`): matched
+   * only with the {@link inputLeaf} rule (src/compile/vout.ts), never in a body.
+   */
+  | { readonly kind: "input"; readonly op: "state" | "other" | "fval"; readonly t: "f" | "i"; readonly base: number; readonly stride: number }
   /** The same op (same immediates) on the terms' operands. */
   | { readonly kind: "op"; readonly op: Opcode; readonly t: "f" | "i"; readonly k: readonly number[]; readonly args: readonly Tpl[] }
   /** A fold's accumulator (src/compile/folds.ts): value start − 1 + c of the fold's chain `chain`. */
@@ -25,6 +30,25 @@ export type Tpl =
 export type Leaf = (vs: readonly number[]) => Tpl | null | undefined;
 
 const NOT_PURE = new Set<Opcode>(["const", "load", "idx", "state", "other", "fval", ...LOOP_OPS]);
+
+const INPUTS = new Set<Opcode>(["state", "other", "fval"]);
+
+/**
+ * The leaf rule of a reduction block's inputs (src/compile/vout.ts): a tuple of `state`, `other`
+ * or `fval` components affine in the term's position is an `input` leaf (any other input: no match).
+ */
+export function inputLeaf(code: readonly Instr[]): Leaf {
+  return (vs) => {
+    const i0 = code[vs[0]!]!;
+    if (!INPUTS.has(i0.op) || vs.every((v) => v === vs[0])) return undefined; // one value: shared
+    const base = i0.k[0]!, stride = code[vs[1]!]!.k[0]! - base;
+    const ok = vs.every((v, c) => {
+      const ins = code[v]!;
+      return ins.op === i0.op && ins.t === i0.t && ins.k[0] === base + stride * c;
+    });
+    return ok ? { kind: "input", op: i0.op as "state" | "other" | "fval", t: i0.t, base, stride } : null;
+  };
+}
 
 /** Matches terms against one template (memoised per tuple of values: DAG sharing is kept). */
 export function matcher(code: readonly Instr[], leaf?: Leaf): (vs: readonly number[]) => Tpl | null {
@@ -77,8 +101,9 @@ export function sharedOf(t: Tpl, out: Set<number>): void {
 /**
  * Emits a template's instructions inside a loop region (`loop` is the region's `loop` value, L
  * its level; `shared` maps a shared value to the emitted block's, `leaf` an accumulator or index
- * leaf to its value); returns the term's value. Templates emitted with one `memo` share their
- * common parts.
+ * leaf to its value); returns the term's value. An input leaf becomes its op with the loop as
+ * operand, k = [base, stride] (component base + stride·index). Templates emitted with one `memo`
+ * share their common parts.
  */
 export function emitTerm(
   term: Tpl,
@@ -99,6 +124,8 @@ export function emitTerm(
     if (v === undefined) {
       v = t.kind === "load"
         ? push({ op: "loadc", a: [loop], k: [t.slot, t.base, t.stride], t: "f", level: L })
+        : t.kind === "input"
+        ? push({ op: t.op, a: [loop], k: [t.base, t.stride], t: t.t, level: L })
         : push({ op: t.op, a: t.args.map(emit), k: t.k, t: t.t, level: L });
       memo.set(t, v);
     }

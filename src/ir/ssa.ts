@@ -29,6 +29,8 @@ export type CompareOp = (typeof COMPARE)[number];
  * - `const` k=[value]; `load` k=[slot, component]; `idx`: the current inner index j (int);
  * - `state` k=[s] / `other` k=[s]: a reduction state component (of this / of the merged-in state);
  * - `fval` k=[c]: component c of the formula body's output (in a reduction's update block);
+ * - in a reduction block extended by a loop over a vector state (src/compile/vout.ts), `state`,
+ *   `other` and `fval` may read a=[loop] k=[base, stride]: component base + stride·index;
  * - `select` a=[cond, x, y]; unary, binary and compare ops as listed above;
  * - loop regions (src/compile/loops.ts builds them; only body blocks hold them), see {@link LoopOp}.
  */

@@ -26,9 +26,13 @@ export interface Mode {
 export interface Inputs {
   /** Component `comp` of a slot: a number, or an int expression (a vector loop's `loadc`). */
   load?(slot: number, comp: number | string, level: number): string;
-  state?(k: number): string;
-  other?(k: number): string;
-  fval?(k: number): string;
+  /**
+   * State component k; in a reduction block looped over a vector state (src/compile/vout.ts),
+   * component k + c with c an int expression of the loop's index.
+   */
+  state?(k: number, c?: string): string;
+  other?(k: number, c?: string): string;
+  fval?(k: number, c?: string): string;
   idx?: string;
 }
 
@@ -128,9 +132,9 @@ export class BlockWriter {
         return need(inp.load, "inputs")(ins.k[0]!, `(${ins.k[1]} + ${stride === 1 ? c : `${stride} * ${c}`})`, ins.level);
       }
       case "idx": return need(inp.idx, "index");
-      case "state": return need(inp.state, "state")(ins.k[0]!);
-      case "other": return need(inp.other, "other state")(ins.k[0]!);
-      case "fval": return need(inp.fval, "formula values")(ins.k[0]!);
+      case "state": return need(inp.state, "state")(ins.k[0]!, this.comp(ins));
+      case "other": return need(inp.other, "other state")(ins.k[0]!, this.comp(ins));
+      case "fval": return need(inp.fval, "formula values")(ins.k[0]!, this.comp(ins));
       case "select": {
         const [x, y] = [a[1]!, a[2]!];
         const both = this.kinds[x] === "m" && this.kinds[y] === "m";
@@ -156,6 +160,13 @@ export class BlockWriter {
     if (CALL1.has(ins.op)) return `k_${ins.op}(${f(0)})`;
     if (CALL2.has(ins.op)) return `k_${ins.op}(${f(0)}, ${f(1)})`;
     throw new Error(`native renderer: unknown op ${ins.op}`);
+  }
+
+  /** A looped input's component offset from its base (stride · the loop's index), or undefined. */
+  private comp(ins: Instr): string | undefined {
+    if (!ins.a.length) return undefined;
+    const c = `${this.prefix}${ins.a[0]}`, stride = ins.k[1]!;
+    return stride === 1 ? c : `${stride} * ${c}`;
   }
 
   /** Emits the picked instructions (constants are inlined, never emitted). */

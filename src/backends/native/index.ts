@@ -8,9 +8,10 @@ import type { BlockingBackend, BlockingKernel, Kernel, KernelJob, KernelProgram 
 import { KeOpsError } from "../../errors.js";
 import { LruCache } from "../../compile/lru.js";
 import { threadCount } from "../workers.js";
-import { renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
+import { nativeVectorState, renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
 import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
-import { vectorOutput } from "../../compile/vout.js";
+import { loopedBlock, vectorOutput, type SplitBlock } from "../../compile/vout.js";
+import type { Block } from "../../ir/ssa.js";
 import { buildLibrary, buildLibraryAsync, compiler, optFlag } from "./toolchain.js";
 
 export { clearNativeCache, nativeCacheDir } from "./toolchain.js";
@@ -207,6 +208,14 @@ function programSize(p0: KernelProgram): number {
   // a vector output rendered as a loop (src/compile/vout.ts): the code outside it and one term
   const vo = vectorOutput(p.body, p.red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
   if (vo) return vo.live.reduce((a, b) => a + b, 0) + 16;
+  // the general form (SumSoftMaxWeight, weighted LogSumExp, Kahan): the reduction blocks' code
+  // outside the loop and the loop's instructions once
+  const vs = nativeVectorState(p.body, p.red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
+  if (vs) {
+    const count = (f: Uint8Array): number => f.reduce((a, b) => a + b, 0);
+    const loop = (b: Block, sp: SplitBlock): number => count(sp.outside) + loopedBlock(b, sp, vs.count).code.length - b.code.length;
+    return count(vs.live) + loop(p.red.update, vs.update) + loop(p.red.merge, vs.merge) + loop(p.red.finalize, vs.finalize) + 16;
+  }
   return p.body.code.length + p.red.update.code.length + p.red.merge.code.length;
 }
 

@@ -22,7 +22,8 @@ import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
 import { blockDots } from "../../compile/blocked.js";
 import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
-import { loopedBody, vectorOutput, type VectorOutput } from "../../compile/vout.js";
+import { loopedBlock, loopedBody, vectorOutput, vectorState, type SplitBlock, type VectorOutput, type VectorState } from "../../compile/vout.js";
+import type { ReductionProgram } from "../../reductions/types.js";
 import type { Block } from "../../ir/ssa.js";
 import { DOT_RI, DOT_RJ, DOT_TILE_FN, blockedEnabled, dotBuffers, dotTileCode, extraLoad, normBuffers, normCode } from "./dot.js";
 import { BlockWriter, cLit, type Inputs, type Mode } from "./block.js";
@@ -142,8 +143,12 @@ export function renderNative(p0: KernelProgram): NativeSource {
   // a vector output looped over its components (src/compile/vout.ts): the body's code that feeds
   // only the looped outputs is not emitted; the loop's term is written by `vl.w`
   const vo = !scan && !sx ? vectorOutput(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
-  const vl = vo ? vectorLoop(body, vo, bodyMode, bodyInputs) : null;
-  const keep = (set: ReadonlySet<number>): ((n: number) => boolean) => (vo ? (n) => set.has(n) && vo.live[n] === 1 : (n) => set.has(n));
+  // other reductions of a vector state (SumSoftMaxWeight, weighted LogSumExp, Kahan): the general
+  // form, each reduction block split into its shared part and a loop over the components
+  const vs = !scan && !vo ? nativeVectorState(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
+  const vb = vo ?? vs;
+  const vl = vb ? vectorLoop(body, vb, bodyMode, bodyInputs) : null;
+  const keep = (set: ReadonlySet<number>): ((n: number) => boolean) => (vb ? (n) => set.has(n) && vb.live[n] === 1 : (n) => set.has(n));
   const { perCall, perRow, perPair } = sch.body;
   bw.emit(keep(perCall), L, "      ");
   const usesIdx = sch.updateUsesIdx;
@@ -182,7 +187,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
     if (usesIdx) out.push(`${ind}const VAI jv = (${AI})j + (VAI){${iota}};`);
     if (bodyIdx) out.push(`${ind}const VTI jvT = (${TI})j + (VTI){${iota}};`);
     bw.emit(keep(perPair), out, ind);
-    if (!vo) body.out.forEach((_, k) => out.push(`${ind}const VA fv${k} = ${fvConv(k)};`));
+    if (!vo) body.out.forEach((_, k) => (!vs || k < vs.fbase) && out.push(`${ind}const VA fv${k} = ${fvConv(k)};`));
     return out;
   };
   const vecMode: Mode = { vec: true, F: "VA", E: A, I: "VAI", IE: AI };
@@ -233,7 +238,124 @@ export function renderNative(p0: KernelProgram): NativeSource {
     L.push("        const int je = jt + JT < nInner ? jt + JT : nInner;");
     L.push(...dotTileCode(extra, (s) => `P${s}`, (s) => yBase.get(s)!, "        "));
   };
-  if (sx) {
+  /** A formula value of the shift-exp passes stored into its tile buffer (the tail's invalid lanes as `empty`). */
+  const stash = (name: string, v: string, empty: string, dst: string, tail: boolean, ind: string): void => {
+    L.push(`${ind}const VA ${name} = ${tail ? `valid ? ${v} : ${empty}` : v};`);
+    L.push(`${ind}__builtin_memcpy(${dst} + (j - jt), &${name}, sizeof(VA));`);
+  };
+
+  // ---- a vector state looped over its components (src/compile/vout.ts, the general form) ----
+  // shared state components are named as in the other schemes; group g is an array (per row: totL<g>)
+  type Acc = (k: number, c?: string) => string;
+  /** State accessor: shared component k, or component k (+ c) of a group. */
+  const acc = (shared: (k: number) => string, group: (g: number, c: string) => string): Acc => (k, c) => {
+    const v = vs!;
+    if (c === undefined && k < v.first) return shared(k);
+    const g = Math.floor((k - v.first) / v.count), off = (k - v.first) % v.count;
+    return group(g, c === undefined ? String(off) : off ? `${off} + ${c}` : c);
+  };
+  const groupBase = (g: number): number => vs!.first + g * vs!.count;
+  /** A split block's writer: its shared instructions, its loop (opened, or inside the loop `c`), each run's term. */
+  const splitWriter = (blk: Block, sp: SplitBlock, prefix: string, mode: Mode, inputs: Inputs) => {
+    const lb = loopedBlock(blk, sp, vs!.count);
+    const w = new BlockWriter({ code: [...lb.code], out: [] }, prefix, mode, inputs);
+    const n0 = blk.code.length;
+    return {
+      outside: (ind: string): void => w.emit((n) => n < n0 && sp.outside[n] === 1, L, ind),
+      loop: (ind: string, c?: string): void => {
+        if (c !== undefined) L.push(`${ind}  const int ${prefix}${lb.loop} = ${c};`);
+        w.emit((n) => (c === undefined ? n >= lb.loop : n > lb.loop), L, c === undefined ? ind : ind + "  ");
+      },
+      c: `${prefix}${lb.loop}`,
+      term: (r: number): string => w.asState(lb.terms[r]!),
+      out: (k: number): string => w.asState(blk.out[k]!),
+    };
+  };
+  /** The split merge of `other` into `state`, assigned in place. */
+  const mergeSplit = (mode: Mode, state: Acc, other: Acc, ind: string): void => {
+    const v = vs!;
+    const m = splitWriter(red.merge, v.merge, "m", mode, { state, other });
+    L.push(`${ind}{`);
+    m.outside(ind + "  ");
+    m.loop(ind + "  ");
+    for (let g = 0; g < v.groups; g++) L.push(`${ind}    ${state(groupBase(g), m.c)} = ${m.term(g)};`);
+    L.push(`${ind}  }`);
+    for (let k = 0; k < v.first; k++) L.push(`${ind}  ${state(k)} = ${m.out(k)};`);
+    L.push(`${ind}}`);
+  };
+  /** Declares and initialises the row block's totals: tot<k>[IB] shared, totL<g>[IB][D] per group. */
+  const totalsSplit = (): void => {
+    const v = vs!, D = v.count;
+    for (let k = 0; k < v.first; k++) L.push(`      ${vty(k)} tot${k}[IB];`);
+    for (let g = 0; g < v.groups; g++) L.push(`      ${vty(groupBase(g))} totL${g}[IB][${D}];`);
+    const shared = Array.from({ length: v.first }, (_, k) => `tot${k}[ii] = ${initF(k)};`);
+    const groups = Array.from({ length: v.groups }, (_, g) => `totL${g}[ii][c] = ${initF(groupBase(g))};`);
+    L.push(`      for (int ii = 0; ii < IB; ii++) { ${[...shared, `for (int c = 0; c < ${D}; c++) { ${groups.join(" ")} }`].join(" ")} }`);
+  };
+  const totAcc = acc((k) => `tot${k}[i - i0]`, (g, c) => `totL${g}[i - i0][${c}]`);
+  const rowAcc = acc((k) => `v${k}`, (g, c) => `vL${g}[${c}]`);
+  /** Merges each row's lanes in order (shared part once, then the loop), finalizes and writes the outputs. */
+  const laneMergeFinalizeSplit = (): void => {
+    const v = vs!, D = v.count;
+    L.push("      for (int i = i0; i < i1; i++) {");
+    for (let k = 0; k < v.first; k++) L.push(`        ${sty(k)} s${k} = (${sty(k)})tot${k}[i - i0][0];`);
+    for (let g = 0; g < v.groups; g++) {
+      const t = sty(groupBase(g));
+      L.push(`        ${t} sL${g}[${D}];`, `        for (int c = 0; c < ${D}; c++) sL${g}[c] = (${t})totL${g}[i - i0][c][0];`);
+    }
+    const sAcc = acc((k) => `s${k}`, (g, c) => `sL${g}[${c}]`);
+    L.push("        _Pragma(\"GCC unroll 1\") for (int l = 1; l < V; l++) {");
+    mergeSplit(sclMode, sAcc, acc((k) => `((${sty(k)})tot${k}[i - i0][l])`, (g, c) => `((${sty(groupBase(g))})totL${g}[i - i0][${c}][l])`), "          ");
+    L.push("        }");
+    const z = splitWriter(red.finalize, v.finalize, "z", sclMode, { state: sAcc });
+    z.outside("        ");
+    z.loop("        ");
+    red.outputs.forEach((o, r) => L.push(`          Q${r}[(int64_t)i * ${D} + ${z.c}] = (${o.t === "i" ? "int32_t" : T})${z.term(r)};`));
+    L.push("        }");
+    L.push("      }");
+  };
+  if (sx && vs && vl) {
+    // the shift-exp passes with the looped weights: the first stores them per component
+    // (bufL[c]), the second sums exp(f − max) once per pair into wbuf, then per component
+    // Σ w·g over the tile (per component the same additions in the same order as unrolled)
+    const D = vs.count, grp = sx[0]!;
+    totalsSplit();
+    for (let k = 0; k < vs.fbase; k++) L.push(`      ${A} buf${k}[JT] __attribute__((aligned(64)));`);
+    L.push(`      ${A} bufL[${D}][JT] __attribute__((aligned(64)));`, `      ${A} wbuf[JT] __attribute__((aligned(64)));`);
+    tileHead();
+    L.push("        for (int i = i0; i < i1; i++) {");
+    bw.emit(keep(perRow), L, "          ");
+    L.push(`          VA mx0 = ((${A})(-INFINITY) - VA{});`);
+    const pass1 = (tail: boolean, ind: string): void => {
+      L.push(...jHead(ind));
+      if (tail) L.push(`${ind}const auto valid = jv < (${AI})je;`);
+      for (let k = 0; k < vs.fbase; k++) stash(`fm${k}`, `fv${k}`, k === grp.f ? `((${A})(-INFINITY) - VA{})` : "VA{}", `buf${k}`, tail, ind);
+      vl.w.emit((n) => n >= vl.first, L, ind);
+      stash("fmL", toVA(vl.w.asF(vl.term)), "VA{}", `bufL[b${vl.loop}]`, tail, ind + "  ");
+      L.push(`${ind}}`);
+      L.push(`${ind}mx0 = fm${grp.f} > mx0 ? fm${grp.f} : mx0;`);
+    };
+    jVectors(L, pass1, ["            j += V;"]);
+    L.push("          const VA ms0 = (mx0 == (" + A + ")(-INFINITY)) | (mx0 == (" + A + ")INFINITY) ? VA{} : mx0;");
+    const sharedS = grp.s.map((k, q) => [k, grp.g[q]] as const).filter(([k]) => k < vs.first);
+    for (const [k] of sharedS) L.push(`          VA v${k} = VA{};`);
+    L.push(`          const VA v${grp.m} = mx0;`);
+    L.push(`          VA vL0[${D}];`, `          for (int c = 0; c < ${D}; c++) vL0[c] = VA{};`);
+    L.push("          for (int jj = 0; jj < j - jt; jj += V) {");
+    L.push(`            const VA w0 = k_exp(k_load<VA>(buf${grp.f} + jj) - ms0);`);
+    L.push("            __builtin_memcpy(wbuf + jj, &w0, sizeof(VA));");
+    for (const [k, gk] of sharedS) L.push(gk === null || gk === undefined ? `            v${k} += w0;` : `            v${k} += w0 * k_load<VA>(buf${gk} + jj);`);
+    L.push("          }");
+    L.push(`          for (int c = 0; c < ${D}; c++) {`);
+    L.push("            VA a = vL0[c];");
+    L.push("            for (int jj = 0; jj < j - jt; jj += V) a += k_load<VA>(wbuf + jj) * k_load<VA>(bufL[c] + jj);");
+    L.push("            vL0[c] = a;");
+    L.push("          }");
+    mergeSplit(vecMode, totAcc, rowAcc, "          ");
+    L.push("        }");
+    L.push("      }");
+    laneMergeFinalizeSplit();
+  } else if (sx) {
     // two passes per (row, tile): the formula values into buffers with the lane maxima, then
     // Σ exp(f − max)·g per lane; the (max, sums) partial merged into the lane totals.
     const nF = body.out.length;
@@ -249,9 +371,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
       L.push(...jHead(ind));
       if (tail) L.push(`${ind}const auto valid = jv < (${AI})je;`);
       for (let k = 0; k < nF; k++) {
-        const empty = fs.has(k) ? `((${A})(-INFINITY) - VA{})` : "VA{}";
-        L.push(`${ind}const VA fm${k} = ${tail ? `valid ? fv${k} : ${empty}` : `fv${k}`};`);
-        L.push(`${ind}__builtin_memcpy(buf${k} + (j - jt), &fm${k}, sizeof(VA));`);
+        stash(`fm${k}`, `fv${k}`, fs.has(k) ? `((${A})(-INFINITY) - VA{})` : "VA{}", `buf${k}`, tail, ind);
       }
       sx.forEach((grp, g) => L.push(`${ind}mx${g} = fm${grp.f} > mx${g} ? fm${grp.f} : mx${g};`));
     };
@@ -301,6 +421,42 @@ export function renderNative(p0: KernelProgram): NativeSource {
     L.push("        }");
     L.push("      }");
     laneMergeFinalize();
+  } else if (vs && vl) {
+    // the lanes scheme with a split vector state: the update's shared part, then one loop over
+    // the components computing the body's term and the update of each group's component c
+    const D = vs.count;
+    totalsSplit();
+    tileHead();
+    L.push("        for (int i = i0; i < i1; i++) {");
+    bw.emit(keep(perRow), L, "          ");
+    for (let k = 0; k < vs.first; k++) L.push(`          ${vty(k)} v${k} = ${red.tiled ? initF(k) : `tot${k}[i - i0]`};`);
+    for (let g = 0; g < vs.groups; g++) {
+      const k0 = groupBase(g);
+      if (red.tiled) L.push(`          ${vty(k0)} vL${g}[${D}];`, `          for (int c = 0; c < ${D}; c++) vL${g}[c] = ${initF(k0)};`);
+      else L.push(`          ${vty(k0)}* vL${g} = totL${g}[i - i0];`);
+    }
+    const fvL = toVA(vl.w.asF(vl.term));
+    const step = (tail: boolean, ind: string): void => {
+      L.push(...jHead(ind));
+      if (tail) L.push(`${ind}const auto valid = jv < (${AI})je;`);
+      const u = splitWriter(red.update, vs.update, "u", vecMode, { state: rowAcc, fval: (k, c) => (c === undefined ? `fv${k}` : fvL), idx: "jv" });
+      u.outside(ind);
+      vl.w.emit((n) => n >= vl.first, L, ind);
+      const c = `b${vl.loop}`;
+      u.loop(ind, c);
+      for (let g = 0; g < vs.groups; g++) {
+        const st = rowAcc(groupBase(g), c);
+        L.push(`${ind}  ${st} = ${tail ? `valid ? ${u.term(g)} : ${st}` : u.term(g)};`);
+      }
+      L.push(`${ind}}`);
+      for (let k = 0; k < vs.first; k++) L.push(`${ind}v${k} = ${tail ? `valid ? ${u.out(k)} : v${k}` : u.out(k)};`);
+    };
+    jVectors(L, step);
+    if (red.tiled) mergeSplit(vecMode, totAcc, rowAcc, "          ");
+    else for (let k = 0; k < vs.first; k++) L.push(`          tot${k}[i - i0] = v${k};`);
+    L.push("        }");
+    L.push("      }");
+    laneMergeFinalizeSplit();
   } else if (!scan) {
     for (let k = 0; k < nS; k++) L.push(`      ${vty(k)} tot${k}[IB];`);
     L.push(`      for (int ii = 0; ii < IB; ii++) { ${Array.from({ length: nS }, (_, k) => `tot${k}[ii] = ${initF(k)};`).join(" ")} }`);
@@ -409,6 +565,20 @@ export function renderNative(p0: KernelProgram): NativeSource {
   L.push("}");
   const proto = `void keops_kernel(int, int, int, int, int, void*, void*, ${[...p.slots, ...red.outputs].map(() => "void*").join(", ")})`;
   return { source: L.join("\n") + "\n", proto, scheme: scan ? "scan" : sx ? "shiftexp" : "lanes", fast: sch.fast?.kind ?? null };
+}
+
+/**
+ * Largest vector state looped natively: its per-component arrays (the shift-exp passes' D tile
+ * buffers, D × lanes totals per group) live on the thread's stack, about 1 MiB at this size, as
+ * much as the unrolled kernel's at the same D. Larger ones unroll as before (and are declined
+ * beyond the instruction limit).
+ */
+export const NATIVE_STATE_MAX = 2048;
+
+/** The general looped vector state the native renderer takes ({@link vectorState} up to {@link NATIVE_STATE_MAX} components). */
+export function nativeVectorState(body: Block, red: ReductionProgram, nSlots: number, minDim: number): VectorState | null {
+  const vs = vectorState(body, red, nSlots, minDim);
+  return vs && vs.count <= NATIVE_STATE_MAX ? vs : null;
 }
 
 /** The writer of a looped vector output's body (src/compile/vout.ts): its code, the loop, the term. */

@@ -1,0 +1,142 @@
+/**
+ * Looped vector states under reductions other than the plain sum (src/compile/vout.ts,
+ * `vectorState`): SumSoftMaxWeight and LogSumExp with a D-dimensional weight (state m, s, w[D]:
+ * the native shift-exp passes loop over the weights) and the Kahan sum (s[D], compensation[D]: the
+ * native lanes scheme loops over both).
+ * - which programs are recognised (and which not: below the threshold, the min/max families, the
+ *   K-min family, LogSumExp of a vector formula), and that `vectorOutput` still takes plain sums only;
+ * - the native source at D = 1000 loops (sizes reported), above NATIVE_STATE_MAX it unrolls;
+ * - D = 1000 on native against float64 (sizes 0, 1 and crossing tiles, lanes and threads), the
+ *   other CPU backends (which unroll) at a modest D above the threshold;
+ * - just above the threshold, bit-identical to the unrolled kernel on the CPU backends.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Vi, Vj, type LazyTensor, type Tensor } from "../src/index.js";
+import { LOOP_MIN_DIM, withLoops } from "../src/compile/loops.js";
+import { vectorOutput, vectorState } from "../src/compile/vout.js";
+import { plan } from "../src/compile/plan.js";
+import type { KernelProgram } from "../src/compile/program.js";
+import type { SumScheme } from "../src/reductions/types.js";
+import { reductionByName } from "../src/reductions/index.js";
+import { NATIVE_STATE_MAX, renderNative } from "../src/backends/native/render.js";
+import { reference } from "./reference.js";
+import { assertClose, callOn, testTargets, withSeed, type Data, type Target } from "./util.js";
+import { assertLoopedMatches, unrolled } from "./loops-util.js";
+
+type Lazy = LazyTensor<boolean>;
+type DType = "float32" | "float64";
+
+/** A reduction of a D-dimensional vector state: its formula(s) over q_i (8), k_j (8), v_j (D). */
+interface Case {
+  readonly red: string;
+  readonly scheme: SumScheme;
+  readonly f: (D: number) => Lazy;
+  readonly g?: (D: number) => Lazy;
+  /** The reduction as a KeOpsFunction (call: false) on a backend. */
+  readonly fn: (D: number, backend: string) => unknown;
+}
+
+const score = (): Lazy => Vi(0, 8).dot(Vj(1, 8)).mul(0.3) as Lazy;
+const values = (D: number): Lazy => Vj(2, D) as Lazy;
+const gauss = (D: number): Lazy => Vi(0, 8).sub(Vj(1, 8)).sqnorm2().mul(-0.2).exp().mul(Vj(2, D)) as Lazy;
+
+const CASES: Record<string, Case> = {
+  "SumSoftMaxWeight (attention), block_sum": {
+    red: "SumSoftMaxWeight", scheme: "block_sum", f: score, g: values,
+    fn: (D, backend) => score().sumsoftmaxweight(values(D), { axis: 1, backend: backend as never, call: false }),
+  },
+  "SumSoftMaxWeight (attention), direct_sum": {
+    red: "SumSoftMaxWeight", scheme: "direct_sum", f: score, g: values,
+    fn: (D, backend) => score().sumsoftmaxweight(values(D), { axis: 1, backend: backend as never, sumScheme: "direct_sum", call: false }),
+  },
+  "LogSumExp with a vector weight": {
+    red: "LogSumExp", scheme: "block_sum", f: score, g: values,
+    fn: (D, backend) => score().logsumexp({ axis: 1, weight: values(D), backend: backend as never, call: false }),
+  },
+  "Kahan sum of a Gaussian-weighted vector": {
+    red: "Sum", scheme: "kahan_scheme", f: gauss,
+    fn: (D, backend) => gauss(D).sum({ axis: 1, backend: backend as never, sumScheme: "kahan_scheme", call: false }),
+  },
+};
+
+const programOf = (c: { red: string; scheme: SumScheme; f: (D: number) => Lazy; g?: (D: number) => Lazy }, D: number, dtype: DType = "float64", loopMin?: number): KernelProgram => {
+  const p = plan({ formula: c.f(D).node, formula2: c.g?.(D).node, reduction: reductionByName(c.red)!, axis: 1, K: 2, scheme: c.scheme, dtype, accDtype: dtype }).program;
+  return loopMin === undefined ? p : { ...p, key: `${p.key}|min${loopMin}`, loopMin };
+};
+const recognised = (p: KernelProgram): { general: boolean; plain: boolean } => {
+  const q = withLoops(p);
+  const min = q.loopMin ?? LOOP_MIN_DIM;
+  return { general: vectorState(q.body, q.red, q.slots.length, min) !== null, plain: vectorOutput(q.body, q.red, q.slots.length, min) !== null };
+};
+
+test("vector states: recognised (general form only) for SumSoftMaxWeight, weighted LogSumExp and Kahan from the threshold on; not below, nor for min/max, K-min or LogSumExp of a vector", () => {
+  for (const [name, c] of Object.entries(CASES)) {
+    assert.deepEqual(recognised(programOf(c, LOOP_MIN_DIM)), { general: true, plain: false }, name);
+    assert.deepEqual(recognised(programOf(c, LOOP_MIN_DIM - 1)), { general: false, plain: false }, `${name} below the threshold`);
+  }
+  // plain sums: both forms (the other renderers keep taking `vectorOutput`'s)
+  assert.deepEqual(recognised(programOf({ red: "Sum", scheme: "block_sum", f: gauss }, LOOP_MIN_DIM)), { general: true, plain: true });
+  const vec = (D: number): Lazy => Vj(2, D).mul(Vi(3, D)) as Lazy;
+  for (const red of ["Min", "Max", "ArgMin", "ArgMax", "MinArgMin", "MaxArgMax", "KMin", "ArgKMin", "LogSumExp"])
+    assert.deepEqual(recognised(programOf({ red, scheme: "block_sum", f: vec }, LOOP_MIN_DIM)), { general: false, plain: false }, red);
+  // a weight whose components are not alike: v concatenated with exp(v)
+  const mixed = { red: "SumSoftMaxWeight", scheme: "block_sum" as const, f: score, g: (D: number) => Vj(2, D / 2).concat(Vj(2, D / 2).exp()) as Lazy };
+  assert.deepEqual(recognised(programOf(mixed, 2 * LOOP_MIN_DIM)), { general: false, plain: false }, "mixed weight");
+});
+
+test("vector states: the native source at D = 1000 loops over the components (sizes reported)", (t) => {
+  for (const [name, c] of Object.entries(CASES))
+    for (const dtype of ["float32", "float64"] as const) {
+      const looped = renderNative(programOf(c, 1000, dtype)).source;
+      const plain = renderNative(programOf(c, 1000, dtype, 1e9)).source;
+      assert.match(looped, /totL0\[IB\]\[1000\];/, name);
+      assert.ok(looped.length * 10 < plain.length, `${name} ${dtype}: ${looped.length} bytes looped, ${plain.length} unrolled`);
+      t.diagnostic(`${name} ${dtype}: native source ${looped.length} bytes looped, ${plain.length} unrolled`);
+    }
+  // above the native limit the state's arrays would outgrow a thread's stack: unrolled as before
+  const big = renderNative(programOf(CASES["SumSoftMaxWeight (attention), block_sum"]!, NATIVE_STATE_MAX + 1, "float32")).source;
+  assert.doesNotMatch(big, /totL0/);
+});
+
+function inputs(d: Data, M: number, N: number, D: number, dtype: DType): Tensor[] {
+  return [d.randn([M, 8], dtype), d.randn([N, 8], dtype), d.uniform([N, D], 0.5, 1.5, dtype)];
+}
+
+/** The dimension a backend is tested at: 1000 where it loops (native), a modest one above the threshold elsewhere (they unroll). */
+const dimFor = (t: Target): number => (t.backend === "native" ? 1000 : LOOP_MIN_DIM + 6);
+
+for (const t of await testTargets()) {
+  const label = `[${t.backend}${t.async ? " async" : ""}]`;
+  test(`${label} vector states: D = ${dimFor(t)} (${Object.keys(CASES).length} reductions) against float64, ${t.dtypes.join("/")}`, () =>
+    withSeed(async (d) => {
+      const D = dimFor(t);
+      // 700 × 70: several tiles of j and blocks of rows (threads); 257: a ragged lane tail
+      for (const dtype of t.dtypes)
+        for (const [M, N] of [[1, 1], [7, 64], [70, 257], [0, 3], [3, 0], [2, 700]] as const)
+          for (const [name, c] of Object.entries(CASES)) {
+            const args = inputs(d, M, N, D, dtype);
+            const ref = reference(c.fn(D, "js") as never, ...args);
+            let got: Tensor;
+            try {
+              got = await callOn<Tensor>(t, c.fn(D, t.backend), ...args);
+            } catch (e) {
+              if (t.backend === "wasm" && /too large for one WebAssembly function/.test((e as Error).message)) continue;
+              throw e;
+            }
+            assert.deepEqual([...got.shape], ref.shape);
+            assertClose(got.data, ref.values!, { rtol: dtype === "float32" ? 2e-4 : 1e-11, what: `${name} ${dtype} M=${M} N=${N}` });
+          }
+    }));
+
+  test(`${label} vector states: just above the threshold, ${t.backend === "webgpu" ? "within float32 rounding of" : "bit-identical to"} the unrolled kernel (${t.dtypes.join("/")})`, () =>
+    withSeed(async (d) => {
+      const D = LOOP_MIN_DIM + 1;
+      for (const dtype of t.dtypes)
+        for (const [name, c] of Object.entries(CASES)) {
+          const args = inputs(d, 33, 300, D, dtype);
+          const run = (): Promise<Tensor> => callOn<Tensor>(t, c.fn(D, t.backend), ...args);
+          assertLoopedMatches(t, await run(), await unrolled(run), `${name} ${dtype}`);
+        }
+    }));
+}
