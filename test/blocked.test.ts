@@ -94,6 +94,10 @@ test("blocked: native renders the micro-kernel with D as a loop bound, KEOPS_TS_
   process.env.KEOPS_TS_BLOCKED = "0";
   try {
     assert.doesNotMatch(renderNative(p).source, /k_dot_tile/);
+    // the in-process kernel caches are keyed by the program's key: the setting is part of it
+    const off = programOf(Vi(0, 1000).sub(Vj(1, 1000)).sqnorm2(), "ArgKMin", 5);
+    assert.notEqual(off.key, p.key);
+    assert.doesNotMatch(renderNative(off).source, /k_dot_tile/);
   } finally {
     if (prev === undefined) delete process.env.KEOPS_TS_BLOCKED;
     else process.env.KEOPS_TS_BLOCKED = prev;

@@ -177,3 +177,40 @@ test("solve on webgpu (async): progress per iteration ending at 1, an abort part
     await assert.rejects(f.vjp([x, x], d.randn([300, 1]), { async: true }), isAbort);
   });
 });
+
+for (const t of targets)
+  test(`${label(t)}: vjp is watched as one run: one progress sequence over its reductions ending at 1 (its own or the function's onProgress), its signal stops it`, () =>
+    withSeed(async (d) => {
+      const prev = setChunking({ firstPairs: 64, seconds: 1e-4 });
+      try {
+        const x = d.randn([157, 3]), y = d.randn([203, 3]), w = d.randn([157, 3]);
+        // SumSoftMaxWeight's gradient runs three reductions (log-sum-exp, values, the sums)
+        const F = Vi(0, 3).sub(Vj(1, 3)).sqnorm2().neg();
+        const build = (extra: object) => F.sumsoftmaxweight(Vj(1, 3), { axis: 1, backend: t.backend as BackendName, call: false, ...extra }) as unknown as {
+          vjp(a: Tensor[], g: Tensor, o?: object): Tensor[] | Promise<Tensor[]>;
+        };
+        const vjp = async (f: ReturnType<typeof build>, o: object = {}) => f.vjp([x, y], w, { ...(t.async ? { async: true } : {}), ...o });
+        const plain = await vjp(build({}));
+        for (const how of ["vjp", "function"] as const) {
+          const r = recorder();
+          const got = how === "vjp" ? await vjp(build({}), { onProgress: r.onProgress }) : await vjp(build({ onProgress: r.onProgress }));
+          // row chunks change nothing on the CPU backends; on webgpu a chunk of few rows may split j
+          got.forEach((g, k) =>
+            t.async ? assertClose(g.data, plain[k]!.data, { rtol: 1e-5, atol: 1e-6, what: `${how}: argument ${k}` }) : assertExact(g.data, plain[k]!.data, `${how}: argument ${k}`));
+          checkCalls(r.calls);
+          assert.equal(r.calls.filter((c) => c.p.fraction === 1).length, 1, `${how}: fraction 1 reported ${r.calls.filter((c) => c.p.fraction === 1).length} times`);
+        }
+        const ac = new AbortController();
+        ac.abort(new Error("user stop"));
+        await assert.rejects(vjp(build({}), { signal: ac.signal }), (e) => isAbort(e) && /user stop/.test((e as Error).message));
+        await assert.rejects(vjp(build({ signal: ac.signal })), isAbort);
+        // aborted from inside the progress callback, part-way
+        const ac2 = new AbortController();
+        const r2 = recorder();
+        await assert.rejects(vjp(build({}), { signal: ac2.signal, onProgress: (p: Progress) => (r2.onProgress(p), ac2.abort()) }), isAbort);
+        for (const c of r2.calls) assert.ok(c.p.fraction < 1, "an aborted vjp reported completion");
+        await assert.rejects(vjp(build({}), { onProgress: 3 }), /KeOpsError: vjp: onProgress: expected a function/);
+      } finally {
+        setChunking(prev);
+      }
+    }));

@@ -1,9 +1,9 @@
 /**
  * Vector outputs as loops (src/compile/vout.ts): a sum of a D-component formula whose components
- * are D alike expressions is rendered natively as one loop over the components with the state as
- * an array (the other backends unroll it).
+ * are D alike expressions is rendered as one loop over the components with the state as an array
+ * (native and webgpu; js and wasm unroll it).
  * - which programs are recognised (and which not: below the threshold, other reductions, Kahan);
- * - the native source at D = 1000 against the unrolled one, and a native compile time (reported);
+ * - the native and WGSL sources at D = 1000 against the unrolled ones, and a native compile time (reported);
  * - D = 1000 vector outputs on every backend against float64, sizes 0, 1 and crossing tiles (wasm,
  *   which unrolls them, declines those over its function size limit: a KeOpsError, accepted here);
  * - just above the threshold, bit-identical to the unrolled kernel on the CPU backends.
@@ -21,6 +21,7 @@ import type { KernelProgram } from "../src/compile/program.js";
 import type { SumScheme } from "../src/reductions/types.js";
 import { reductionByName } from "../src/reductions/index.js";
 import { renderNative } from "../src/backends/native/render.js";
+import { renderWgsl } from "../src/backends/webgpu/render.js";
 import { nativeBackend } from "../src/backends/native/index.js";
 import { reference } from "./reference.js";
 import { assertClose, callOn, testTargets, withSeed, type Data, type Target } from "./util.js";
@@ -65,6 +66,19 @@ test("vector outputs: the native source at D = 1000 loops over the components (s
       assert.ok(looped.length * 3 < unrolled.length, `${name} ${dtype}: ${looped.length} bytes looped, ${unrolled.length} unrolled`);
       t.diagnostic(`${name} ${dtype}: native source ${looped.length} bytes looped, ${unrolled.length} unrolled`);
     }
+});
+
+test("vector outputs: the WGSL passes at D = 1000 keep the state as an array and loop over it (sizes reported)", (t) => {
+  const cfg = { wg: 64, tile: 64, staged: true, packed: false };
+  for (const [name, f] of Object.entries(shapes(1000)))
+    for (const scheme of ["direct_sum", "block_sum"] as const)
+      for (const kind of ["direct", "partial", "merge"] as const) {
+        const looped = renderWgsl(programOf(f, "Sum", scheme, "float32"), cfg, kind);
+        const unrolled = renderWgsl(programOf(f, "Sum", scheme, "float32", 1e9), cfg, kind);
+        assert.match(looped, /var s: array<f32, 1000>;/, `${name} ${scheme} ${kind}`);
+        assert.ok(looped.length * 10 < unrolled.length, `${name} ${scheme} ${kind}: ${looped.length} bytes looped, ${unrolled.length} unrolled`);
+        if (kind === "direct") t.diagnostic(`${name} ${scheme}: WGSL ${looped.length} bytes looped, ${unrolled.length} unrolled`);
+      }
 });
 
 test("vector outputs: a D = 1000 Gaussian convolution compiles natively (time reported)", { skip: nativeBackend.unavailable() ?? false }, (t) =>

@@ -58,6 +58,8 @@ interface Ctx {
   readonly forward: Tensor | undefined;
   /** Next free variable index. */
   next: number;
+  /** How many reductions the gradient runs (announced with each, for progress: see lazy/steps.ts). */
+  total: number;
 }
 
 /** Per-row shape of a call's (values) output. */
@@ -83,6 +85,7 @@ export function* reductionVjpSteps(...[call, vars, gradOut, wrt, dtype, forward]
     nOuter: axis === 1 ? geo.M : geo.N,
     nInner: axis === 1 ? geo.N : geo.M,
     next: Math.max(freshIndex(call.formula, ...(call.formula2 ? [call.formula2] : [])), ...[...vars.keys()].map((k) => k + 1)),
+    total: 0,
   };
   const rowShape = valueRowShape(call);
   checkGradOut(gradOut, [...geo.batch, ctx.nOuter, ...rowShape]);
@@ -100,15 +103,39 @@ export function* reductionVjpSteps(...[call, vars, gradOut, wrt, dtype, forward]
   if (live.length === 0) return out;
   const g = dataIn(gradOut, dtype);
   const rule = call.reduction.grad;
+  ctx.total = reductionCount(ctx, live);
   const grads = rule.kind === "selected" ? yield* selectedPairs(ctx, rule.via, g, live) : yield* pairSums(ctx, g, live);
   for (const [ind, t] of grads) out.set(ind, t);
   return out;
 }
 
+/**
+ * How many reductions the gradient with respect to `live` runs: the forward values or the
+ * selection it needs ({@link pairSums}, {@link selectedPairs}), then the sums of {@link sumsOf}
+ * (one per reduced axis).
+ */
+function reductionCount(ctx: Ctx, live: readonly Formula[]): number {
+  const rule = ctx.call.reduction.grad.kind;
+  if (rule === "selected") return 1 + sumsCount(live.length);
+  const values = ctx.forward && ctx.forward.dtype !== "int32" ? 0 : 1;
+  const before = rule === "logSumExp" ? values : rule === "softMaxWeight" ? 1 + values : 0;
+  const axes = new Map<0 | 1, number>();
+  for (const v of live) {
+    const ax = sumAxis(ctx, v);
+    axes.set(ax, (axes.get(ax) ?? 0) + 1);
+  }
+  return before + [...axes.values()].reduce((a, n) => a + sumsCount(n), 0);
+}
+
+/** The axis a gradient's Sum reduces: the outer index for an inner variable, else the call's. */
+function sumAxis(ctx: Ctx, v: Formula): 0 | 1 {
+  return v.cat === ctx.innerCat ? ctx.outerCat : ctx.call.axis;
+}
+
 /** Runs a Sum reduction of `formula` over `axis`; the result as (…batch, rows, dim). */
 function* sumOf(ctx: Ctx, formula: Formula, axis: 0 | 1, vars: ReadonlyMap<number, VarData>): ReductionSteps<Tensor> {
   const red = reductionByName("Sum")!;
-  return (yield* reduce({ formula, reduction: red, axis, K: 1, opts: ctx.call.opts }, vars, ctx.dtype)) as Tensor;
+  return (yield* reduce({ formula, reduction: red, axis, K: 1, opts: ctx.call.opts }, vars, ctx.dtype, ctx.total)) as Tensor;
 }
 
 /** A new variable indexed like the output rows, with the data `data` of `dim` components per row. */
@@ -121,7 +148,7 @@ function outerVar(ctx: Ctx, vars: Map<number, VarData>, data: TensorData, dim: n
 /** Runs a reduction of the call's family on the call's data (forward values needed by a gradient). */
 function* run(ctx: Ctx, name: ReductionName, formula: Formula, formula2?: Formula): ReductionSteps<Tensor | [Tensor, Tensor]> {
   const c = ctx.call;
-  return yield* reduce({ formula, formula2, reduction: reductionByName(name)!, axis: c.axis, K: c.K, opts: c.opts }, ctx.vars, ctx.dtype);
+  return yield* reduce({ formula, formula2, reduction: reductionByName(name)!, axis: c.axis, K: c.K, opts: c.opts }, ctx.vars, ctx.dtype, ctx.total);
 }
 
 /** The call's values in the computation dtype: the given forward result, or a new run. */
@@ -186,7 +213,7 @@ function* pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): ReductionS
   // inner variables: a Sum over the outer index; outer variables and parameters: over the reduced one
   const byAxis = new Map<0 | 1, Formula[]>();
   for (const v of wrt) {
-    const ax = v.cat === ctx.innerCat ? ctx.outerCat : call.axis;
+    const ax = sumAxis(ctx, v);
     byAxis.set(ax, [...(byAxis.get(ax) ?? []), v]);
   }
   const out = new Map<number, Tensor>();
@@ -209,6 +236,11 @@ function* pairSums(ctx: Ctx, g: TensorData, wrt: readonly Formula[]): ReductionS
     });
   }
   return out;
+}
+
+/** Reductions {@link sumsOf} runs for n formulas: one (their concatenation), or n without Concat. */
+function sumsCount(n: number): number {
+  return n > 1 && !opByName("Concat") ? n : 1;
 }
 
 /**

@@ -26,9 +26,12 @@ export function functionVjp(spec: FunctionSpec, args: readonly TensorLike[], gra
   checkOptions(opts, "vjp", VJP_KEYS);
   if (opts?.async !== undefined && typeof opts.async !== "boolean") argError("vjp: async", "a boolean", opts.async);
   const s = opts?.backend === undefined ? spec : { ...spec, call: { ...spec.call, opts: { ...spec.call.opts, backend: opts.backend } } };
-  if (opts?.async) return runStepsAsync(functionVjpSteps(s, args, gradOut));
+  // the whole gradient is watched once (the vjp's options, else the function's), not each reduction
+  const made = spec.call.opts;
+  const watch = { onProgress: opts?.onProgress ?? made.onProgress, signal: opts?.signal ?? made.signal };
+  if (opts?.async) return runStepsAsync(functionVjpSteps(s, args, gradOut), watch);
   checkMode(s.call.opts.backend, "blocking"); // also where the gradient needs no reduction (zero, empty)
-  return runSteps(functionVjpSteps(s, args, gradOut));
+  return runSteps(functionVjpSteps(s, args, gradOut), watch);
 }
 
 /** {@link functionVjp} as steps (a blocking or an asynchronous driver runs its reductions). */

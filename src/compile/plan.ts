@@ -9,6 +9,7 @@ import type { FloatDType } from "../tensor.js";
 import { lowerFormulas } from "./lower.js";
 import { LruCache } from "./lru.js";
 import { LOOP_MIN_DIM, loopMinDim } from "./loops.js";
+import { blockedEnabled } from "./blocked.js";
 import type { KernelProgram, SlotRole } from "./program.js";
 
 /** Everything that defines a kernel. */
@@ -41,12 +42,14 @@ export function roleOf(cat: number, axis: 0 | 1): SlotRole {
 
 /** Plans (or fetches from the cache) the kernel of a request. */
 export function plan(req: PlanRequest): Plan {
-  // a threshold set by KEOPS_TS_LOOP_MIN is part of the key (the default leaves keys as they were)
+  // a threshold set by KEOPS_TS_LOOP_MIN and KEOPS_TS_BLOCKED=0 are part of the key (the defaults leave keys as they were)
   const loopMin = loopMinDim();
   const key = [
     req.reduction.name, req.axis, req.reduction.usesK ? req.K : "", req.reduction.sumLike ? req.scheme : "",
     req.dtype, req.accDtype, dagKey(req.formula2 ? [req.formula, req.formula2] : [req.formula]),
     ...(loopMin === LOOP_MIN_DIM ? [] : [`loops>=${loopMin}`]),
+    // renderers read KEOPS_TS_BLOCKED when they render: a kernel compiled under one setting is not the other's
+    ...(blockedEnabled() ? [] : ["unblocked"]),
   ].join("|");
   const hit = plans.get(key);
   if (hit) return hit;

@@ -77,8 +77,11 @@ export interface CallOptions extends LongWorkOptions {
   ranges?: Ranges;
 }
 
-/** Options of {@link KeOpsFunction.vjp}, last argument. */
-export interface VjpOptions {
+/**
+ * Options of {@link KeOpsFunction.vjp}, last argument. `onProgress` and `signal` (else the
+ * function's own) watch the whole gradient: one progress sequence over its reductions, ending at 1.
+ */
+export interface VjpOptions extends LongWorkOptions {
   /**
    * true: `vjp` returns a Promise and its reductions run off the calling thread, as `async: true`
    * calls do (required by an async-only backend: webgpu).
@@ -121,7 +124,7 @@ export const LOGSUMEXP_KEYS = [...REDUCE_KEYS, "weight"] as const;
 /** Keys of a KeOpsFunction call's options. */
 export const CALL_KEYS = ["backend", "ranges", ...LONG_WORK_KEYS] as const;
 /** Keys of `KeOpsFunction.vjp`'s options. */
-export const VJP_KEYS = ["async", "backend"] as const;
+export const VJP_KEYS = ["async", "backend", ...LONG_WORK_KEYS] as const;
 /** Keys of the inner (vector) sum/min/max/argmin/argmax. */
 export const INNER_KEYS = ["axis", "dim"] as const;
 

@@ -11,9 +11,15 @@
  *
  * Three entry shaders per program: `direct` (one split: finalize and write the outputs), `partial`
  * (write the state bits to the partials buffer) and `merge`.
+ *
+ * A vector output of many components under a plain sum (src/compile/vout.ts) keeps its state as
+ * an array (`s[c]`, in private memory) and writes the per-component term, the merges and the
+ * outputs as loops over c: D named registers and D copies of the update make shader compilers
+ * superlinearly slow (minutes for D = 1000 on lavapipe).
  */
 import { withRefusals } from "../../compile/block-inputs.js";
-import { withLoops } from "../../compile/loops.js";
+import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
+import { loopedBody, vectorOutput, type VectorOutput } from "../../compile/vout.js";
 import type { Block, Instr, VT } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf, type TargetShape } from "../../compile/schedule.js";
@@ -105,6 +111,57 @@ const init = (t: VT, v: number): string => (t === "i" ? intLit(v) : floatLit(v))
 const toBits = (t: VT, x: string): string => `bitcast<u32>(${x})`;
 const fromBits = (t: VT, x: string): string => `bitcast<${wgslType(t)}>(${x})`;
 
+/**
+ * The state as the passes declare, reset, merge and store it: D named values `s0 … s{D−1}`, or
+ * for a looped vector output (`vo`) one array `s` of D components, handled by loops over c
+ * (per component the same operations as the named form: state[c] + other[c]).
+ */
+interface States {
+  /** Declares the state `name`, initialised (`init`) or not. */
+  decl(name: string, init: boolean, out: string[], indent: string): void;
+  /** Sets `name` to the reduction's initial state. */
+  reset(name: string, out: string[], indent: string): void;
+  /** Merges the state `other` (named like `target`) into `target`. */
+  merge(target: string, other: string, prefix: string, out: string[], indent: string): void;
+  /** Writes the state `name` to the partials buffer, its row starting at word `base`. */
+  store(name: string, base: string, out: string[], indent: string): void;
+  /** Declares `name` (`var` if `mutable`, else `let`) read from the partials buffer, its row starting at word `base`. */
+  fetch(name: string, base: string, mutable: boolean, out: string[], indent: string): void;
+  /** Finalizes the state `name` and writes the outputs of row `row`. */
+  write(name: string, row: string, out: string[], indent: string): void;
+}
+
+function statesOf(p: KernelProgram, vo: VectorOutput | null): States {
+  const { red } = p;
+  if (vo) {
+    const D = vo.count, t = "f32", each = (body: string, out: string[], indent: string): void => void out.push(`${indent}for (var c = 0u; c < ${D}u; c = c + 1u) { ${body} }`);
+    const zero = floatLit(red.state[0]!.init);
+    return {
+      decl: (n, i, out, ind) => {
+        out.push(`${ind}var ${n}: array<${t}, ${D}>;`);
+        if (i) each(`${n}[c] = ${zero};`, out, ind);
+      },
+      reset: (n, out, ind) => each(`${n}[c] = ${zero};`, out, ind),
+      merge: (tg, o, _, out, ind) => each(`${tg}[c] = ${tg}[c] + ${o}[c];`, out, ind),
+      store: (n, base, out, ind) => each(`part[${base} + c] = ${toBits("f", `${n}[c]`)};`, out, ind),
+      fetch: (n, base, _, out, ind) => {
+        out.push(`${ind}var ${n}: array<${t}, ${D}>;`);
+        each(`${n}[c] = ${fromBits("f", `part[${base} + c]`)};`, out, ind);
+      },
+      write: (n, row, out, ind) => each(`out0[P.oh0 + ${row} * ${D}u + c] = ${n}[c];`, out, ind),
+    };
+  }
+  const nm = (n: string) => (k: number): string => `${n}${k}`;
+  return {
+    decl: (n, i, out, ind) => red.state.forEach((st, k) => out.push(`${ind}var ${n}${k}: ${wgslType(st.t)}${i ? ` = ${init(st.t, st.init)}` : ""};`)),
+    reset: (n, out, ind) => red.state.forEach((st, k) => out.push(`${ind}${n}${k} = ${init(st.t, st.init)};`)),
+    merge: (tg, o, prefix, out, ind) => mergeInto(p, tg, nm(o), prefix, out, ind),
+    store: (n, base, out, ind) => red.state.forEach((st, k) => out.push(`${ind}part[${base} + ${k}u] = ${toBits(st.t, `${n}${k}`)};`)),
+    fetch: (n, base, mutable, out, ind) => red.state.forEach((st, k) => out.push(`${ind}${mutable ? "var" : "let"} ${n}${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[${base} + ${k}u]`)};`)),
+    write: (n, row, out, ind) => writeOutputs(p, nm(n), row, out, ind),
+  };
+}
+
 /** The outputs written from the finalize block (state names given). */
 function writeOutputs(p: KernelProgram, state: (k: number) => string, row: string, out: string[], indent: string): void {
   const { red } = p;
@@ -172,12 +229,18 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
     if (s.role === "outer") return `${src(slot)}[P.sh${slot} + r * ${s.dim}u + ${comp}]`;
     return staged ? `w${slot}[jj * ${s.dim}u + ${comp}]` : `${src(slot)}[P.sh${slot} + (jt + jj) * ${s.dim}u + ${comp}]`;
   };
-  const bn = namer(body, "b", { load, idx: () => "i32(P.jBase + jt + jj)" });
   const sc = scheduleOf(p);
+  // a looped vector output: the body's code that only feeds its components is not emitted, the
+  // loop (loopedBody) computes component c and adds it to the state array
+  const vo = vectorOutput(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
+  const looped = vo ? loopedBody(body, vo) : null;
+  const bn = namer(looped ? { code: [...looped.code], out: body.out } : body, "b", { load, idx: () => "i32(P.jBase + jt + jj)" });
+  const live = (n: number): boolean => !vo || vo.live[n] === 1;
+  const st = statesOf(p, vo);
   const tiled = sc.target(gpuShape(wg, 0)).merges.includes("tile");
-  emit(body, bn, (n) => sc.body.perCall.has(n) || sc.body.perRow.has(n), L, "  ", false);
-  red.state.forEach((st, k) => L.push(`  var s${k}: ${wgslType(st.t)} = ${init(st.t, st.init)};`));
-  if (tiled) red.state.forEach((st, k) => L.push(`  var t${k}: ${wgslType(st.t)};`));
+  emit(body, bn, (n) => (sc.body.perCall.has(n) || sc.body.perRow.has(n)) && live(n), L, "  ", false);
+  st.decl("s", true, L, "  ");
+  if (tiled) st.decl("t", false, L, "  ");
   L.push("  for (var jt = j0; jt < j1; jt = jt + TJ) {");
   L.push("    let tn = min(TJ, j1 - jt);");
   if (staged) {
@@ -193,13 +256,18 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
   const block = Math.ceil(BLOCK / tile) * tile;
   if (tiled) {
     L.push(`      if ((jt - j0) % ${block}u == 0u) {`);
-    red.state.forEach((st, k) => L.push(`        t${k} = ${init(st.t, st.init)};`));
+    st.reset("t", L, "        ");
     L.push("      }");
   }
   L.push("      for (var jj = 0u; jj < tn; jj = jj + 1u) {");
-  emit(body, bn, (n) => sc.body.perPair.has(n), L, "        ", false);
+  emit(body, bn, (n) => sc.body.perPair.has(n) && live(n), L, "        ", false);
   const up = namer(red.update, "u", { state: (k) => `${S}${k}`, fval: (k) => bn.value(body.out[k]!), idx: () => "i32(P.jBase + jt + jj)" });
-  if (sc.fast) L.push(...fastUpdate(sc.fast, up, "        "));
+  if (looped) {
+    // the term's instructions open the loop over c (`loop`); the update closes it
+    emit({ code: [...looped.code], out: [] }, bn, (n) => n >= body.code.length, L, "        ", false);
+    L.push(`          ${S}[${bn.value(looped.loop)}] = ${S}[${bn.value(looped.loop)}] + ${bn.value(looped.term)};`);
+    L.push("        }");
+  } else if (sc.fast) L.push(...fastUpdate(sc.fast, up, "        "));
   else if (sc.guard) {
     // the select strategy: the guard's prefix, then the rest of the update only where it passes
     const { value: guard, prefix: pre } = sc.guard;
@@ -215,14 +283,14 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
   L.push("      }");
   if (tiled) {
     L.push(`      if ((jt + tn - j0) % ${block}u == 0u || jt + tn >= j1) {`);
-    mergeInto(p, "s", (k) => `t${k}`, "m", L, "        ");
+    st.merge("s", "t", "m", L, "        ");
     L.push("      }");
   }
   L.push("    }");
   L.push("  }");
   L.push("  if (valid) {");
-  if (kind === "direct") writeOutputs(p, (k) => `s${k}`, "r", L, "    ");
-  else red.state.forEach((st, k) => L.push(`    part[((P.partBase + wid.y) * P.partRows + r) * ${nS}u + ${k}u] = ${toBits(st.t, `s${k}`)};`));
+  if (kind === "direct") st.write("s", "r", L, "    ");
+  else st.store("s", `((P.partBase + wid.y) * P.partRows + r) * ${nS}u`, L, "    ");
   L.push("  }");
   L.push("}");
   return L.join("\n") + "\n";
@@ -232,32 +300,33 @@ function mergePass(p: KernelProgram): string {
   const { red } = p;
   const nS = red.state.length;
   const tiled = scheduleOf(p).target(gpuShape(MERGE_WG, 0)).merges.includes("tile");
+  const st = statesOf(p, vectorOutput(p.body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM));
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${MERGE_WG})`);
   L.push("fn main(@builtin(global_invocation_id) g: vec3<u32>) {");
   L.push("  let r = g.x;");
   L.push("  if (r >= P.nRows) { return; }");
-  red.state.forEach((st, k) => L.push(`  var s${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[r * ${nS}u + ${k}u]`)};`));
+  st.fetch("s", `r * ${nS}u`, true, L, "  ");
   if (tiled) {
     // block_sum over the partials too: groups of MERGE_GROUP merged into a fresh state, then into the total
-    red.state.forEach((st, k) => L.push(`  var t${k}: ${wgslType(st.t)};`));
+    st.decl("t", false, L, "  ");
     L.push(`  for (var q0 = 1u; q0 < P.nSplit; q0 = q0 + ${MERGE_GROUP}u) {`);
-    red.state.forEach((st, k) => L.push(`    t${k} = ${init(st.t, st.init)};`));
+    st.reset("t", L, "    ");
     L.push(`    for (var q = q0; q < min(P.nSplit, q0 + ${MERGE_GROUP}u); q = q + 1u) {`);
     L.push(`      let base = (q * P.partRows + r) * ${nS}u;`);
-    red.state.forEach((st, k) => L.push(`      let o${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[base + ${k}u]`)};`));
-    mergeInto(p, "t", (k) => `o${k}`, "m", L, "      ");
+    st.fetch("o", "base", false, L, "      ");
+    st.merge("t", "o", "m", L, "      ");
     L.push("    }");
-    mergeInto(p, "s", (k) => `t${k}`, "n", L, "    ");
+    st.merge("s", "t", "n", L, "    ");
     L.push("  }");
   } else {
     L.push("  for (var q = 1u; q < P.nSplit; q = q + 1u) {");
     L.push(`    let base = (q * P.partRows + r) * ${nS}u;`);
-    red.state.forEach((st, k) => L.push(`    let o${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[base + ${k}u]`)};`));
-    mergeInto(p, "s", (k) => `o${k}`, "m", L, "    ");
+    st.fetch("o", "base", false, L, "    ");
+    st.merge("s", "o", "m", L, "    ");
     L.push("  }");
   }
-  writeOutputs(p, (k) => `s${k}`, "r", L, "  ");
+  st.write("s", "r", L, "  ");
   L.push("}");
   return L.join("\n") + "\n";
 }
