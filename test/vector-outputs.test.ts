@@ -75,7 +75,7 @@ test("vector outputs: the WGSL passes at D = 1000 keep the state as an array and
       for (const kind of ["direct", "partial", "merge"] as const) {
         const looped = renderWgsl(programOf(f, "Sum", scheme, "float32"), cfg, kind);
         const unrolled = renderWgsl(programOf(f, "Sum", scheme, "float32", 1e9), cfg, kind);
-        assert.match(looped, /var s: array<f32, 1000>;/, `${name} ${scheme} ${kind}`);
+        assert.match(looped, /var sa0: array<f32, 1000>;/, `${name} ${scheme} ${kind}`);
         assert.ok(looped.length * 10 < unrolled.length, `${name} ${scheme} ${kind}: ${looped.length} bytes looped, ${unrolled.length} unrolled`);
         if (kind === "direct") t.diagnostic(`${name} ${scheme}: WGSL ${looped.length} bytes looped, ${unrolled.length} unrolled`);
       }

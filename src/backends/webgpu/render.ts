@@ -12,14 +12,16 @@
  * Three entry shaders per program: `direct` (one split: finalize and write the outputs), `partial`
  * (write the state bits to the partials buffer) and `merge`.
  *
- * A vector output of many components under a plain sum (src/compile/vout.ts) keeps its state as
- * an array (`s[c]`, in private memory) and writes the per-component term, the merges and the
- * outputs as loops over c: D named registers and D copies of the update make shader compilers
- * superlinearly slow (minutes for D = 1000 on lavapipe).
+ * A vector state of many components (src/compile/vout.ts's general form: sums, Kahan sums, the
+ * softmax-weighted sum and the weighted log-sum-exp of a vector) keeps each group of D components
+ * as an array (`sa0[c]`, in private memory) beside its shared scalars, and writes the
+ * per-component term, update, merges, partials and outputs as loops over c: D named registers and
+ * D copies of the update make shader compilers superlinearly slow (minutes for D = 1000 on
+ * lavapipe). Such a program takes the generic update (not a fast path).
  */
 import { withRefusals } from "../../compile/block-inputs.js";
 import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
-import { loopedBody, vectorOutput, type VectorOutput } from "../../compile/vout.js";
+import { loopedBlock, loopedBody, vectorState, type SplitBlock, type VectorState } from "../../compile/vout.js";
 import type { Block, Instr, VT } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf, type TargetShape } from "../../compile/schedule.js";
@@ -131,26 +133,9 @@ interface States {
   write(name: string, row: string, out: string[], indent: string): void;
 }
 
-function statesOf(p: KernelProgram, vo: VectorOutput | null): States {
+function statesOf(p: KernelProgram, vs: VectorState | null): States {
   const { red } = p;
-  if (vo) {
-    const D = vo.count, t = "f32", each = (body: string, out: string[], indent: string): void => void out.push(`${indent}for (var c = 0u; c < ${D}u; c = c + 1u) { ${body} }`);
-    const zero = floatLit(red.state[0]!.init);
-    return {
-      decl: (n, i, out, ind) => {
-        out.push(`${ind}var ${n}: array<${t}, ${D}>;`);
-        if (i) each(`${n}[c] = ${zero};`, out, ind);
-      },
-      reset: (n, out, ind) => each(`${n}[c] = ${zero};`, out, ind),
-      merge: (tg, o, _, out, ind) => each(`${tg}[c] = ${tg}[c] + ${o}[c];`, out, ind),
-      store: (n, base, out, ind) => each(`part[${base} + c] = ${toBits("f", `${n}[c]`)};`, out, ind),
-      fetch: (n, base, _, out, ind) => {
-        out.push(`${ind}var ${n}: array<${t}, ${D}>;`);
-        each(`${n}[c] = ${fromBits("f", `part[${base} + c]`)};`, out, ind);
-      },
-      write: (n, row, out, ind) => each(`out0[P.oh0 + ${row} * ${D}u + c] = ${n}[c];`, out, ind),
-    };
-  }
+  if (vs) return vectorStates(p, vs);
   const nm = (n: string) => (k: number): string => `${n}${k}`;
   return {
     decl: (n, i, out, ind) => red.state.forEach((st, k) => out.push(`${ind}var ${n}${k}: ${wgslType(st.t)}${i ? ` = ${init(st.t, st.init)}` : ""};`)),
@@ -160,6 +145,73 @@ function statesOf(p: KernelProgram, vo: VectorOutput | null): States {
     fetch: (n, base, mutable, out, ind) => red.state.forEach((st, k) => out.push(`${ind}${mutable ? "var" : "let"} ${n}${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[${base} + ${k}u]`)};`)),
     write: (n, row, out, ind) => writeOutputs(p, nm(n), row, out, ind),
   };
+}
+
+/**
+ * The states of a looped vector state: its shared scalars `n0 … n{first−1}` and its groups as
+ * arrays `na0 …`; the merge and finalize blocks rendered split (the shared part, then one loop
+ * over c).
+ */
+function vectorStates(p: KernelProgram, vs: VectorState): States {
+  const { red } = p;
+  const D = vs.count;
+  const scalars = red.state.slice(0, vs.first);
+  const groups = Array.from({ length: vs.groups }, (_, g) => red.state[vs.first + g * D]!);
+  const each = (body: string, out: string[], indent: string): void => void out.push(`${indent}for (var c = 0u; c < ${D}u; c = c + 1u) { ${body} }`);
+  const at = (k: number): number => vs.first + k * D;
+  const names = (n: string) => (k: number, c?: string): string => (k < vs.first ? `${n}${k}` : `${n}a${(k - vs.first) / D}[${c}]`);
+  return {
+    decl: (n, i, out, ind) => {
+      scalars.forEach((st, k) => out.push(`${ind}var ${n}${k}: ${wgslType(st.t)}${i ? ` = ${init(st.t, st.init)}` : ""};`));
+      groups.forEach((st, g) => {
+        out.push(`${ind}var ${n}a${g}: array<${wgslType(st.t)}, ${D}>;`);
+        if (i) each(`${n}a${g}[c] = ${init(st.t, st.init)};`, out, ind);
+      });
+    },
+    reset: (n, out, ind) => {
+      scalars.forEach((st, k) => out.push(`${ind}${n}${k} = ${init(st.t, st.init)};`));
+      groups.forEach((st, g) => each(`${n}a${g}[c] = ${init(st.t, st.init)};`, out, ind));
+    },
+    merge: (tg, o, prefix, out, ind) => {
+      const nm = splitBlock(red.merge, vs.merge, D, prefix, { state: names(tg), other: names(o) }, out, ind, true, (g, v) => `${tg}a${g}[c] = ${v};`);
+      red.merge.out.slice(0, vs.first).forEach((v, k) => out.push(`${ind}${tg}${k} = ${nm.value(v)};`));
+    },
+    store: (n, base, out, ind) => {
+      scalars.forEach((st, k) => out.push(`${ind}part[${base} + ${k}u] = ${toBits(st.t, `${n}${k}`)};`));
+      groups.forEach((st, g) => each(`part[${base} + ${at(g)}u + c] = ${toBits(st.t, `${n}a${g}[c]`)};`, out, ind));
+    },
+    fetch: (n, base, mutable, out, ind) => {
+      scalars.forEach((st, k) => out.push(`${ind}${mutable ? "var" : "let"} ${n}${k}: ${wgslType(st.t)} = ${fromBits(st.t, `part[${base} + ${k}u]`)};`));
+      groups.forEach((st, g) => {
+        out.push(`${ind}var ${n}a${g}: array<${wgslType(st.t)}, ${D}>;`);
+        each(`${n}a${g}[c] = ${fromBits(st.t, `part[${base} + ${at(g)}u + c]`)};`, out, ind);
+      });
+    },
+    write: (n, row, out, ind) =>
+      void splitBlock(red.finalize, vs.finalize, D, "z", { state: names(n) }, out, ind, false, (o, v) => `out${o}[P.oh${o} + ${row} * ${D}u + c] = ${v};`),
+  };
+}
+
+/**
+ * Emits a reduction block split for a vector state of D components: its shared instructions,
+ * then its loop over the components, assigning each run's value with `assign(run, value)`; the
+ * loop is `for c < D` unless `loop` opens another one (its index named `loop.index`). Returns the
+ * names (of the shared outputs, for the caller to assign).
+ */
+function splitBlock(
+  b: Block, sp: SplitBlock, D: number, prefix: string, given: Partial<Omit<WgslNames, "value">>, out: string[], ind: string, exact: boolean,
+  assign: (run: number, v: string) => string,
+  loop: { index: string; open(out: string[]): void } = { index: "c", open: (o) => void o.push(`${ind}for (var c = 0u; c < ${D}u; c = c + 1u) {`) },
+): WgslNames {
+  const lb = loopedBlock(b, sp, D);
+  const nm0 = namer({ code: [...lb.code], out: [] }, prefix, given);
+  const nm: WgslNames = { ...nm0, value: (n) => (n === lb.loop ? loop.index : nm0.value(n)) };
+  emit(b, nm, (n) => sp.outside[n] === 1, out, ind, exact);
+  loop.open(out);
+  emit({ code: [...lb.code], out: [] }, nm, (n) => n > lb.loop, out, ind + "  ", exact);
+  lb.terms.forEach((v, r) => out.push(`${ind}  ${assign(r, nm.value(v))}`));
+  out.push(`${ind}}`);
+  return nm;
 }
 
 /** The outputs written from the finalize block (state names given). */
@@ -230,13 +282,13 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
     return staged ? `w${slot}[jj * ${s.dim}u + ${comp}]` : `${src(slot)}[P.sh${slot} + (jt + jj) * ${s.dim}u + ${comp}]`;
   };
   const sc = scheduleOf(p);
-  // a looped vector output: the body's code that only feeds its components is not emitted, the
-  // loop (loopedBody) computes component c and adds it to the state array
-  const vo = vectorOutput(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
-  const looped = vo ? loopedBody(body, vo) : null;
+  // a looped vector state: the body's code that only feeds its looped outputs is not emitted, the
+  // loop (loopedBody) computes their component c, the update's loop reads it as fval c
+  const vs = vectorState(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
+  const looped = vs ? loopedBody(body, vs) : null;
   const bn = namer(looped ? { code: [...looped.code], out: body.out } : body, "b", { load, idx: () => "i32(P.jBase + jt + jj)" });
-  const live = (n: number): boolean => !vo || vo.live[n] === 1;
-  const st = statesOf(p, vo);
+  const live = (n: number): boolean => !vs || vs.live[n] === 1;
+  const st = statesOf(p, vs);
   const tiled = sc.target(gpuShape(wg, 0)).merges.includes("tile");
   emit(body, bn, (n) => (sc.body.perCall.has(n) || sc.body.perRow.has(n)) && live(n), L, "  ", false);
   st.decl("s", true, L, "  ");
@@ -262,11 +314,17 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
   L.push("      for (var jj = 0u; jj < tn; jj = jj + 1u) {");
   emit(body, bn, (n) => sc.body.perPair.has(n) && live(n), L, "        ", false);
   const up = namer(red.update, "u", { state: (k) => `${S}${k}`, fval: (k) => bn.value(body.out[k]!), idx: () => "i32(P.jBase + jt + jj)" });
-  if (looped) {
-    // the term's instructions open the loop over c (`loop`); the update closes it
-    emit({ code: [...looped.code], out: [] }, bn, (n) => n >= body.code.length, L, "        ", false);
-    L.push(`          ${S}[${bn.value(looped.loop)}] = ${S}[${bn.value(looped.loop)}] + ${bn.value(looped.term)};`);
-    L.push("        }");
+  if (vs && looped) {
+    // the update's shared part, then one loop over c: the body's term (fval c), the groups' update
+    // (the body's loop, opened by its term's instructions, is the update's: its index names c)
+    const c = bn.value(looped.loop);
+    const open = (out: string[]): void => emit({ code: [...looped.code], out: [] }, bn, (n) => n >= body.code.length, out, "        ", false);
+    const uv = splitBlock(red.update, vs.update, vs.count, "u", {
+      state: (k, i) => (k < vs.first ? `${S}${k}` : `${S}a${(k - vs.first) / vs.count}[${i}]`),
+      fval: (k) => (k < vs.fbase ? bn.value(body.out[k]!) : bn.value(looped.term)),
+      idx: () => "i32(P.jBase + jt + jj)",
+    }, L, "        ", true, (g, v) => `${S}a${g}[${c}] = ${v};`, { index: c, open });
+    red.update.out.slice(0, vs.first).forEach((v, k) => L.push(`        ${S}${k} = ${uv.value(v)};`));
   } else if (sc.fast) L.push(...fastUpdate(sc.fast, up, "        "));
   else if (sc.guard) {
     // the select strategy: the guard's prefix, then the rest of the update only where it passes
@@ -300,7 +358,7 @@ function mergePass(p: KernelProgram): string {
   const { red } = p;
   const nS = red.state.length;
   const tiled = scheduleOf(p).target(gpuShape(MERGE_WG, 0)).merges.includes("tile");
-  const st = statesOf(p, vectorOutput(p.body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM));
+  const st = statesOf(p, vectorState(p.body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM));
   const L: string[] = [];
   L.push(`@compute @workgroup_size(${MERGE_WG})`);
   L.push("fn main(@builtin(global_invocation_id) g: vec3<u32>) {");

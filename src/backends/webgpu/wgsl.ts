@@ -327,9 +327,19 @@ export interface WgslNames {
   /** Component `comp` of a slot: a number, or a u32 expression (a vector loop's `loadc`). */
   load(slot: number, comp: number | string): string;
   idx(): string;
-  state(k: number): string;
-  other(k: number): string;
-  fval(k: number): string;
+  /**
+   * State component k; in a reduction block looped over a vector state (src/compile/vout.ts),
+   * component k + c with c a u32 expression of the loop's index.
+   */
+  state(k: number, c?: string): string;
+  other(k: number, c?: string): string;
+  fval(k: number, c?: string): string;
+}
+
+/** A looped input's component offset from its base (stride · the loop's index), or undefined. */
+function looped(ins: Instr, a: readonly string[]): string | undefined {
+  if (!ins.a.length) return undefined;
+  return ins.k[1] === 1 ? a[0] : `${ins.k[1]}u * ${a[0]}`;
 }
 
 /**
@@ -343,9 +353,9 @@ export function wgslExpr(ins: Instr, nm: WgslNames, exact: boolean, isSameValue:
     case "load": return nm.load(ins.k[0]!, ins.k[1]!);
     case "loadc": return nm.load(ins.k[0]!, `(${ins.k[1]}u + ${ins.k[2] === 1 ? a[0] : `${ins.k[2]}u * ${a[0]}`})`);
     case "idx": return nm.idx();
-    case "state": return nm.state(ins.k[0]!);
-    case "other": return nm.other(ins.k[0]!);
-    case "fval": return nm.fval(ins.k[0]!);
+    case "state": return nm.state(ins.k[0]!, looped(ins, a));
+    case "other": return nm.other(ins.k[0]!, looped(ins, a));
+    case "fval": return nm.fval(ins.k[0]!, looped(ins, a));
     // the condition is a float: NaN counts as true (≠ 0), as in the other backends
     case "select": return `select(${a[1]}, ${a[2]}, ${a[0]} == 0.0f)`;
     case "neg": return `(-${a[0]})`;
