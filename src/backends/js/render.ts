@@ -1,6 +1,8 @@
 /**
  * Renders a kernel program as JavaScript source: `(IN, OFF, nI, i0, i1, OUT, OOFF) => void` for
- * one batch and outer rows i0..i1. Loop-invariant instructions are hoisted by their level.
+ * one batch and outer rows i0..i1. Loop-invariant instructions are hoisted by their level. A
+ * vector output of alike components (src/compile/vout.ts) is one loop over its components with
+ * the state in a Float64Array.
  */
 import type { Block, Instr } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
@@ -137,7 +139,7 @@ export function renderJs(p0: KernelProgram): string {
   const init = (k: number): string => (red.state[k]!.t === "i" ? String(red.state[k]!.init | 0) : lit(red.state[k]!.init));
   const S = tiled ? "s" : "t";
   // a vector output looped over its components (src/compile/vout.ts): the state is an array
-  const vo = sch.guard ? null : vectorOutput(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
+  const vo = vectorOutput(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
   if (vo) {
     L.push(`  const vT = new Float64Array(${vo.count});`);
     if (tiled) L.push(`  const vS = new Float64Array(${vo.count});`);
@@ -211,8 +213,10 @@ export function renderJs(p0: KernelProgram): string {
    */
   const loopedPass = (row: string): string[] => {
     const D = vo!.count;
-    const live = (set: ReadonlySet<number>) => (n: number): boolean => n < lb.first && set.has(n) && vo!.live[n] === 1;
-    const lb = { ...loopedBody(body, vo!), first: body.code.length };
+    const lb = loopedBody(body, vo!);
+    const first = body.code.length;
+    // the body's instructions still needed outside the loop, by level
+    const live = (set: ReadonlySet<number>) => (n: number): boolean => n < first && set.has(n) && vo!.live[n] === 1;
     const looped: Block = { code: lb.code, out: [] };
     const names = namer(looped, "body", (n) => (rowDependent.has(n) ? `b${n}_0` : `b${n}`), { load: slotLoad(row) });
     const out: string[] = [];
@@ -220,7 +224,7 @@ export function renderJs(p0: KernelProgram): string {
     out.push(`    vT.fill(${init(0)});`);
     const inner: string[] = [];
     emit(looped, names, fastExp, live(perPair), inner, "      ");
-    emit(looped, names, fastExp, (n) => n >= lb.first, inner, "      ");
+    emit(looped, names, fastExp, (n) => n >= first, inner, "      "); // the loop's head and the term
     const c = names.value(lb.loop);
     const fv = p.dtype === "float32" ? `fr(${names.value(lb.term)})` : names.value(lb.term);
     const X = tiled ? "vS" : "vT";

@@ -25,6 +25,8 @@
  *   dot tiles are filled, then each row runs the same j loop over the tile, its states restored
  *   from and saved to scratch memory around it (a block_sum partial per tile); the rows finish
  *   after the last tile.
+ * - A vector output of alike components under a plain sum (src/compile/vout.ts, ./vout.ts): one
+ *   loop over the components per step, the states in scratch memory instead of locals.
  * Comparison results and their logic (mul = and, max = or, 1 − x = not, select) stay lane masks;
  * single-use pure values are operand-stack expressions; constants live in locals.
  */

@@ -58,11 +58,6 @@ export class WasmVectorOutput {
     this.v = f.local(V128);
   }
 
-  /** Whether body instruction n is still emitted (it feeds more than the looped output). */
-  keeps(n: number): boolean {
-    return this.vo.live[n] === 1;
-  }
-
   /** The totals of every row at scratch + `at` (rows without blocks). */
   fixedRow(at: number): void {
     this.g.a.get(this.g.scratchP).i32(at).op(OP.i32Add).set(this.tRow);
@@ -84,11 +79,11 @@ export class WasmVectorOutput {
     a.closeLoop();
   }
 
+  /** addr = base + 16·c (and addr2 = base2 + 16·c), c an i32 local. */
   private at(c: number, base: number, base2: number | null): void {
     const { a } = this.g;
-    a.get(c).i32(4).op(OP.i32Shl).set(this.addr2);
-    if (base2 !== null) a.get(this.addr2).get(base2).op(OP.i32Add).set(this.addr2);
     a.get(c).i32(4).op(OP.i32Shl).get(base).op(OP.i32Add).set(this.addr);
+    if (base2 !== null) a.get(c).i32(4).op(OP.i32Shl).get(base2).op(OP.i32Add).set(this.addr2);
   }
 
   /** Every copy's states (totals, or the tile partials) set to the reduction's initial value. */
