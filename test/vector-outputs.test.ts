@@ -1,7 +1,7 @@
 /**
  * Vector outputs as loops (src/compile/vout.ts): a sum of a D-component formula whose components
- * are D alike expressions is rendered natively as one loop over the components with the state as
- * an array (native, js and wasm; webgpu still unrolls it).
+ * are D alike expressions is rendered as one loop over the components with the state as an array
+ * (native, js and wasm; webgpu still unrolls it).
  * - which programs are recognised (and which not: below the threshold, other reductions, Kahan);
  * - the native, js and wasm kernels at D = 1000 against the unrolled ones, and a native compile
  *   time (reported);
