@@ -1,4 +1,5 @@
-// Renders js and wasm sources for a corpus of programs; prints JSON {key: sha256} plus which are recognised.
+// Renders js and wasm sources for a corpus of programs (ROOT: the checkout; DS, REDS: dimensions and
+// reductions); prints one line per program: key, js source hash, wasm module hash + scratch + pad, looped or not.
 import { createHash } from "node:crypto";
 const ROOT = process.env.ROOT!;
 const { Vi, Vj, Pm } = await import(ROOT + "/src/index.js");
@@ -40,5 +41,6 @@ for (const D of (process.env.DS ?? "1,3,63,64,65,1000").split(",").map(Number))
             try { js = h(renderJs(p)); } catch (e) { js = "ERR " + (e as Error).message.slice(0, 80); }
             try { const r = renderWasm(p, false); wa = h(r.bytes) + " " + r.scratchBytes + " " + r.pad; } catch (e) { wa = "ERR " + (e as Error).message.slice(0, 80); }
             out[key + "|js"] = js; out[key + "|wasm"] = wa;
+            process.stdout.write(`${key}\t${js}\t${wa}\t${rec.at(-1) === key ? "looped" : "-"}\n`);
           }
-console.log(JSON.stringify({ out, rec }));
+
