@@ -1,11 +1,11 @@
 /**
  * Vector outputs as loops (src/compile/vout.ts): a sum of a D-component formula whose components
  * are D alike expressions is rendered as one loop over the components with the state as an array
- * (native and webgpu; js and wasm unroll it).
+ * (every backend: native, js, wasm, webgpu).
  * - which programs are recognised (and which not: below the threshold, other reductions, Kahan);
- * - the native and WGSL sources at D = 1000 against the unrolled ones, and a native compile time (reported);
- * - D = 1000 vector outputs on every backend against float64, sizes 0, 1 and crossing tiles (wasm,
- *   which unrolls them, declines those over its function size limit: a KeOpsError, accepted here);
+ * - the native, WGSL, js and wasm kernels at D = 1000 against the unrolled ones, and a native
+ *   compile time (reported);
+ * - D = 1000 vector outputs on every backend against float64, sizes 0, 1 and crossing tiles;
  * - just above the threshold, bit-identical to the unrolled kernel on the CPU backends.
  */
 import { test } from "node:test";
@@ -22,7 +22,10 @@ import type { SumScheme } from "../src/reductions/types.js";
 import { reductionByName } from "../src/reductions/index.js";
 import { renderNative } from "../src/backends/native/render.js";
 import { renderWgsl } from "../src/backends/webgpu/render.js";
+import { renderJs } from "../src/backends/js/render.js";
+import { renderWasm } from "../src/backends/wasm/render.js";
 import { nativeBackend } from "../src/backends/native/index.js";
+import { PARALLEL_PAIRS } from "../src/backends/wasm/index.js";
 import { reference } from "./reference.js";
 import { assertClose, callOn, testTargets, withSeed, type Data, type Target } from "./util.js";
 import { assertLoopedMatches, unrolled } from "./loops-util.js";
@@ -81,6 +84,18 @@ test("vector outputs: the WGSL passes at D = 1000 keep the state as an array and
       }
 });
 
+test("vector outputs: the js source and the wasm module at D = 1000 loop over the components (sizes reported)", (t) => {
+  const renderers = { js: (p: KernelProgram) => renderJs(p).length, wasm: (p: KernelProgram) => renderWasm(p, false).bytes.length };
+  for (const [name, f] of Object.entries(shapes(1000)))
+    for (const dtype of ["float32", "float64"] as const)
+      for (const [backend, size] of Object.entries(renderers)) {
+        const looped = size(programOf(f, "Sum", "block_sum", dtype));
+        const unrolled = size(programOf(f, "Sum", "block_sum", dtype, 1e9));
+        assert.ok(looped * 20 < unrolled, `${name} ${dtype} ${backend}: ${looped} bytes looped, ${unrolled} unrolled`);
+        t.diagnostic(`${name} ${dtype}: ${backend} ${looped} bytes looped, ${unrolled} unrolled`);
+      }
+});
+
 test("vector outputs: a D = 1000 Gaussian convolution compiles natively (time reported)", { skip: nativeBackend.unavailable() ?? false }, (t) =>
   withSeed((d: Data) => {
     const prev = process.env.KEOPS_TS_CACHE;
@@ -114,19 +129,13 @@ for (const t of await testTargets()) {
     withSeed(async (d) => {
       const D = 1000;
       for (const dtype of t.dtypes)
-        for (const [M, N] of [[1, 1], [7, 64], [70, 257], [0, 3], [3, 0], ...(t.async ? [[2, 700]] : [])] as const)
+        // N = 4100 crosses the js (4096) and wasm (1024) block_sum tiles and the blocked-distance column tiles
+        for (const [M, N] of [[1, 1], [7, 64], [70, 257], [0, 3], [3, 0], [3, 4100], ...(t.async ? [[2, 700]] : [])] as const)
           for (const [k, [name, f]] of Object.entries(shapes(D)).entries()) {
             const scheme = k % 2 ? "direct_sum" : "block_sum";
             const args = inputs(d, f, M, N, D, dtype);
             const ref = reference(f.sum({ axis: 1, call: false }) as never, ...args);
-            let got: Tensor;
-            try {
-              got = await run(t, f, scheme, args);
-            } catch (e) {
-              // wasm still unrolls vector outputs: at D = 1000 most exceed its function size limit
-              if (t.backend === "wasm" && /too large for one WebAssembly function/.test((e as Error).message)) continue;
-              throw e;
-            }
+            const got = await run(t, f, scheme, args);
             assert.deepEqual([...got.shape], ref.shape);
             assertClose(got.data, ref.values!, { rtol: dtype === "float32" ? 2e-4 : 1e-11, what: `${name} ${scheme} ${dtype} M=${M} N=${N}` });
           }
@@ -142,5 +151,20 @@ for (const t of await testTargets()) {
             const looped = await run(t, f, scheme, args);
             assertLoopedMatches(t, looped, await unrolled(() => run(t, f, scheme, args)), `${name} ${scheme} ${dtype}`);
           }
+      // on 3 worker threads (the run large enough for them: wasm's PARALLEL_PAIRS, js's work threshold), across tiles
+      const f = shapes(D)["b·x"]!;
+      const prev = process.env.KEOPS_TS_THREADS;
+      process.env.KEOPS_TS_THREADS = "3";
+      try {
+        for (const dtype of t.dtypes) {
+          const args = inputs(d, f, 520, 4100, D, dtype);
+          assert.ok(520 * 4100 >= PARALLEL_PAIRS);
+          const looped = await run(t, f, "block_sum", args);
+          assertLoopedMatches(t, looped, await unrolled(() => run(t, f, "block_sum", args)), `b·x on threads ${dtype}`);
+        }
+      } finally {
+        if (prev === undefined) delete process.env.KEOPS_TS_THREADS;
+        else process.env.KEOPS_TS_THREADS = prev;
+      }
     }));
 }

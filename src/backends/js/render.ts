@@ -1,12 +1,15 @@
 /**
  * Renders a kernel program as JavaScript source: `(IN, OFF, nI, i0, i1, OUT, OOFF) => void` for
- * one batch and outer rows i0..i1. Loop-invariant instructions are hoisted by their level.
+ * one batch and outer rows i0..i1. Loop-invariant instructions are hoisted by their level. A
+ * vector output of alike components (src/compile/vout.ts) is one loop over its components with
+ * the state in a Float64Array.
  */
 import type { Block, Instr } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
 import { withRefusals } from "../../compile/block-inputs.js";
-import { withLoops } from "../../compile/loops.js";
+import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
+import { loopedBody, vectorOutput } from "../../compile/vout.js";
 import { JS_PRELUDE } from "./fastmath.js";
 
 /**
@@ -135,9 +138,16 @@ export function renderJs(p0: KernelProgram): string {
   const nS = red.state.length;
   const init = (k: number): string => (red.state[k]!.t === "i" ? String(red.state[k]!.init | 0) : lit(red.state[k]!.init));
   const S = tiled ? "s" : "t";
+  // a vector output looped over its components (src/compile/vout.ts): the state is an array
+  const vo = vectorOutput(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
+  if (vo) {
+    L.push(`  const vT = new Float64Array(${vo.count});`);
+    if (tiled) L.push(`  const vS = new Float64Array(${vo.count});`);
+  }
 
   /** The statements of one pass over j for the rows `rowExprs` (one or two), at `indent`. */
   const pass = (rowExprs: readonly string[]): string[] => {
+    if (vo) return loopedPass(rowExprs[0]!);
     const out: string[] = [];
     const copies = rowExprs.map((row, c) => ({ row, c, names: bodyNames(row, c) }));
     for (const { names } of copies) emit(body, names, fastExp, (n) => perRow.has(n), out, "    ");
@@ -196,8 +206,49 @@ export function renderJs(p0: KernelProgram): string {
     return out;
   };
 
+  /**
+   * One row's pass of a looped vector output: per j, the body's code outside the loop then, per
+   * component c, `X[c] = X[c] + term(c)` into the tile partial vS (block_sum: merged per
+   * component into the total vT) or into vT; the row's outputs written by a loop.
+   */
+  const loopedPass = (row: string): string[] => {
+    const D = vo!.count;
+    const lb = loopedBody(body, vo!);
+    const first = body.code.length;
+    // the body's instructions still needed outside the loop, by level
+    const live = (set: ReadonlySet<number>) => (n: number): boolean => n < first && set.has(n) && vo!.live[n] === 1;
+    const looped: Block = { code: lb.code, out: [] };
+    const names = namer(looped, "body", (n) => (rowDependent.has(n) ? `b${n}_0` : `b${n}`), { load: slotLoad(row) });
+    const out: string[] = [];
+    emit(looped, names, fastExp, live(perRow), out, "    ");
+    out.push(`    vT.fill(${init(0)});`);
+    const inner: string[] = [];
+    emit(looped, names, fastExp, live(perPair), inner, "      ");
+    emit(looped, names, fastExp, (n) => n >= first, inner, "      "); // the loop's head and the term
+    const c = names.value(lb.loop);
+    const fv = p.dtype === "float32" ? `fr(${names.value(lb.term)})` : names.value(lb.term);
+    const X = tiled ? "vS" : "vT";
+    inner.push(`        ${X}[${c}] = ${acc(`(${X}[${c}] + ${fv})`)};`, "      }");
+    if (tiled) {
+      out.push(`    for (let jt = 0; jt < nI; jt += ${tile}) {`);
+      out.push(`      const je = Math.min(nI, jt + ${tile});`);
+      out.push(`      vS.fill(${init(0)});`);
+      out.push("      for (let j = jt; j < je; j++) {");
+      out.push(...inner.map((l) => "  " + l));
+      out.push("      }");
+      out.push(`      for (let c = 0; c < ${D}; c++) vT[c] = ${acc("(vT[c] + vS[c])")};`);
+      out.push("    }");
+    } else {
+      out.push("    for (let j = 0; j < nI; j++) {");
+      out.push(...inner);
+      out.push("    }");
+    }
+    out.push(`    for (let c = 0; c < ${D}; c++) r0[q0 + ${row} * ${D} + c] = vT[c];`);
+    return out;
+  };
+
   L.push("  let i = i0;");
-  if (tiled && body.code.length <= UNROLL_MAX_BODY) {
+  if (tiled && !vo && body.code.length <= UNROLL_MAX_BODY) {
     L.push("  for (; i + 1 < i1; i += 2) {");
     L.push("    const ii = i + 1;");
     L.push(...pass(["i", "ii"]));

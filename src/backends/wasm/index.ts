@@ -2,7 +2,8 @@
  * The WebAssembly SIMD backend: kernels rendered at run time to a wasm module (no dependency,
  * nothing to install), run on one shared linear memory, on worker threads when large.
  */
-import { withLoops } from "../../compile/loops.js";
+import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
+import { vectorOutput } from "../../compile/vout.js";
 import type { BlockingBackend, BlockingKernel, Kernel, KernelJob, KernelProgram } from "../../compile/program.js";
 import { KeOpsError } from "../../errors.js";
 import { LruCache } from "../../compile/lru.js";
@@ -150,7 +151,14 @@ export const wasmBackend: BlockingBackend = {
   },
   declines(p: KernelProgram): string | null {
     // one function holds the whole kernel: stay well inside V8's limits (50,000 locals, 7.6 MB body)
-    const { body, red } = withLoops(wasmBlocked(p)?.program ?? p); // as rendered: blocked distances, then D-term sums as loops
+    const blocked = wasmBlocked(p);
+    const { body, red } = withLoops(blocked?.program ?? p); // as rendered: blocked distances, then D-term sums as loops
+    // a vector output rendered as a loop (src/compile/vout.ts): the code outside it and one term
+    const vo = vectorOutput(body, red, blocked?.nOwn ?? p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
+    if (vo) {
+      const size = 5 * (vo.live.reduce((a, b) => a + b, 0) + 16);
+      return size > MAX_SIZE ? `the program is too large for one WebAssembly function (size ${size} > ${MAX_SIZE})` : null;
+    }
     const merges = replicatedState(p) ? 0 : 3; // selections never merge
     const size = 5 * body.code.length + 4 * red.update.code.length + merges * red.merge.code.length + red.finalize.code.length + 4 * red.state.length;
     return size > MAX_SIZE ? `the program is too large for one WebAssembly function (size ${size} > ${MAX_SIZE})` : null;

@@ -84,6 +84,13 @@ export class Lanes {
     this.f(x);
     return this.op(name);
   }
+  /** The byte shuffle moving lane (l + half) mod W to lane l (a merge of the lanes by halves). */
+  rotation(half: number): number[] {
+    const lanes: number[] = [];
+    const eb = 16 / this.W;
+    for (let l = 0; l < this.W; l++) for (let b = 0; b < eb; b++) lanes.push(((l + half) % this.W) * eb + b);
+    return lanes;
+  }
   /** Log2 of the bytes per element. */
   get shift(): number {
     return this.mode === "f32" ? 2 : 3;

@@ -25,17 +25,21 @@
  *   dot tiles are filled, then each row runs the same j loop over the tile, its states restored
  *   from and saved to scratch memory around it (a block_sum partial per tile); the rows finish
  *   after the last tile.
+ * - A vector output of alike components under a plain sum (src/compile/vout.ts, ./vout.ts): one
+ *   loop over the components per step, the states in scratch memory instead of locals.
  * Comparison results and their logic (mul = and, max = or, 1 − x = not, select) stay lane masks;
  * single-use pure values are operand-stack expressions; constants live in locals.
  */
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
-import { withLoops } from "../../compile/loops.js";
+import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
+import { vectorOutput } from "../../compile/vout.js";
 import { I32, V128 } from "./encoder.js";
 import { OP, SIMD } from "./asm.js";
 import type { Mode } from "./lanes.js";
 import { Gen, replicatedState, type Ctx, type Repr } from "./values.js";
 import { DOT_ROWS, dotTileBytes, emitDotTiles, wasmBlocked, type WasmBlocked } from "./dot.js";
+import { WasmVectorOutput } from "./vout.js";
 
 export { modeOf, replicatedState } from "./values.js";
 
@@ -70,13 +74,17 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
   const nS = red.state.length;
   const nSlots = p.slots.length;
   const rows = outputRowSizes(p);
+  // a vector output looped over its components (src/compile/vout.ts, ./vout.ts): the body's code
+  // that feeds only the looped outputs is not emitted, the states live in scratch memory
+  const vo = vectorOutput(body, red, blocked?.nOwn ?? nSlots, p.loopMin ?? LOOP_MIN_DIM);
+  const keep = (set: ReadonlySet<number>): ((n: number) => boolean) => (vo ? (n) => set.has(n) && vo.live[n] === 1 : (n) => set.has(n));
   // locals
   g.q = f.local(I32); g.qn = f.local(I32); g.qb = f.local(I32); g.jq = f.local(I32);
   g.i = f.local(I32); g.j = f.local(I32); g.jb = f.local(I32); g.je = f.local(I32); g.jt = f.local(I32); g.jfull = f.local(I32);
   g.mask = f.local(V128);
   // the inner coordinates read (by the body, or by the dot tiles from coordinate 0): a blocked
   // distance no longer reads the others
-  const read = new Set(body.code.filter((ins) => ins.op === "load").map((ins) => `${ins.k[0]},${ins.k[1]}`));
+  const read = new Set(body.code.filter((ins, n) => ins.op === "load" && (!vo || vo.live[n] === 1)).map((ins) => `${ins.k[0]},${ins.k[1]}`));
   for (const e of blocked?.extra ?? []) if (e.kind === "dot") read.add(`${e.inner},0`);
   p.slots.forEach((s, k) => {
     g.base.push(f.local(I32));
@@ -87,11 +95,12 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
     g.outBase.push(f.local(I32));
     g.outRow.push(f.local(I32));
   });
-  const vecState = (): number[] => Array.from({ length: nS }, () => f.local(V128));
+  const vecState = (): number[] => Array.from({ length: vo ? 0 : nS }, () => f.local(V128));
   const sch = scheduleOf(p);
   const { perCall, perRow, perPair } = sch.body;
   const { tile, merges } = sch.target({ lanes: W, unroll: U, elemBytes: L.bytes, accBytes: L.bytes, tile: WASM_TILE });
   const tiled = merges.includes("tile");
+  const vw = vo ? new WasmVectorOutput(g, body, vo, red.state[0]!.init, 0) : null;
   // The guard's parts that read only the state (e.g. "is the K-th slot empty") change only when
   // the state does: they are computed before each j loop and after each update, not per step.
   const up = red.update;
@@ -127,7 +136,7 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
   });
   const bodyVals = new Map<number, Repr>();
   const noState: Ctx = {};
-  g.emitBlock("b", body, 0, noState, bodyVals, (n) => perCall.has(n));
+  g.emitBlock("b", body, 0, noState, bodyVals, keep(perCall));
 
   /** Row i's input and output addresses. */
   const rowBases = (): void => {
@@ -187,9 +196,10 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
     const fvals = us.map((u) => {
       const ctxBase: Ctx = { jLocal: g.j, jOff: u * W, loadOff: u * W * L.bytes };
       const vals = new Map(bodyVals);
-      g.emitBlock("b", body, u, ctxBase, vals, (n) => perPair.has(n));
+      g.emitBlock("b", body, u, ctxBase, vals, keep(perPair));
       return { ctxBase, vals, fval: (k: number): Repr => vals.get(body.out[k]!)! };
     });
+    if (vw) return vw.step(us.map((u, n) => ({ u, ctx: fvals[n]!.ctxBase, vals: fvals[n]!.vals })), tiled, masked);
     if (!replicated) {
       us.forEach((u, n) => update(u, st[u]!, { ...fvals[n]!.ctxBase, fval: fvals[n]!.fval }, masked));
       return;
@@ -281,9 +291,11 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
   /** The row's j in [jt, je): a fresh partial folded into the totals (block_sum), or into the totals. */
   const jRange = (): void => {
     if (!tiled) return jLoop(T);
-    initState(S);
+    if (vw) vw.initStates("S");
+    else initState(S);
     jLoop(S);
-    for (let u = 0; u < U; u++) merge(T[u]!, (k) => ({ local: S[u]![k]!, mask: false }));
+    if (vw) vw.mergeTile();
+    else for (let u = 0; u < U; u++) merge(T[u]!, (k) => ({ local: S[u]![k]!, mask: false }));
   };
   /** Tiles of `size` inner indices (jt, je), each running `each`. */
   const tiles = (size: number, each: () => void): void => {
@@ -307,14 +319,12 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
   };
   /** Merges the row's partial states, finalizes, stores the outputs. */
   const rowFinish = (): void => {
+    if (vw) return vw.finish(g.outRow[0]!, merges.includes("unrolled"), merges.includes("lanes"));
     // unrolled copies, then lanes (by halves), into lane 0 of T[0]
     if (merges.includes("unrolled")) for (let u = 1; u < U; u++) merge(T[0]!, (k) => ({ local: T[u]![k]!, mask: false }));
     const oth = vecState();
     for (let half = W / 2; half >= 1 && merges.includes("lanes"); half /= 2) {
-      const lanes: number[] = [];
-      const eb = 16 / W;
-      for (let l = 0; l < W; l++) for (let b = 0; b < eb; b++) lanes.push(((l + half) % W) * eb + b);
-      for (let k = 0; k < nS; k++) a.get(T[0]![k]!).get(T[0]![k]!).shuffle(lanes).set(oth[k]!);
+      for (let k = 0; k < nS; k++) a.get(T[0]![k]!).get(T[0]![k]!).shuffle(L.rotation(half)).set(oth[k]!);
       merge(T[0]!, (k) => ({ local: oth[k]!, mask: false }));
     }
     // finalize and store lane 0
@@ -336,12 +346,18 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
     });
   };
 
-  let scratchBytes = Math.max(16, body.out.length * W * U * L.bytes);
+  // scratch: the candidates of a selection, or a looped vector output's tile partials (then totals)
+  let scratchBytes = vw ? vw.setBytes : Math.max(16, body.out.length * W * U * L.bytes);
   if (!blocked) {
+    if (vw) {
+      vw.fixedRow(scratchBytes);
+      scratchBytes += vw.setBytes;
+    }
     rowLoop(g.i0, g.i1, () => {
       rowBases();
-      g.emitBlock("b", body, 0, noState, bodyVals, (n) => perRow.has(n));
-      initState(T);
+      g.emitBlock("b", body, 0, noState, bodyVals, keep(perRow));
+      if (vw) vw.initStates("T");
+      else initState(T);
       if (tiled) tiles(tile, jRange);
       else {
         a.i32(0).set(g.jt);
@@ -358,13 +374,14 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
     const JT = blocked.JT;
     const ib = f.local(I32), ie = f.local(I32), gBase = f.local(I32), saved = f.local(I32);
     const sets = [...new Set(T)];
-    const rowStateBytes = sets.length * nS * 16;
+    const rowStateBytes = vw ? vw.setBytes : sets.length * nS * 16;
     const gAt = Math.ceil(scratchBytes / 16) * 16;
     const stAt = gAt + dotTileBytes(blocked, L.bytes);
     scratchBytes = stAt + DOT_ROWS * rowStateBytes;
     const states = (store: boolean): void => {
       // saved = scratch + stAt + (i − ib)·rowStateBytes
       a.get(g.i).get(ib).op(OP.i32Sub).i32(rowStateBytes).op(OP.i32Mul).get(g.scratchP).op(OP.i32Add).set(saved);
+      if (vw) return vw.rowAt(saved, stAt); // a looped vector output's totals stay there
       sets.forEach((st, n) => st.forEach((l, k) => {
         const off = stAt + (n * nS + k) * 16;
         if (store) a.get(saved).get(l).vmem(SIMD.store, 0, off);
@@ -378,6 +395,11 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
     // ie = min(i1, ib + DOT_ROWS)
     a.get(ib).i32(DOT_ROWS).op(OP.i32Add).tee(ie).get(g.i1).get(ie).get(g.i1).op(OP.i32LtS).op(OP.selectOp).set(ie);
     rowLoop(ib, ie, () => {
+      if (vw) {
+        states(true);
+        vw.initStates("T");
+        return;
+      }
       initState(T);
       states(true);
     });
@@ -392,7 +414,7 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
           a.get(g.i).get(ib).op(OP.i32Sub).i32(JT).op(OP.i32Mul).get(g.jt).op(OP.i32Sub).i32(L.shift).op(OP.i32Shl)
             .get(gBase).op(OP.i32Add).i32(t++ * DOT_ROWS * JT * L.bytes).op(OP.i32Add).set(g.compBase[blocked.nOwn + k]![0]!);
         });
-        g.emitBlock("b", body, 0, noState, bodyVals, (n) => perRow.has(n));
+        g.emitBlock("b", body, 0, noState, bodyVals, keep(perRow));
         states(false);
         jRange();
         states(true);
