@@ -6,8 +6,9 @@
  * - which programs are recognised (and which not: below the threshold, the min/max families, the
  *   K-min family, LogSumExp of a vector formula), and that `vectorOutput` still takes plain sums only;
  * - the native source at D = 1000 loops (sizes reported), above NATIVE_STATE_MAX it unrolls;
- * - D = 1000 on native against float64 (sizes 0, 1 and crossing tiles, lanes and threads), the
- *   other CPU backends (which unroll) at a modest D above the threshold;
+ * - the WGSL passes at D = 1000 keep the state's groups as arrays;
+ * - D = 1000 on native and webgpu against float64 (sizes 0, 1 and crossing tiles, lanes, threads
+ *   and split j), js and wasm (which unroll these) at a modest D above the threshold;
  * - just above the threshold, bit-identical to the unrolled kernel on the CPU backends.
  */
 import { test } from "node:test";
@@ -23,6 +24,7 @@ import { NATIVE_STATE_MAX, renderNative } from "../src/backends/native/render.js
 import { reference } from "./reference.js";
 import { assertClose, callOn, testTargets, withSeed, type Data, type Target } from "./util.js";
 import { assertLoopedMatches, unrolled } from "./loops-util.js";
+import { renderWgsl } from "../src/backends/webgpu/render.js";
 
 type Lazy = LazyTensor<boolean>;
 type DType = "float32" | "float64";
@@ -99,12 +101,24 @@ test("vector states: the native source at D = 1000 loops over the components (si
   assert.doesNotMatch(big, /totL0/);
 });
 
+test("vector states: the WGSL passes at D = 1000 keep the groups as arrays and loop over them (sizes reported)", (t) => {
+  const cfg = { wg: 64, tile: 64, staged: true, packed: false };
+  for (const [name, c] of Object.entries(CASES))
+    for (const kind of ["direct", "partial", "merge"] as const) {
+      const looped = renderWgsl(programOf(c, 1000, "float32"), cfg, kind);
+      const plain = renderWgsl(programOf(c, 1000, "float32", 1e9), cfg, kind);
+      assert.match(looped, /var sa0: array<f32, 1000>;/, `${name} ${kind}`);
+      assert.ok(looped.length * 10 < plain.length, `${name} ${kind}: ${looped.length} bytes looped, ${plain.length} unrolled`);
+      if (kind === "direct") t.diagnostic(`${name}: WGSL ${looped.length} bytes looped, ${plain.length} unrolled`);
+    }
+});
+
 function inputs(d: Data, M: number, N: number, D: number, dtype: DType): Tensor[] {
   return [d.randn([M, 8], dtype), d.randn([N, 8], dtype), d.uniform([N, D], 0.5, 1.5, dtype)];
 }
 
-/** The dimension a backend is tested at: 1000 where it loops (native), a modest one above the threshold elsewhere (they unroll). */
-const dimFor = (t: Target): number => (t.backend === "native" ? 1000 : LOOP_MIN_DIM + 6);
+/** The dimension a backend is tested at: 1000 where it loops (native, webgpu), a modest one above the threshold elsewhere (they unroll). */
+const dimFor = (t: Target): number => (t.backend === "native" || t.backend === "webgpu" ? 1000 : LOOP_MIN_DIM + 6);
 
 for (const t of await testTargets()) {
   const label = `[${t.backend}${t.async ? " async" : ""}]`;
