@@ -20,7 +20,7 @@ import { plan } from "../src/compile/plan.js";
 import type { KernelProgram } from "../src/compile/program.js";
 import type { SumScheme } from "../src/reductions/types.js";
 import { reductionByName } from "../src/reductions/index.js";
-import { renderNative } from "../src/backends/native/render.js";
+import { NATIVE_STATE_MAX, renderNative } from "../src/backends/native/render.js";
 import { renderWgsl } from "../src/backends/webgpu/render.js";
 import { renderJs } from "../src/backends/js/render.js";
 import { renderWasm } from "../src/backends/wasm/render.js";
@@ -60,7 +60,7 @@ test("vector outputs: recognised for sums (direct, block) from the threshold on;
   assert.ok(!recognised(programOf(Vi(0, D).concat(Vj(1, D).exp()))));
 });
 
-test("vector outputs: the native source at D = 1000 loops over the components (sizes reported)", (t) => {
+test("vector outputs: the native source at D = 1000 loops over the components (sizes reported); above NATIVE_STATE_MAX it unrolls", (t) => {
   for (const [name, f] of Object.entries(shapes(1000)))
     for (const dtype of ["float32", "float64"] as const) {
       const looped = renderNative(programOf(f, "Sum", "block_sum", dtype)).source;
@@ -69,6 +69,9 @@ test("vector outputs: the native source at D = 1000 loops over the components (s
       assert.ok(looped.length * 3 < unrolled.length, `${name} ${dtype}: ${looped.length} bytes looped, ${unrolled.length} unrolled`);
       t.diagnostic(`${name} ${dtype}: native source ${looped.length} bytes looped, ${unrolled.length} unrolled`);
     }
+  // above the native limit the state's arrays would outgrow a thread's stack: unrolled as before
+  const big = renderNative(programOf(shapes(NATIVE_STATE_MAX + 1)["b·x"]!, "Sum", "block_sum", "float32")).source;
+  assert.doesNotMatch(big, /totL\[IB\]/);
 });
 
 test("vector outputs: the WGSL passes at D = 1000 keep the state as an array and loop over it (sizes reported)", (t) => {

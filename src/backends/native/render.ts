@@ -142,7 +142,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
   const bw = new BlockWriter(body, "b", bodyMode, bodyInputs);
   // a vector output looped over its components (src/compile/vout.ts): the body's code that feeds
   // only the looped outputs is not emitted; the loop's term is written by `vl.w`
-  const vo = !scan && !sx ? vectorOutput(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
+  const vo = !scan && !sx ? nativeVectorOutput(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
   // other reductions of a vector state (SumSoftMaxWeight, weighted LogSumExp, Kahan): the general
   // form, each reduction block split into its shared part and a loop over the components
   const vs = !scan && !vo ? nativeVectorState(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
@@ -568,12 +568,19 @@ export function renderNative(p0: KernelProgram): NativeSource {
 }
 
 /**
- * Largest vector state looped natively: its per-component arrays (the shift-exp passes' D tile
- * buffers, D × lanes totals per group) live on the thread's stack, about 1 MiB at this size, as
- * much as the unrolled kernel's at the same D. Larger ones unroll as before (and are declined
- * beyond the instruction limit).
+ * Largest vector state looped natively (plain sums and the general form): its per-component
+ * arrays (the shift-exp passes' D tile buffers, D × lanes totals per group) live on the thread's
+ * stack, about 1 MiB at this size, as much as the unrolled kernel's at the same D. Larger ones
+ * unroll as before (and are declined beyond the instruction limit: a KeOpsError, or `auto`'s
+ * fallback, never a thread's stack overflowed).
  */
 export const NATIVE_STATE_MAX = 2048;
+
+/** The looped vector output (plain sums) the native renderer takes ({@link vectorOutput} up to {@link NATIVE_STATE_MAX} components). */
+export function nativeVectorOutput(body: Block, red: ReductionProgram, nSlots: number, minDim: number): VectorOutput | null {
+  const vo = vectorOutput(body, red, nSlots, minDim);
+  return vo && vo.count <= NATIVE_STATE_MAX ? vo : null;
+}
 
 /** The general looped vector state the native renderer takes ({@link vectorState} up to {@link NATIVE_STATE_MAX} components). */
 export function nativeVectorState(body: Block, red: ReductionProgram, nSlots: number, minDim: number): VectorState | null {
