@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import type { LazyTensor, Tensor } from "../src/index.js";
 import { assertClose, callOn, type Target } from "./util.js";
+import { reference } from "./reference.js";
 
 /** `run()` with vector loops off (KEOPS_TS_LOOP_MIN above any dimension): the unrolled kernel. */
 export async function unrolled(run: () => Promise<Tensor>): Promise<Tensor> {
@@ -25,9 +26,21 @@ export function assertLoopedMatches(t: Target, looped: Tensor, plain: Tensor, wh
   for (let q = 0; q < b.length; q++) assert.ok(Object.is(a[q], b[q]), `${what}: [${q}] looped ${a[q]} ≠ unrolled ${b[q]}`);
 }
 
+/** The reduction `red` (Sum, LogSumExp or Min) of a formula over j, as a KeOpsFunction (on `backend` when given). */
+function reductionOf(f: LazyTensor<boolean>, red: string, backend?: string): unknown {
+  const opts = { axis: 1 as const, call: false as const, ...(backend ? { backend: backend as never } : {}) };
+  return red === "Sum" ? f.sum(opts) : red === "LogSumExp" ? f.logsumexp(opts) : f.min(opts);
+}
+
 /** The reduction `red` (Sum, LogSumExp or Min) of a formula over j on a target's backend. */
 export async function runOn(t: Target, f: LazyTensor<boolean>, red: string, args: Tensor[]): Promise<Tensor> {
-  const opts = { axis: 1 as const, backend: t.backend as never, call: false as const };
-  const fn = red === "Sum" ? f.sum(opts) : red === "LogSumExp" ? f.logsumexp(opts) : f.min(opts);
-  return callOn<Tensor>(t, fn, ...args);
+  return callOn<Tensor>(t, reductionOf(f, red, t.backend), ...args);
+}
+
+/** {@link runOn} against the float64 dense reference: same shape, element-wise within `rtol`. */
+export async function assertMatchesReference(t: Target, f: LazyTensor<boolean>, red: string, args: Tensor[], rtol: number, what: string): Promise<void> {
+  const ref = reference(reductionOf(f, red) as never, ...args);
+  const got = await runOn(t, f, red, args);
+  assert.deepEqual([...got.shape], ref.shape, `${what}: shape`);
+  assertClose(got.data, ref.values!, { rtol, what });
 }

@@ -22,7 +22,7 @@
  * another loop, fewer than the threshold's number of folded values.
  */
 import { loopRegions, type Block, type Instr, type Opcode } from "../ir/ssa.js";
-import { emitTerm, liveFrom, matcher, sharedOf, templateLevel, type Tpl } from "./terms.js";
+import { emitTerm, liveFrom, matcher, opTemplate, sharedOf, templateLevel, type Tpl } from "./terms.js";
 
 /** The ops of the folds rolled here, with the operand positions the chain may run through. */
 const FOLD_OPS: ReadonlyMap<Opcode, readonly number[]> = new Map<Opcode, number[]>([
@@ -140,14 +140,7 @@ export function rollFolds(block: Block, minDim: number): Block {
   const stepTpl = (id: number, start: number, count: number): Tpl | null => {
     const { vals } = chains[id]!;
     if (start < 1 || start + count > vals.length) return null;
-    const steps = vals.slice(start, start + count), i0 = code[steps[0]!]!;
-    const args: Tpl[] = [];
-    for (let q = 0; q < i0.a.length; q++) {
-      const t = match(steps.map((v) => code[v]!.a[q]!));
-      if (!t) return null;
-      args.push(t);
-    }
-    return { kind: "op", op: i0.op, t: i0.t, k: i0.k, args };
+    return opTemplate(code, vals.slice(start, start + count), match);
   };
 
   /** The chains whose steps from `start` (of chain `id`) on roll into one loop of `count` iterations, or null. */

@@ -81,15 +81,24 @@ export function matcher(code: readonly Instr[], leaf?: Leaf): (vs: readonly numb
       return ins.op === i0.op && ins.t === i0.t && ins.a.length === i0.a.length && ins.k.length === i0.k.length && ins.k.every((x, q) => x === i0.k[q]);
     });
     if (!same) return null;
-    const args: Tpl[] = [];
-    for (let q = 0; q < i0.a.length; q++) {
-      const t = match(vs.map((v) => code[v]!.a[q]!));
-      if (!t) return null;
-      args.push(t);
-    }
-    return { kind: "op", op: i0.op, t: i0.t, k: i0.k, args };
+    return opTemplate(code, vs, match);
   };
   return match;
+}
+
+/**
+ * The `op` template of alike instructions `vs` (the first one's op, type and immediates), each
+ * operand position matched by `match`; null when one does not match.
+ */
+export function opTemplate(code: readonly Instr[], vs: readonly number[], match: (vs: readonly number[]) => Tpl | null): Tpl | null {
+  const i0 = code[vs[0]!]!;
+  const args: Tpl[] = [];
+  for (let q = 0; q < i0.a.length; q++) {
+    const t = match(vs.map((v) => code[v]!.a[q]!));
+    if (!t) return null;
+    args.push(t);
+  }
+  return { kind: "op", op: i0.op, t: i0.t, k: i0.k, args };
 }
 
 /** The shared values a template reads. */
