@@ -94,8 +94,14 @@ export interface VectorState extends VectorOutput {
   /** Outputs of update and merge: the shared state's (computed once), then one run per group. */
   readonly update: SplitBlock;
   readonly merge: SplitBlock;
-  /** The finalize: one run per output (every output has `count` components per row). */
+  /**
+   * The finalize: its runs in output order, each output's row being whole runs of `count`
+   * components (one run for most reductions; K for the K-min family, whose (K, D) rows hold slot k
+   * of component c at k·D + c).
+   */
   readonly finalize: SplitBlock;
+  /** Where each finalize run goes: output `output`, components `offset + c` of its row. */
+  readonly outRuns: readonly { readonly output: number; readonly offset: number }[];
 }
 
 /**
@@ -108,8 +114,9 @@ export interface VectorState extends VectorOutput {
  */
 export function vectorState(body: Block, red: ReductionProgram, nSlots: number, minDim = LOOP_MIN_DIM): VectorState | null {
   const size = (o: { readonly shape: readonly number[] }): number => o.shape.reduce((a, b) => a * b, 1);
-  const D = red.outputs.length ? size(red.outputs[0]!) : 0;
-  if (D < Math.max(2, minDim) || red.traits?.sortedK || red.update.guard !== undefined || red.outputs.some((o) => size(o) !== D)) return null;
+  // D: the first output's row, or the body's outputs when that row is several runs (K-min: K·D)
+  const D = red.outputs.length ? Math.min(size(red.outputs[0]!), body.out.length) : 0;
+  if (D < Math.max(2, minDim) || red.traits?.sortedK || red.update.guard !== undefined || red.outputs.some((o) => size(o) % D !== 0)) return null;
   const nS = red.state.length, G = Math.floor(nS / D), first = nS - G * D, fbase = body.out.length - D;
   if (G < 1 || fbase < 0 || fbase >= D) return null;
   for (let k = first; k < nS; k++) {
@@ -126,11 +133,12 @@ export function vectorState(body: Block, red: ReductionProgram, nSlots: number, 
   const runs = (n: number, from: number): number[] => Array.from({ length: n }, (_, r) => from + r * D);
   const update = splitBlock(red.update, first, runs(G, first), D, looped, leafOk);
   const merge = splitBlock(red.merge, first, runs(G, first), D, looped, leafOk);
-  const finalize = splitBlock(red.finalize, 0, runs(red.outputs.length, 0), D, looped, leafOk);
+  const outRuns = red.outputs.flatMap((o, output) => Array.from({ length: size(o) / D }, (_, r) => ({ output, offset: r * D })));
+  const finalize = splitBlock(red.finalize, 0, runs(outRuns.length, 0), D, looped, leafOk);
   if (!update || !merge || !finalize) return null;
   const shared = new Set<number>(body.out.slice(0, fbase));
   sharedOf(term, shared);
-  return { count: D, term, live: liveBody(body, shared), fbase, first, groups: G, update, merge, finalize };
+  return { count: D, term, live: liveBody(body, shared), fbase, first, groups: G, update, merge, finalize, outRuns };
 }
 
 /** A shift-exp group whose sums from `first` on are weighted by the body outputs from `fbase` on, in order. */

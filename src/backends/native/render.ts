@@ -310,7 +310,8 @@ export function renderNative(p0: KernelProgram): NativeSource {
     const z = splitWriter(red.finalize, v.finalize, "z", sclMode, { state: sAcc });
     z.outside("        ");
     z.loop("        ");
-    red.outputs.forEach((o, r) => L.push(`          Q${r}[(int64_t)i * ${D} + ${z.c}] = (${o.t === "i" ? "int32_t" : T})${z.term(r)};`));
+    v.outRuns.forEach(({ output: o, offset }, r) =>
+      L.push(`          Q${o}[(int64_t)i * ${rows[o]!} + ${offset ? `${offset} + ` : ""}${z.c}] = (${red.outputs[o]!.t === "i" ? "int32_t" : T})${z.term(r)};`));
     L.push("        }");
     L.push("      }");
   };

@@ -188,7 +188,10 @@ function vectorStates(p: KernelProgram, vs: VectorState): States {
       });
     },
     write: (n, row, out, ind) =>
-      void splitBlock(red.finalize, vs.finalize, D, "z", { state: names(n) }, out, ind, false, (o, v) => `out${o}[P.oh${o} + ${row} * ${D}u + c] = ${v};`),
+      void splitBlock(red.finalize, vs.finalize, D, "z", { state: names(n) }, out, ind, false, (r, v) => {
+        const { output: o, offset } = vs.outRuns[r]!;
+        return `out${o}[P.oh${o} + ${row} * ${outputRowSizes(p)[o]!}u + ${offset ? `${offset}u + ` : ""}c] = ${v};`;
+      }),
   };
 }
 
