@@ -32,6 +32,7 @@ import type { Block, Instr } from "../ir/ssa.js";
 import type { KernelProgram } from "./program.js";
 import { emitTerm, liveFrom, matcher, sharedOf, templateLevel, type Tpl } from "./terms.js";
 import { rollFolds } from "./folds.js";
+import { loopForm } from "./loop-form.js";
 
 export { emitTerm, matcher, sharedOf, type Tpl } from "./terms.js";
 export { loopRegions } from "../ir/ssa.js";
@@ -168,12 +169,18 @@ function emitLoop(r: Roll, map: Int32Array, push: (ins: Instr) => number, out: r
 
 const cache = new WeakMap<KernelProgram, KernelProgram>();
 
-/** The program with its body's D-term sums rolled into loops ({@link rollLoops}); itself when none. */
+/**
+ * The program with its body's D-term sums rolled into loops ({@link rollLoops}) and its reduction
+ * in the form a loop over a vector formula's components takes (src/compile/loop-form.ts); itself
+ * when neither changes.
+ */
 export function withLoops(p: KernelProgram): KernelProgram {
   let q = cache.get(p);
   if (!q) {
-    const body = rollLoops(p.body, p.loopMin ?? LOOP_MIN_DIM);
-    q = body === p.body ? p : { ...p, body };
+    const min = p.loopMin ?? LOOP_MIN_DIM;
+    const body = rollLoops(p.body, min);
+    const red = loopForm(p.red, p.body.out.length, min);
+    q = body === p.body && red === p.red ? p : { ...p, body, red };
     cache.set(p, q);
   }
   return q;

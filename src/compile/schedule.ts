@@ -32,7 +32,7 @@ export type FastPath =
   | { readonly kind: "shiftExp"; readonly groups: readonly ShiftExpGroup[] }
   /**
    * K-min family: per formula component c, K (value, index) slots sorted ascending, values at
-   * state `values + c·K + k`, indices at `indices + c·K + k`; a new pair walks down from the end
+   * state `values + k·D + c`, indices at `indices + k·D + c`; a new pair walks down from the end
    * while it beats the slot above (NaN first, ties to the older index).
    */
   | { readonly kind: "sortedK"; readonly K: number; readonly D: number; readonly values: number; readonly indices: number };

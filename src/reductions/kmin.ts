@@ -35,14 +35,16 @@ function kMin(name: ReductionName, method: string, want: "value" | "index" | "bo
     },
     valueShape: ({ fdim, K }) => (fdim === 1 ? [K as number] : [K as number, fdim]),
     build({ fdim: D, K }): ReductionProgram {
-      // state layout: for component c, slot k: value at (c*K + k), index at D*K + (c*K + k)
+      // state layout: slot k of component c: value at k·D + c, index at D·K + k·D + c (the
+      // outputs' (K, D) order; slot k of every component is a run of D, which a vector state loops over)
       const n = D * K;
+      const at = (c: number, k: number): number => k * D + c;
       const state = [
         ...Array.from({ length: n }, () => ({ t: "f" as const, init: Infinity })),
         ...Array.from({ length: n }, () => ({ t: "i" as const, init: -1 })),
       ];
       const read = (b: SsaBuilder, kind: "state" | "other", c: number): Slot[] =>
-        Array.from({ length: K }, (_, k) => [b.input(kind, c * K + k), b.input(kind, n + c * K + k, "i")]);
+        Array.from({ length: K }, (_, k) => [b.input(kind, at(c, k)), b.input(kind, n + at(c, k), "i")]);
       const up = new SsaBuilder();
       const mg = new SsaBuilder();
       const fin = new SsaBuilder();
@@ -61,14 +63,15 @@ function kMin(name: ReductionName, method: string, want: "value" | "index" | "bo
         for (const [ov, oi] of read(mg, "other", c)) acc = insert(mg, acc, ov, oi, false);
         mgLists.push(acc);
       }
-      const flat = (lists: Slot[][]): number[] => [...lists.flatMap((l) => l.map((s) => s[0])), ...lists.flatMap((l) => l.map((s) => s[1]))];
+      // the new state in the state's order: values then indices, slot-major
+      const flat = (lists: Slot[][]): number[] => [0, 1].flatMap((q) => Array.from({ length: n }, (_, s) => lists[s % D]![Math.floor(s / D)]![q]!));
       // outputs are laid out (K, D): slot k of component c at k*D + c
       const vals: number[] = [];
       const inds: number[] = [];
       for (let k = 0; k < K; k++)
         for (let c = 0; c < D; c++) {
-          vals.push(fin.input("state", c * K + k));
-          inds.push(fin.input("state", n + c * K + k, "i"));
+          vals.push(fin.input("state", at(c, k)));
+          inds.push(fin.input("state", n + at(c, k), "i"));
         }
       const shape = D === 1 ? [K] : [K, D];
       const outputs = [];
@@ -82,7 +85,7 @@ function kMin(name: ReductionName, method: string, want: "value" | "index" | "bo
         finalize: fin.block(want === "value" ? vals : want === "index" ? inds : [...vals, ...inds]),
         outputs,
         tiled: false,
-        traits: { sortedK: { K, values: 0, indices: n }, indexStates: Array.from({ length: n }, (_, k) => n + k) },
+        traits: { sortedK: { K, values: 0, indices: n }, indexStates: Array.from({ length: n }, (_, k) => n + k), guardShortcut: true },
       };
     },
   };

@@ -51,9 +51,14 @@ export function shiftExpProgram(
   outDim: number,
   tiled: boolean,
 ): ReductionProgram {
-  const per = 1 + width;
-  const state = [];
-  for (let k = 0; k < groups; k++) state.push({ t: "f" as const, init: -Infinity }, ...Array.from({ length: width }, () => ({ t: "f" as const, init: 0 })));
+  // state: the groups' maxima m, then each group's sums (one group: m, s…; a vector formula's
+  // per-component groups: m[D] then s[D], runs of D components that a vector state loops over)
+  const mAt = (grp: number): number => grp;
+  const sAt = (grp: number, k: number): number => groups + grp * width + k;
+  const state = [
+    ...Array.from({ length: groups }, () => ({ t: "f" as const, init: -Infinity })),
+    ...Array.from({ length: groups * width }, () => ({ t: "f" as const, init: 0 })),
+  ];
   const up = new SsaBuilder();
   const mg = new SsaBuilder();
   const fin = new SsaBuilder();
@@ -61,18 +66,23 @@ export function shiftExpProgram(
   const mgOut: number[] = [];
   const finOut: number[] = [];
   const read = (b: SsaBuilder, kind: "state" | "other", grp: number): [number, number[]] => [
-    b.input(kind, grp * per),
-    Array.from({ length: width }, (_, k) => b.input(kind, grp * per + 1 + k)),
+    b.input(kind, mAt(grp)),
+    Array.from({ length: width }, (_, k) => b.input(kind, sAt(grp, k))),
   ];
+  /** A group's new (m, s…) placed in state order. */
+  const place = (into: number[], grp: number, [m, ...s]: number[]): void => {
+    into[mAt(grp)] = m!;
+    s.forEach((v, k) => (into[sAt(grp, k)] = v));
+  };
   const declared: ShiftExpGroup[] = [];
   for (let grp = 0; grp < groups; grp++) {
     const [m, s] = read(up, "state", grp);
     const { f, g } = inputs(grp);
-    declared.push({ m: grp * per, s: Array.from({ length: width }, (_, k) => grp * per + 1 + k), f, g });
-    upOut.push(...foldShiftExp(up, m, s, up.input("fval", f), g.map((k) => (k === null ? up.c(1) : up.input("fval", k)))));
+    declared.push({ m: mAt(grp), s: Array.from({ length: width }, (_, k) => sAt(grp, k)), f, g });
+    place(upOut, grp, foldShiftExp(up, m, s, up.input("fval", f), g.map((k) => (k === null ? up.c(1) : up.input("fval", k)))));
     const [m1, s1] = read(mg, "state", grp);
     const [m2, s2] = read(mg, "other", grp);
-    mgOut.push(...mergeShiftExp(mg, m1, s1, m2, s2));
+    place(mgOut, grp, mergeShiftExp(mg, m1, s1, m2, s2));
     const [mf, sf] = read(fin, "state", grp);
     finOut.push(...finish(fin, mf, sf));
   }

@@ -54,7 +54,7 @@ function minMax(name: ReductionName, method: string, dir: Direction, want: Want,
         finalize: fin.block(finOut),
         outputs,
         tiled: false,
-        traits: { indexStates: Array.from({ length: D }, (_, c) => D + c) },
+        traits: { indexStates: Array.from({ length: D }, (_, c) => D + c), guardShortcut: true },
       };
     },
   };

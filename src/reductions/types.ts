@@ -40,12 +40,20 @@ export interface ReductionTraits {
   readonly shiftExp?: readonly ShiftExpGroup[];
   /**
    * The state is, per formula component c, a list of K (value, index) pairs sorted ascending (NaN
-   * first, ties to the lowest index, empty slots +∞ / −1 at the end): values at `values + c·K + k`,
-   * indices at `indices + c·K + k`.
+   * first, ties to the lowest index, empty slots +∞ / −1 at the end): slot k of component c has
+   * its value at `values + k·D + c` and its index at `indices + k·D + c` (D: the formula's
+   * dimension).
    */
   readonly sortedK?: { readonly K: number; readonly values: number; readonly indices: number };
   /** Int state components that hold an inner index (−1: none yet), e.g. to offset a partial range. */
   readonly indexStates?: readonly number[];
+  /**
+   * The update's guard only spares work: without it, the update and the merge (which then also
+   * combines partial states holding interleaved indices: lanes, unrolled copies) give the same
+   * results. A vector formula's program may then be rendered unguarded, its per-component update
+   * as a loop (src/compile/vout.ts `loopForm`).
+   */
+  readonly guardShortcut?: boolean;
 }
 
 /** The reduction part of a kernel program. */

@@ -510,7 +510,8 @@ export function renderNative(p0: KernelProgram): NativeSource {
       body.out.forEach((_, c) => {
         L.push(`${ind}{`);
         L.push(`${ind}  const ${A} f = (${A})fv${c}[l]; const int32_t jj = (int32_t)(j + l);`);
-        const v = (k: number): string => `s${values + c * K + k}`, ix = (k: number): string => `s${indices + c * K + k}`;
+        const D = body.out.length;
+        const v = (k: number): string => `s${values + k * D + c}`, ix = (k: number): string => `s${indices + k * D + c}`;
         let close = "";
         let d = ind + "  ";
         L.push(`${d}if ${beats(v(K - 1), ix(K - 1))} {`);

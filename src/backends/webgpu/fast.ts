@@ -58,8 +58,8 @@ function sortedK({ K, D, values, indices }: Extract<FastPath, { kind: "sortedK" 
   const none = intLit(-1);
   L.push(`${ind}let jk: i32 = ${nm.idx()};`);
   for (let c = 0; c < D; c++) {
-    const v = (k: number): string => nm.state(values + c * K + k);
-    const ix = (k: number): string => nm.state(indices + c * K + k);
+    const v = (k: number): string => nm.state(values + k * D + c);
+    const ix = (k: number): string => nm.state(indices + k * D + c);
     // (f, jk) beats slot k: the slot is empty, f is smaller, or f is NaN and the slot's value is not
     const beats = (k: number): string => `(${ix(k)} == ${none} || fk < ${v(k)} || (fnan && !k_isnan(${v(k)})))`;
     L.push(`${ind}{`);

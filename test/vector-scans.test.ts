@@ -1,0 +1,154 @@
+/**
+ * Reductions applied per component of a vector formula, looped over the components
+ * (src/compile/loop-form.ts, then `vectorState` of src/compile/vout.ts): Min, Max, ArgMin, ArgMax,
+ * MinArgMin, MaxArgMax, the K-min family (KMin, ArgKMin, KMinArgKMin) and LogSumExp of a vector
+ * formula.
+ * - from the loop threshold on, their program drops the guard (declared a shortcut) or the
+ *   per-component shift-exp fast path and is recognised as a vector state; below it, unchanged;
+ * - the native source and the WGSL passes at D = 1000 loop (sizes reported);
+ * - on every backend, against the float64 reference with ties (integer data) and NaN (the row's
+ *   first NaN wins), at sizes 0, 1 and across tiles, lanes, threads and split j;
+ * - just above the threshold, the same values and indices as the guarded (or fast-path) unrolled
+ *   kernel: bit-identical for the selections, within rounding for LogSumExp (its unrolled kernel
+ *   takes the one-exp fast path).
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Vi, Vj, type LazyTensor, type Tensor } from "../src/index.js";
+import { LOOP_MIN_DIM, withLoops } from "../src/compile/loops.js";
+import { vectorState } from "../src/compile/vout.js";
+import { plan } from "../src/compile/plan.js";
+import type { KernelProgram } from "../src/compile/program.js";
+import { reductionByName } from "../src/reductions/index.js";
+import { NATIVE_STATE_MAX, renderNative } from "../src/backends/native/render.js";
+import { renderWgsl } from "../src/backends/webgpu/render.js";
+import { reference, type RefResult } from "./reference.js";
+import { assertClose, assertExact, callOn, testTargets, withSeed, type Data, type Target } from "./util.js";
+import { unrolled } from "./loops-util.js";
+
+type Lazy = LazyTensor<boolean>;
+type DType = "float32" | "float64";
+const K = 3;
+
+/** |x_i − y_j| per component (integer data: many ties), or −(x_i − y_j)² for LogSumExp. */
+const absDiff = (D: number): Lazy => Vi(0, D).sub(Vj(1, D)).abs() as Lazy;
+const negSq = (D: number): Lazy => Vi(0, D).sub(Vj(1, D)).square().neg() as Lazy;
+
+interface Case {
+  readonly red: string;
+  readonly f: (D: number) => Lazy;
+  readonly fn: (D: number, backend: string) => unknown;
+}
+const opts = (backend: string) => ({ axis: 1 as const, backend: backend as never, call: false as const });
+const CASES: Record<string, Case> = {
+  Min: { red: "Min", f: absDiff, fn: (D, b) => absDiff(D).min(opts(b)) },
+  Max: { red: "Max", f: absDiff, fn: (D, b) => absDiff(D).max(opts(b)) },
+  ArgMin: { red: "ArgMin", f: absDiff, fn: (D, b) => absDiff(D).argmin(opts(b)) },
+  ArgMax: { red: "ArgMax", f: absDiff, fn: (D, b) => absDiff(D).argmax(opts(b)) },
+  MinArgMin: { red: "MinArgMin", f: absDiff, fn: (D, b) => absDiff(D).minArgmin(opts(b)) },
+  MaxArgMax: { red: "MaxArgMax", f: absDiff, fn: (D, b) => absDiff(D).maxArgmax(opts(b)) },
+  KMin: { red: "KMin", f: absDiff, fn: (D, b) => absDiff(D).Kmin({ ...opts(b), K }) },
+  ArgKMin: { red: "ArgKMin", f: absDiff, fn: (D, b) => absDiff(D).argKmin({ ...opts(b), K }) },
+  KMinArgKMin: { red: "KMinArgKMin", f: absDiff, fn: (D, b) => absDiff(D).KminArgKmin({ ...opts(b), K }) },
+  LogSumExp: { red: "LogSumExp", f: negSq, fn: (D, b) => negSq(D).logsumexp(opts(b)) },
+};
+
+const programOf = (c: Case, D: number, dtype: DType = "float32", loopMin?: number): KernelProgram => {
+  const p = plan({ formula: c.f(D).node, reduction: reductionByName(c.red)!, axis: 1, K, scheme: "block_sum", dtype, accDtype: dtype }).program;
+  return loopMin === undefined ? p : { ...p, key: `${p.key}|min${loopMin}`, loopMin };
+};
+
+test("vector scans: from the threshold on, the guard (or per-component fast path) is dropped and the program is a vector state; below it, unchanged", () => {
+  for (const [name, c] of Object.entries(CASES)) {
+    const at = withLoops(programOf(c, LOOP_MIN_DIM));
+    assert.equal(at.red.update.guard, undefined, `${name}: guard dropped`);
+    assert.equal(at.red.traits?.sortedK, undefined, `${name}: no sorted-K fast path`);
+    assert.equal(at.red.traits?.shiftExp, undefined, `${name}: no per-component shift-exp fast path`);
+    assert.ok(vectorState(at.body, at.red, at.slots.length, LOOP_MIN_DIM), `${name}: a vector state`);
+    const below = programOf(c, LOOP_MIN_DIM - 1);
+    assert.equal(withLoops(below).red, below.red, `${name} below the threshold: the reduction as built`);
+    if (c.red !== "LogSumExp") assert.notEqual(below.red.update.guard, undefined, `${name} below the threshold: guarded`);
+  }
+  // one shift-exp group (a scalar formula with a vector weight) keeps its fast path
+  const weighted = plan({ formula: (Vi(0, 8).dot(Vj(1, 8)) as Lazy).node, formula2: (Vj(2, 100) as Lazy).node, reduction: reductionByName("LogSumExp")!, axis: 1, K: 1, scheme: "block_sum", dtype: "float32", accDtype: "float32" }).program;
+  assert.equal(withLoops(weighted).red.traits?.shiftExp?.length, 1);
+});
+
+test("vector scans: the native source and the WGSL passes at D = 1000 loop over the components (sizes reported)", (t) => {
+  const cfg = { wg: 64, tile: 64, staged: true, packed: false };
+  for (const [name, c] of Object.entries(CASES)) {
+    for (const dtype of ["float32", "float64"] as const) {
+      const looped = renderNative(programOf(c, 1000, dtype)).source;
+      const plain = renderNative(programOf(c, 1000, dtype, 1e9)).source;
+      assert.match(looped, /totL0\[IB\]\[1000\];/, name);
+      assert.ok(looped.length * 10 < plain.length, `${name} ${dtype}: ${looped.length} bytes looped, ${plain.length} unrolled`);
+      if (dtype === "float32") t.diagnostic(`${name}: native source ${looped.length} bytes looped, ${plain.length} unrolled`);
+    }
+    for (const kind of ["direct", "partial", "merge"] as const) {
+      const looped = renderWgsl(programOf(c, 1000), cfg, kind);
+      assert.match(looped, /var sa0: array<f32, 1000>;/, `${name} ${kind}`);
+      assert.ok(looped.length < 60_000, `${name} ${kind}: ${looped.length} bytes`);
+    }
+  }
+  assert.ok(NATIVE_STATE_MAX >= 1000);
+});
+
+/** x (M × D) and y (N × D): integers 0 … 4 (ties), y with a few NaN components (a NaN wins its row's scan). */
+function inputs(d: Data, M: number, N: number, D: number, dtype: DType, red: string): Tensor[] {
+  if (red === "LogSumExp") return [d.randn([M, D], dtype), d.randn([N, D], dtype)];
+  const x = d.randint([M, D], 0, 4, dtype), y = d.randint([N, D], 0, 4, dtype);
+  const nan = Math.min(N * D, 5);
+  for (let q = 0; q < nan; q++) y.data[Math.floor(d.rng.uniform() * N * D)] = NaN;
+  return [x, y];
+}
+
+/** A call's result (a tensor, or [values, indices]) against the reference. */
+function check(got: Tensor | [Tensor, Tensor], ref: RefResult, red: string, rtol: number, what: string): void {
+  const [v, i] = Array.isArray(got) ? got : red.startsWith("Arg") ? [undefined, got] : [got, undefined];
+  if (v) {
+    assert.deepEqual([...v.shape], ref.shape, `${what}: shape`);
+    assertClose(v.data, ref.values!, { rtol, what: `${what} values` });
+  }
+  if (i) {
+    assert.deepEqual([...i.shape], ref.shape, `${what}: shape`);
+    assertExact(i.data, ref.indices!, `${what} indices`);
+  }
+}
+
+/** The dimension a backend runs at: 1000 where vector states loop (native, webgpu), else just above the threshold. */
+const dimFor = (t: Target): number => (t.backend === "native" || t.backend === "webgpu" ? 1000 : LOOP_MIN_DIM + 6);
+
+for (const t of await testTargets()) {
+  const label = `[${t.backend}${t.async ? " async" : ""}]`;
+  test(`${label} vector scans: D = ${dimFor(t)} (${Object.keys(CASES).length} reductions, ties and NaN) against float64, ${t.dtypes.join("/")}`, () =>
+    withSeed(async (d) => {
+      const D = dimFor(t);
+      for (const dtype of t.dtypes)
+        for (const [M, N] of [[1, 1], [1, 3], [7, 64], [70, 257], [0, 3], [3, 0], [2, 700]] as const)
+          for (const [name, c] of Object.entries(CASES)) {
+            if (N < K && c.red.includes("KMin")) continue; // K must not exceed the reduced length
+            const args = inputs(d, M, N, D, dtype, c.red);
+            const ref = reference(c.fn(D, "js") as never, ...args);
+            const got = await callOn<Tensor | [Tensor, Tensor]>(t, c.fn(D, t.backend), ...args);
+            check(got, ref, c.red, dtype === "float32" ? 2e-5 : 1e-12, `${name} ${dtype} M=${M} N=${N}`);
+          }
+    }));
+
+  test(`${label} vector scans: just above the threshold, the unrolled (guarded or fast-path) kernel's results`, () =>
+    withSeed(async (d) => {
+      const D = LOOP_MIN_DIM + 1;
+      for (const dtype of t.dtypes)
+        for (const [name, c] of Object.entries(CASES)) {
+          const args = inputs(d, 33, 300, D, dtype, c.red);
+          const run = (): Promise<Tensor> => callOn<Tensor>(t, c.fn(D, t.backend), ...args);
+          const [a, b] = [await run(), await unrolled(run)];
+          const flat = (r: Tensor | [Tensor, Tensor]): Tensor[] => (Array.isArray(r) ? r : [r]);
+          flat(a).forEach((x, k) => {
+            const y = flat(b)[k]!;
+            if (c.red === "LogSumExp") return assertClose(x.data, y.data, { rtol: dtype === "float32" ? 2e-6 : 1e-14, what: `${name} ${dtype}` });
+            assert.equal(x.data.length, y.data.length);
+            for (let q = 0; q < y.data.length; q++) assert.ok(Object.is(x.data[q], y.data[q]), `${name} ${dtype} [${q}]: looped ${x.data[q]} ≠ unrolled ${y.data[q]}`);
+          });
+        }
+    }));
+}
