@@ -8,6 +8,7 @@
  * - the native source and the WGSL passes at D = 1000 loop (sizes reported);
  * - on every backend, against the float64 reference with ties (integer data) and NaN (the row's
  *   first NaN wins), at sizes 0, 1 and across tiles, lanes, threads and split j;
+ * - native above NATIVE_STATE_MAX (the state's arrays on the heap) against float64;
  * - just above the threshold, the same values and indices as the guarded (or fast-path) unrolled
  *   kernel: bit-identical for the selections, within rounding for LogSumExp (its unrolled kernel
  *   takes the one-exp fast path).
@@ -23,7 +24,7 @@ import { reductionByName } from "../src/reductions/index.js";
 import { NATIVE_STATE_MAX, renderNative } from "../src/backends/native/render.js";
 import { renderWgsl } from "../src/backends/webgpu/render.js";
 import { reference, type RefResult } from "./reference.js";
-import { assertClose, assertExact, callOn, testTargets, withSeed, type Data, type Target } from "./util.js";
+import { assertClose, assertExact, callOn, testBackends, testTargets, withSeed, type Data, type Target } from "./util.js";
 import { unrolled } from "./loops-util.js";
 
 type Lazy = LazyTensor<boolean>;
@@ -152,3 +153,27 @@ for (const t of await testTargets()) {
         }
     }));
 }
+
+if (testBackends().includes("native"))
+  test(`[native] vector states above NATIVE_STATE_MAX (${NATIVE_STATE_MAX}): heap arrays, looped, against float64`, () =>
+    withSeed(async (d) => {
+      const D = NATIVE_STATE_MAX + 53;
+      const sel = (D: number): Lazy => Vj(1, D).mul(Vi(0, D)) as Lazy;
+      const score = (): Lazy => Vi(0, D).dot(Vj(1, D)).mul(0.01) as Lazy;
+      const fns: Record<string, (b: string) => unknown> = {
+        "Sum of b_j·x_i": (b) => sel(D).sum(opts(b)),
+        "SumSoftMaxWeight, D-dimensional values": (b) => score().sumsoftmaxweight(Vj(1, D) as Lazy, opts(b)),
+        "Kahan sum": (b) => sel(D).sum({ ...opts(b), sumScheme: "kahan_scheme" }),
+        MinArgMin: (b) => sel(D).minArgmin(opts(b)),
+        ArgKMin: (b) => sel(D).argKmin({ ...opts(b), K: 2 }),
+      };
+      for (const dtype of ["float32", "float64"] as const)
+        for (const [M, N] of [[1, 2], [37, 300]] as const) {
+          const args = [d.randint([M, D], -3, 3, dtype), d.randint([N, D], -3, 3, dtype)];
+          for (const [name, fn] of Object.entries(fns)) {
+            const ref = reference(fn("js") as never, ...args);
+            const got = await callOn<Tensor | [Tensor, Tensor]>({ backend: "native", async: false, dtypes: [dtype] }, fn("native"), ...args);
+            check(got, ref, name.startsWith("Arg") ? "ArgKMin" : name, dtype === "float32" ? 1e-5 : 1e-12, `${name} ${dtype} M=${M} N=${N}`);
+          }
+        }
+    }));

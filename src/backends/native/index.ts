@@ -8,9 +8,9 @@ import type { BlockingBackend, BlockingKernel, Kernel, KernelJob, KernelProgram 
 import { KeOpsError } from "../../errors.js";
 import { LruCache } from "../../compile/lru.js";
 import { threadCount } from "../workers.js";
-import { nativeVectorOutput, nativeVectorState, renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
+import { renderNative, SIG_SYMBOL, SIG_VALUE } from "./render.js";
 import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
-import { loopedBlock, type SplitBlock } from "../../compile/vout.js";
+import { loopedBlock, vectorOutput, vectorState, type SplitBlock } from "../../compile/vout.js";
 import type { Block } from "../../ir/ssa.js";
 import { buildLibrary, buildLibraryAsync, compiler, optFlag } from "./toolchain.js";
 
@@ -206,11 +206,11 @@ const kernels = new LruCache<string, NativeKernel>();
 function programSize(p0: KernelProgram): number {
   const p = withLoops(p0); // as rendered: D-term sums are loops (src/compile/loops.ts)
   // a vector output rendered as a loop (src/compile/vout.ts): the code outside it and one term
-  const vo = nativeVectorOutput(p.body, p.red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
+  const vo = vectorOutput(p.body, p.red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
   if (vo) return vo.live.reduce((a, b) => a + b, 0) + 16;
   // the general form (SumSoftMaxWeight, weighted LogSumExp, Kahan): the reduction blocks' code
   // outside the loop and the loop's instructions once
-  const vs = nativeVectorState(p.body, p.red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
+  const vs = vectorState(p.body, p.red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
   if (vs) {
     const count = (f: Uint8Array): number => f.reduce((a, b) => a + b, 0);
     const loop = (b: Block, sp: SplitBlock): number => count(sp.outside) + loopedBlock(b, sp, vs.count).code.length - b.code.length;

@@ -67,12 +67,29 @@ export function renderNative(p0: KernelProgram): NativeSource {
   const sch = scheduleOf(p);
   const scan = sch.strategy === "select";
   const sx = sch.fast?.kind === "shiftExp" ? sch.fast.groups : null;
+  // a vector output looped over its components (src/compile/vout.ts): the body's code that feeds
+  // only the looped outputs is not emitted; the loop's term is written by `vl.w`
+  const vo = !scan && !sx ? vectorOutput(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
+  // other reductions of a vector state (SumSoftMaxWeight, weighted LogSumExp, Kahan, the
+  // per-component scans): the general form, each reduction block split into its shared part and a
+  // loop over the components
+  const vs = !scan && !vo ? vectorState(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
+  const vb = vo ?? vs;
+  // the state's arrays: on the thread's stack up to NATIVE_STATE_MAX components, else on the heap
+  const heap = vb !== null && vb.count > NATIVE_STATE_MAX;
+  /** Declares array `name` of `type` (dimensions outermost first); on the heap, freed at the end of its scope. */
+  const arr = (type: string, name: string, dims: readonly (string | number)[], attrs = ""): string => {
+    if (!heap) return `${type} ${name}${dims.map((d) => `[${d}]`).join("")}${attrs};`;
+    const inner = dims.slice(1).map((d) => `[${d}]`).join("");
+    return `k_heap<${type}> ${name}_h((size_t)${dims.join(" * ")}); ${type} (*${name})${inner} = (${type} (*)${inner})${name}_h.p;`;
+  };
   const { tile: JT, rows: IB } = sch.target({
     lanes: V, elemBytes: sz(T), accBytes: sz(A),
     tile: { bytes: TILE_BYTES, min: 8 * V, max: 4096 },
     rows: { stateBytes: STATE_BYTES, max: 64, select: 64 },
   });
   const L: string[] = [CXX_PRELUDE];
+  if (heap) L.push(K_HEAP);
   L.push(`typedef ${T} VT __attribute__((vector_size(${V * sz(T)})));`);
   L.push(`typedef ${TI} VTI __attribute__((vector_size(${V * sz(TI)})));`);
   if (A === T) L.push("typedef VT VA;", "typedef VTI VAI;");
@@ -140,13 +157,6 @@ export function renderNative(p0: KernelProgram): NativeSource {
     idx: "jvT",
   };
   const bw = new BlockWriter(body, "b", bodyMode, bodyInputs);
-  // a vector output looped over its components (src/compile/vout.ts): the body's code that feeds
-  // only the looped outputs is not emitted; the loop's term is written by `vl.w`
-  const vo = !scan && !sx ? nativeVectorOutput(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
-  // other reductions of a vector state (SumSoftMaxWeight, weighted LogSumExp, Kahan): the general
-  // form, each reduction block split into its shared part and a loop over the components
-  const vs = !scan && !vo ? nativeVectorState(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM) : null;
-  const vb = vo ?? vs;
   const vl = vb ? vectorLoop(body, vb, bodyMode, bodyInputs) : null;
   const keep = (set: ReadonlySet<number>): ((n: number) => boolean) => (vb ? (n) => set.has(n) && vb.live[n] === 1 : (n) => set.has(n));
   const { perCall, perRow, perPair } = sch.body;
@@ -287,7 +297,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
   const totalsSplit = (): void => {
     const v = vs!, D = v.count;
     for (let k = 0; k < v.first; k++) L.push(`      ${vty(k)} tot${k}[IB];`);
-    for (let g = 0; g < v.groups; g++) L.push(`      ${vty(groupBase(g))} totL${g}[IB][${D}];`);
+    for (let g = 0; g < v.groups; g++) L.push(`      ${arr(vty(groupBase(g)), `totL${g}`, ["IB", D])}`);
     const shared = Array.from({ length: v.first }, (_, k) => `tot${k}[ii] = ${initF(k)};`);
     const groups = Array.from({ length: v.groups }, (_, g) => `totL${g}[ii][c] = ${initF(groupBase(g))};`);
     L.push(`      for (int ii = 0; ii < IB; ii++) { ${[...shared, `for (int c = 0; c < ${D}; c++) { ${groups.join(" ")} }`].join(" ")} }`);
@@ -301,7 +311,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
     for (let k = 0; k < v.first; k++) L.push(`        ${sty(k)} s${k} = (${sty(k)})tot${k}[i - i0][0];`);
     for (let g = 0; g < v.groups; g++) {
       const t = sty(groupBase(g));
-      L.push(`        ${t} sL${g}[${D}];`, `        for (int c = 0; c < ${D}; c++) sL${g}[c] = (${t})totL${g}[i - i0][c][0];`);
+      L.push(`        ${arr(t, `sL${g}`, [D])}`, `        for (int c = 0; c < ${D}; c++) sL${g}[c] = (${t})totL${g}[i - i0][c][0];`);
     }
     const sAcc = acc((k) => `s${k}`, (g, c) => `sL${g}[${c}]`);
     L.push("        _Pragma(\"GCC unroll 1\") for (int l = 1; l < V; l++) {");
@@ -322,7 +332,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
     const D = vs.count, grp = sx[0]!;
     totalsSplit();
     for (let k = 0; k < vs.fbase; k++) L.push(`      ${A} buf${k}[JT] __attribute__((aligned(64)));`);
-    L.push(`      ${A} bufL[${D}][JT] __attribute__((aligned(64)));`, `      ${A} wbuf[JT] __attribute__((aligned(64)));`);
+    L.push(`      ${arr(A, "bufL", [D, "JT"], " __attribute__((aligned(64)))")}`, `      ${A} wbuf[JT] __attribute__((aligned(64)));`);
     tileHead();
     L.push("        for (int i = i0; i < i1; i++) {");
     bw.emit(keep(perRow), L, "          ");
@@ -341,7 +351,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
     const sharedS = grp.s.map((k, q) => [k, grp.g[q]] as const).filter(([k]) => k < vs.first);
     for (const [k] of sharedS) L.push(`          VA v${k} = VA{};`);
     L.push(`          const VA v${grp.m} = mx0;`);
-    L.push(`          VA vL0[${D}];`, `          for (int c = 0; c < ${D}; c++) vL0[c] = VA{};`);
+    L.push(`          ${arr("VA", "vL0", [D])}`, `          for (int c = 0; c < ${D}; c++) vL0[c] = VA{};`);
     L.push("          for (int jj = 0; jj < j - jt; jj += V) {");
     L.push(`            const VA w0 = k_exp(k_load<VA>(buf${grp.f} + jj) - ms0);`);
     L.push("            __builtin_memcpy(wbuf + jj, &w0, sizeof(VA));");
@@ -402,12 +412,12 @@ export function renderNative(p0: KernelProgram): NativeSource {
   } else if (vo && vl) {
     // the lanes scheme with the state as an array over the looped components
     const D = vo.count;
-    L.push(`      VA totL[IB][${D}];`);
+    L.push(`      ${arr("VA", "totL", ["IB", D])}`);
     L.push(`      for (int ii = 0; ii < IB; ii++) for (int c = 0; c < ${D}; c++) totL[ii][c] = ${initF(0)};`);
     tileHead();
     L.push("        for (int i = i0; i < i1; i++) {");
     bw.emit(keep(perRow), L, "          ");
-    if (red.tiled) L.push(`          VA vL[${D}];`, `          for (int c = 0; c < ${D}; c++) vL[c] = ${initF(0)};`);
+    if (red.tiled) L.push(`          ${arr("VA", "vL", [D])}`, `          for (int c = 0; c < ${D}; c++) vL[c] = ${initF(0)};`);
     else L.push("          VA* vL = totL[i - i0];");
     const step = (tail: boolean, ind: string): void => {
       L.push(...jHead(ind));
@@ -433,7 +443,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
     for (let k = 0; k < vs.first; k++) L.push(`          ${vty(k)} v${k} = ${red.tiled ? initF(k) : `tot${k}[i - i0]`};`);
     for (let g = 0; g < vs.groups; g++) {
       const k0 = groupBase(g);
-      if (red.tiled) L.push(`          ${vty(k0)} vL${g}[${D}];`, `          for (int c = 0; c < ${D}; c++) vL${g}[c] = ${initF(k0)};`);
+      if (red.tiled) L.push(`          ${arr(vty(k0), `vL${g}`, [D])}`, `          for (int c = 0; c < ${D}; c++) vL${g}[c] = ${initF(k0)};`);
       else L.push(`          ${vty(k0)}* vL${g} = totL${g}[i - i0];`);
     }
     const fvL = toVA(vl.w.asF(vl.term));
@@ -570,25 +580,20 @@ export function renderNative(p0: KernelProgram): NativeSource {
 }
 
 /**
- * Largest vector state looped natively (plain sums and the general form): its per-component
- * arrays (the shift-exp passes' D tile buffers, D × lanes totals per group) live on the thread's
- * stack, about 1 MiB at this size, as much as the unrolled kernel's at the same D. Larger ones
- * unroll as before (and are declined beyond the instruction limit: a KeOpsError, or `auto`'s
- * fallback, never a thread's stack overflowed).
+ * Largest vector state whose per-component arrays (the shift-exp passes' D tile buffers, D × lanes
+ * totals per group) the native kernel keeps on the thread's stack: about 1 MiB at this size, as
+ * much as the unrolled kernel's at the same D. Larger ones are allocated on the heap (`k_heap`),
+ * so any D loops and no thread's stack can overflow.
  */
 export const NATIVE_STATE_MAX = 2048;
 
-/** The looped vector output (plain sums) the native renderer takes ({@link vectorOutput} up to {@link NATIVE_STATE_MAX} components). */
-export function nativeVectorOutput(body: Block, red: ReductionProgram, nSlots: number, minDim: number): VectorOutput | null {
-  const vo = vectorOutput(body, red, nSlots, minDim);
-  return vo && vo.count <= NATIVE_STATE_MAX ? vo : null;
-}
-
-/** The general looped vector state the native renderer takes ({@link vectorState} up to {@link NATIVE_STATE_MAX} components). */
-export function nativeVectorState(body: Block, red: ReductionProgram, nSlots: number, minDim: number): VectorState | null {
-  const vs = vectorState(body, red, nSlots, minDim);
-  return vs && vs.count <= NATIVE_STATE_MAX ? vs : null;
-}
+/** An array on the heap, 64-byte aligned (SIMD vectors), freed when it goes out of scope. */
+const K_HEAP = String.raw`template<class T> struct k_heap {
+  void* raw; T* p;
+  explicit k_heap(size_t n) : raw(__builtin_malloc(n * sizeof(T) + 64)) { if (!raw) __builtin_trap(); p = (T*)(((size_t)raw + 63) & ~(size_t)63); }
+  ~k_heap() { __builtin_free(raw); }
+  k_heap(const k_heap&) = delete; k_heap& operator=(const k_heap&) = delete;
+};`;
 
 /** The writer of a looped vector output's body (src/compile/vout.ts): its code, the loop, the term. */
 function vectorLoop(body: Block, vo: VectorOutput, mode: Mode, inputs: Inputs): { w: BlockWriter; first: number; loop: number; term: number } {
