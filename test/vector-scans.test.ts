@@ -94,6 +94,20 @@ test("vector scans: the native source and the WGSL passes at D = 1000 loop over 
   assert.ok(NATIVE_STATE_MAX >= 1000);
 });
 
+test("vector states on webgpu: SumSoftMaxWeight and LogSumExp with a D = 1000 weight take the one-exp fast path, its sums looped; LogSumExp of a vector formula the generic update", () => {
+  const cfg = { wg: 64, tile: 64, staged: true, packed: false };
+  const score = (Vi(0, 8).dot(Vj(1, 8)) as Lazy).node, values = (Vj(2, 1000) as Lazy).node;
+  for (const red of ["SumSoftMaxWeight", "LogSumExp"]) {
+    const p = plan({ formula: score, formula2: values, reduction: reductionByName(red)!, axis: 1, K: 1, scheme: "block_sum", dtype: "float32", accDtype: "float32" }).program;
+    const wgsl = renderWgsl(p, cfg, "partial");
+    assert.match(wgsl, /fast path: shiftExp/, red);
+    const at = wgsl.indexOf("fast path: shiftExp"), update = wgsl.slice(at, wgsl.indexOf("let m", at)); // up to the merge
+    assert.equal(update.match(/k_exp\(/g)?.length, 2, `${red}: one exp in each branch`);
+    assert.match(update, /([st])a0\[b\d+\] = \(\(\1a0\[b\d+\] \* c \+/, `${red}: the looped sums rescaled in the loop`);
+  }
+  assert.doesNotMatch(renderWgsl(programOf(CASES.LogSumExp!, 1000), cfg, "partial"), /fast path/);
+});
+
 /** x (M × D) and y (N × D): integers 0 … 4 (ties), y with a few NaN components (a NaN wins its row's scan). */
 function inputs(d: Data, M: number, N: number, D: number, dtype: DType, red: string): Tensor[] {
   if (red === "LogSumExp") return [d.randn([M, D], dtype), d.randn([N, D], dtype)];

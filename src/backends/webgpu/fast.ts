@@ -22,13 +22,38 @@ export interface FastNames {
   idx(): string;
 }
 
-/** The WGSL lines of the fast update of one pair, at `indent` (a marker comment first). */
-export function fastUpdate(fast: FastPath, nm: FastNames, indent: string): string[] {
-  return fast.kind === "shiftExp" ? shiftExp(fast.groups, nm, indent) : sortedK(fast, nm, indent);
+/**
+ * A looped vector state's sums (src/compile/vout.ts): the state components from `first` on are one
+ * array, component c of which is `sum`, weighted by the body's looped output `weight`; `open`
+ * writes the loop's head (its index names c) and the instructions computing `weight`.
+ */
+export interface LoopedSums {
+  readonly first: number;
+  open(out: string[], indent: string): void;
+  readonly sum: string;
+  readonly weight: string;
 }
 
-function shiftExp(groups: Extract<FastPath, { kind: "shiftExp" }>["groups"], nm: FastNames, ind: string): string[] {
+/**
+ * The WGSL lines of the fast update of one pair, at `indent` (a marker comment first). With
+ * `looped` (one shift-exp group whose sums from `looped.first` on are a looped vector state), those
+ * sums are updated in a loop, per component as the unrolled fast path does.
+ */
+export function fastUpdate(fast: FastPath, nm: FastNames, indent: string, looped?: LoopedSums): string[] {
+  return fast.kind === "shiftExp" ? shiftExp(fast.groups, nm, indent, looped) : sortedK(fast, nm, indent);
+}
+
+function shiftExp(groups: Extract<FastPath, { kind: "shiftExp" }>["groups"], nm: FastNames, ind: string, looped?: LoopedSums): string[] {
   const L = [`${ind}// fast path: shiftExp (one exp per pair)`];
+  /** The sums' update lines (`rule(state, weight)`), the looped ones in one loop. */
+  const sums = (grp: (typeof groups)[number], g: (n: number) => string, rule: (s: string, w: string) => string, at: string): void => {
+    grp.s.forEach((k, n) => {
+      if (!looped || k < looped.first) L.push(`${at}${nm.state(k)} = ${rule(nm.state(k), g(n))};`);
+    });
+    if (!looped) return;
+    looped.open(L, at);
+    L.push(`${at}  ${looped.sum} = ${rule(looped.sum, looped.weight)};`, `${at}}`);
+  };
   const ninf = floatLit(-Infinity);
   groups.forEach((grp, q) => {
     const m = nm.state(grp.m);
@@ -42,11 +67,11 @@ function shiftExp(groups: Extract<FastPath, { kind: "shiftExp" }>["groups"], nm:
     L.push(`${ind}  if (${f} > ${m}) {`);
     // the old sums rescaled to the new max (none yet: m = −∞ holds s = 0)
     L.push(`${ind}    let c: f32 = select(k_exp(${m} - ${f}), 0.0f, ${m} == ${ninf});`);
-    grp.s.forEach((k, n) => L.push(`${ind}    ${nm.state(k)} = ((${nm.state(k)} * c + ${g(n)}) * P.one);`));
+    sums(grp, g, (s, w) => `((${s} * c + ${w}) * P.one)`, `${ind}    `);
     L.push(`${ind}    ${m} = ${f};`);
     L.push(`${ind}  } else {`);
     L.push(`${ind}    let e: f32 = select(select(k_exp(${f} - ${m}), 1.0f, ${f} == ${m}), 0.0f, ${f} == ${ninf});`);
-    grp.s.forEach((k, n) => L.push(`${ind}    ${nm.state(k)} = ((${nm.state(k)} + ${g(n)} * e) * P.one);`));
+    sums(grp, g, (s, w) => `((${s} + ${w} * e) * P.one)`, `${ind}    `);
     L.push(`${ind}  }`);
     L.push(`${ind}}`);
   });

@@ -317,7 +317,17 @@ function reducePass(p: KernelProgram, cfg: WgslConfig, kind: PassKind): string {
   L.push("      for (var jj = 0u; jj < tn; jj = jj + 1u) {");
   emit(body, bn, (n) => sc.body.perPair.has(n) && live(n), L, "        ", false);
   const up = namer(red.update, "u", { state: (k) => `${S}${k}`, fval: (k) => bn.value(body.out[k]!), idx: () => "i32(P.jBase + jt + jj)" });
-  if (vs && looped) {
+  if (vs && looped && sc.fast?.kind === "shiftExp") {
+    // the one-exp fast path (SumSoftMaxWeight, LogSumExp with a vector weight: one group, its
+    // looped sums weighted by the body's looped outputs), the looped sums updated in a loop
+    const c = bn.value(looped.loop);
+    L.push(...fastUpdate(sc.fast, up, "        ", {
+      first: vs.first,
+      open: (out, ind) => emit({ code: [...looped.code], out: [] }, bn, (n) => n >= body.code.length, out, ind, false),
+      sum: `${S}a0[${c}]`,
+      weight: bn.value(looped.term),
+    }));
+  } else if (vs && looped) {
     // the update's shared part, then one loop over c: the body's term (fval c), the groups' update
     // (the body's loop, opened by its term's instructions, is the update's: its index names c)
     const c = bn.value(looped.loop);
