@@ -118,7 +118,7 @@ function inputs(d: Data, M: number, N: number, D: number, dtype: DType): Tensor[
 }
 
 /** The dimension a backend is tested at: 1000 where it loops (native, webgpu), a modest one above the threshold elsewhere (they unroll). */
-const dimFor = (t: Target): number => (t.backend === "native" || t.backend === "webgpu" ? 1000 : LOOP_MIN_DIM + 6);
+const dimFor = (t: Target): number => (t.backend !== "wasm" ? 1000 : LOOP_MIN_DIM + 6);
 
 for (const t of await testTargets()) {
   const label = `[${t.backend}${t.async ? " async" : ""}]`;
