@@ -67,9 +67,10 @@ function booleans(b: Block): boolean[] {
 
 /** Inputs of a block instance. */
 export interface Ctx {
-  state?: (k: number) => Repr;
-  other?: (k: number) => Repr;
-  fval?: (k: number) => Repr;
+  /** Input k; `c` (an i32 local): in a loop over a vector state, component k + c (src/compile/vout.ts). */
+  state?: (k: number, c?: number) => Repr;
+  other?: (k: number, c?: number) => Repr;
+  fval?: (k: number, c?: number) => Repr;
   /** Local holding j (i32) and the lane offset of this vector. */
   jLocal?: number;
   jOff?: number;
@@ -180,9 +181,9 @@ export class Gen {
         vals.set(n, { c: ins.k[0]! });
         return;
       }
-      if (ins.op === "state") return void vals.set(n, ctx.state!(ins.k[0]!));
-      if (ins.op === "other") return void vals.set(n, ctx.other!(ins.k[0]!));
-      if (ins.op === "fval") return void vals.set(n, ctx.fval!(ins.k[0]!));
+      if (ins.op === "state") return void vals.set(n, ctx.state!(ins.k[0]!, this.component(ins, vals)));
+      if (ins.op === "other") return void vals.set(n, ctx.other!(ins.k[0]!, this.component(ins, vals)));
+      if (ins.op === "fval") return void vals.set(n, ctx.fval!(ins.k[0]!, this.component(ins, vals)));
       if (ins.op === "acc" || ins.op === "loop" || ins.op === "next" || ins.op === "end") return this.loopOp(tag, n, u, ins, vals);
       const args = ins.a.map((v) => vals.get(v)!);
       const types = ins.a.map((v) => block.code[v]!.t);
@@ -194,6 +195,13 @@ export class Gen {
       this.instr(ins, args, isB[n]!, types, out, ctx);
       vals.set(n, { local: out, mask: isB[n]! });
     });
+  }
+
+  /** A looped input's loop index (an i32 local; unit stride only), or undefined for a plain input. */
+  private component(ins: Instr, vals: Map<number, Repr>): number | undefined {
+    if (!ins.a.length) return undefined;
+    if (ins.k[1] !== 1) throw new Error(`wasm renderer: a looped ${ins.op} of stride ${ins.k[1]}`);
+    return (vals.get(ins.a[0]!) as { local: number }).local;
   }
 
   /**
