@@ -181,3 +181,51 @@ for (const t of await testTargets()) {
         }
     }));
 }
+
+/**
+ * Int groups: the Min/ArgMin family's program (state: D values, then D int indices initialised
+ * to −1, the update reading j) with its guard removed is a vector state; js and wasm run it
+ * looped, bit-identical to the unrolled kernel and to a direct float64 min/argmin.
+ */
+test("vector states with an int group (guard-stripped ArgMin / MinArgMin / MaxArgMax): js and wasm looped, bit-identical to unrolled and to a direct min/argmin", () =>
+  withSeed(async (d) => {
+    const D = LOOP_MIN_DIM + 6;
+    const f = (): Lazy => Vj(0, D).mul(Vi(1, D)) as Lazy;
+    for (const red of ["ArgMin", "MinArgMin", "MaxArgMax"])
+      for (const dtype of ["float32", "float64"] as const) {
+        const p0 = programOf({ red, scheme: "block_sum", f }, D, dtype);
+        const { guard, ...update } = p0.red.update;
+        assert.notEqual(guard, undefined, `${red}: guarded`);
+        const p: KernelProgram = { ...p0, key: `${p0.key}|noguard`, red: { ...p0.red, update } };
+        const plain: KernelProgram = { ...p, key: `${p.key}|min1e9`, loopMin: 1e9 };
+        assert.ok(recognised(p).general, `${red}: a vector state without its guard`);
+        // both render it looped: far smaller than unrolled
+        assert.ok(renderJs(p).length * 5 < renderJs(plain).length, `${red} ${dtype}: js looped`);
+        assert.ok(renderWasm(p, false).bytes.length * 5 < renderWasm(plain, false).bytes.length, `${red} ${dtype}: wasm looped`);
+        for (const [M, N] of [[9, 37], [3, 0], [1, 1]] as const) {
+          const data = p.slots.map((s) => d.randn([s.role === "outer" ? M : s.role === "inner" ? N : 1, s.dim], dtype).data);
+          const run = (backend: typeof jsBackend, q: KernelProgram): (Float32Array | Float64Array | Int32Array)[] => {
+            const outputs = q.red.outputs.map((o) => (o.t === "i" ? new Int32Array(M * D) : dtype === "float32" ? new Float32Array(M * D) : new Float64Array(M * D)));
+            backend.compile(q).run({ inputs: data, outputs, nOuter: M, nInner: N, nBatch: 1, inOffsets: new Int32Array(data.length), outOffsets: new Int32Array(outputs.length) });
+            return outputs;
+          };
+          // the direct min (max) and first index of b_j[c]·a_i[c] over j (the formula's product is exact in float64, rounded once in float32)
+          const [a, b] = p.slots[0]!.role === "inner" ? [data[1]!, data[0]!] : [data[0]!, data[1]!];
+          const max = red === "MaxArgMax";
+          const want = { v: new Float64Array(M * D).fill(max ? -Infinity : Infinity), i: new Int32Array(M * D).fill(-1) };
+          for (let i = 0; i < M; i++)
+            for (let c = 0; c < D; c++)
+              for (let j = 0; j < N; j++) {
+                const x = dtype === "float32" ? Math.fround(b[j * D + c]! * a[i * D + c]!) : b[j * D + c]! * a[i * D + c]!;
+                if (max ? x > want.v[i * D + c]! : x < want.v[i * D + c]!) [want.v[i * D + c], want.i[i * D + c]] = [x, j];
+              }
+          for (const backend of [jsBackend, wasmBackend]) {
+            const what = `${red} ${dtype} ${backend.name} M=${M} N=${N}`;
+            const looped = run(backend, p), unrolledOut = run(backend, plain);
+            looped.forEach((o, k) => assert.ok(o.every((x, q) => Object.is(x, unrolledOut[k]![q])), `${what}: output ${k} looped ≠ unrolled`));
+            assert.deepEqual([...looped.at(-1)!], [...want.i], `${what}: indices`);
+            if (looped.length > 1) assert.deepEqual([...looped[0]!], [...want.v], `${what}: values`);
+          }
+        }
+      }
+  }));
