@@ -2,7 +2,8 @@
  * Renders a kernel program as JavaScript source: `(IN, OFF, nI, i0, i1, OUT, OOFF) => void` for
  * one batch and outer rows i0..i1. Loop-invariant instructions are hoisted by their level. A
  * vector output of alike components (src/compile/vout.ts) is one loop over its components with
- * the state in a Float64Array.
+ * the state in a Float64Array; so is a general vector state (shared scalars plus groups of
+ * components, ./vstate.ts).
  */
 import type { Block } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
@@ -61,18 +62,20 @@ export function renderJs(p0: KernelProgram): string {
     L.push(`  const vT = new Float64Array(${vo.count});`);
     if (tiled) L.push(`  const vS = new Float64Array(${vo.count});`);
   }
-  // the general form (src/compile/vout.ts, ./vstate.ts): shared scalars and groups of D components
+  // the general form (src/compile/vout.ts, ./vstate.ts): shared scalars and groups of D
+  // components, one row per pass; a state it cannot write falls back to the unrolled kernel
   const vs = vo ? null : vectorState(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
   const vsEnv: JsStateEnv | null = vs && {
     p, vs, tile: tiled ? tile : null, fastExp, r32, perRow, perPair, init, rows,
     bodyNames: (block, row) => namer(block, "body", (n) => (rowDependent.has(n) ? `b${n}_0` : `b${n}`), { load: slotLoad(row) }),
   };
-  if (vsEnv) L.push(...stateArrays(vsEnv));
+  const vsPass = vsEnv && orNull(() => vectorStatePass(vsEnv, "i"));
+  if (vsEnv && vsPass) L.push(...stateArrays(vsEnv));
 
   /** The statements of one pass over j for the rows `rowExprs` (one or two), at `indent`. */
   const pass = (rowExprs: readonly string[]): string[] => {
     if (vo) return loopedPass(rowExprs[0]!);
-    if (vsEnv) return vectorStatePass(vsEnv, rowExprs[0]!);
+    if (vsPass) return vsPass;
     const out: string[] = [];
     const copies = rowExprs.map((row, c) => ({ row, c, names: bodyNames(row, c) }));
     for (const { names } of copies) emit(body, names, fastExp, (n) => perRow.has(n), out, "    ");
@@ -173,7 +176,7 @@ export function renderJs(p0: KernelProgram): string {
   };
 
   L.push("  let i = i0;");
-  if (tiled && !vo && !vs && body.code.length <= UNROLL_MAX_BODY) {
+  if (tiled && !vo && !vsPass && body.code.length <= UNROLL_MAX_BODY) {
     L.push("  for (; i + 1 < i1; i += 2) {");
     L.push("    const ii = i + 1;");
     L.push(...pass(["i", "ii"]));
@@ -184,4 +187,13 @@ export function renderJs(p0: KernelProgram): string {
   L.push("  }");
   L.push("};");
   return JS_PRELUDE + "\n" + L.join("\n");
+}
+
+/** `f()`, or null where it throws (a form a specialised writer cannot render: the generic one takes it). */
+function orNull<T>(f: () => T): T | null {
+  try {
+    return f();
+  } catch {
+    return null;
+  }
 }

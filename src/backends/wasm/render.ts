@@ -66,6 +66,16 @@ export interface RenderedKernel {
 
 /** Renders the module of a program. `shared`: import a shared memory (threads). */
 export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
+  try {
+    return renderModule(p0, shared, true);
+  } catch {
+    // a vector state this renderer cannot write: the unrolled kernel (other errors recur there)
+    return renderModule(p0, shared, false);
+  }
+}
+
+/** {@link renderWasm}; `general`: a general vector state (./vstate.ts) is looped. */
+function renderModule(p0: KernelProgram, shared: boolean, general: boolean): RenderedKernel {
   // blocked distances: D-term sums read norms and dot tiles (src/compile/blocked.ts, ./dot.ts),
   // then the remaining D-term sums as loops over the vector dimension (src/compile/loops.ts)
   const blocked = wasmBlocked(p0);
@@ -80,7 +90,7 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
   // a vector output looped over its components (src/compile/vout.ts, ./vout.ts): the body's code
   // that feeds only the looped outputs is not emitted, the states live in scratch memory
   const vo = vectorOutput(body, red, blocked?.nOwn ?? nSlots, p.loopMin ?? LOOP_MIN_DIM);
-  const vs = vo ? null : wasmVectorState(p, blocked?.nOwn ?? nSlots);
+  const vs = vo || !general ? null : wasmVectorState(p, blocked?.nOwn ?? nSlots);
   const vl = vo ?? vs;
   const keep = (set: ReadonlySet<number>): ((n: number) => boolean) => (vl ? (n) => set.has(n) && vl.live[n] === 1 : (n) => set.has(n));
   // locals
@@ -348,12 +358,7 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
       for (let r = 0; r < size; r++, pos++) {
         a.get(g.outRow[o]!);
         g.push(finVals.get(red.finalize.out[pos]!)!, isInt ? "i" : "f");
-        if (isInt) {
-          if (L.mode === "f32") a.lane(SIMD.i32x4ExtractLane, 0);
-          else a.lane(SIMD.i64x2ExtractLane, 0).op(OP.i32WrapI64);
-          a.mem(OP.i32Store, 2, r * 4);
-        } else if (L.mode === "f32") a.lane(SIMD.f32x4ExtractLane, 0).mem(OP.f32Store, 2, r * 4);
-        else a.lane(SIMD.f64x2ExtractLane, 0).mem(OP.f64Store, 3, r * 8);
+        g.storeLane0(isInt, r);
       }
     });
   };

@@ -163,6 +163,17 @@ export class Gen {
     }
   }
 
+  /** Stores lane 0 of the vector on the stack (an int or a float) as element `elem` of the row whose address is below it. */
+  storeLane0(isInt: boolean, elem: number): void {
+    const { a, L } = this;
+    if (isInt) {
+      if (L.mode === "f32") a.lane(SIMD.i32x4ExtractLane, 0);
+      else a.lane(SIMD.i64x2ExtractLane, 0).op(OP.i32WrapI64);
+      a.mem(OP.i32Store, 2, elem * 4);
+    } else if (L.mode === "f32") a.lane(SIMD.f32x4ExtractLane, 0).mem(OP.f32Store, 2, elem * 4);
+    else a.lane(SIMD.f64x2ExtractLane, 0).mem(OP.f64Store, 3, elem * 8);
+  }
+
   /**
    * Emits the instructions of `block` picked by `pick` for copy `u`; `vals` maps values already
    * known (from other emissions of hoisted levels) and receives the new ones.

@@ -86,7 +86,7 @@ export class WasmVectorState {
     this.setBytes = g.U * vs.groups * D * 16;
     const f = g.f;
     this.tRow = f.local(I32);
-    this.tmp = Array.from({ length: g.U }, () => Array.from({ length: Math.max(vs.groups, vs.outRuns.length) }, () => f.local(V128)));
+    this.tmp = Array.from({ length: g.U }, () => Array.from({ length: vs.groups }, () => f.local(V128)));
     this.O = Array.from({ length: vs.first }, () => f.local(V128));
     this.oth = Array.from({ length: vs.first }, () => f.local(V128));
   }
@@ -276,22 +276,11 @@ export class WasmVectorState {
     const vals = new Map<number, Repr>();
     this.g.emitBlock("z", code, 0, { state: this.input(T, 0, "s") }, vals, (n) => n < src.code.length ? this.fin.sp.outside[n] === 1 : true);
     const c = (vals.get(lb.loop) as { local: number }).local;
-    const runs = this.vs.outRuns;
-    runs.forEach(({ output: o }, r) => {
-      this.g.push(vals.get(lb.terms[r]!)!, p.red.outputs[o]!.t);
-      a.set(this.tmp[0]![r]!);
-    });
-    runs.forEach(({ output: o, offset }, r) => {
+    this.vs.outRuns.forEach(({ output: o, offset }, r) => {
       const isInt = p.red.outputs[o]!.t === "i";
-      const shift = isInt ? 2 : L.shift;
-      a.get(c).i32(shift).op(OP.i32Shl).get(this.g.outRow[o]!).op(OP.i32Add);
-      a.get(this.tmp[0]![r]!);
-      if (isInt) {
-        if (L.mode === "f32") a.lane(SIMD.i32x4ExtractLane, 0);
-        else a.lane(SIMD.i64x2ExtractLane, 0).op(OP.i32WrapI64);
-        a.mem(OP.i32Store, 2, offset * 4);
-      } else if (L.mode === "f32") a.lane(SIMD.f32x4ExtractLane, 0).mem(OP.f32Store, 2, offset * 4);
-      else a.lane(SIMD.f64x2ExtractLane, 0).mem(OP.f64Store, 3, offset * 8);
+      a.get(c).i32(isInt ? 2 : L.shift).op(OP.i32Shl).get(this.g.outRow[o]!).op(OP.i32Add);
+      this.g.push(vals.get(lb.terms[r]!)!, p.red.outputs[o]!.t);
+      this.g.storeLane0(isInt, offset);
     });
     this.closeC(c);
   }
