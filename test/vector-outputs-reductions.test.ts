@@ -6,10 +6,13 @@
  * - which programs are recognised (and which not: below the threshold, a weight whose components
  *   differ), and that `vectorOutput` still takes plain sums only;
  * - the native source at D = 1000 loops (sizes reported), above NATIVE_STATE_MAX with heap arrays;
- * - the WGSL passes at D = 1000 keep the state's groups as arrays;
- * - D = 1000 on native and webgpu against float64 (sizes 0, 1 and crossing tiles, lanes, threads
- *   and split j), js and wasm (which unroll these) at a modest D above the threshold;
- * - just above the threshold, bit-identical to the unrolled kernel on the CPU backends.
+ * - the WGSL passes at D = 1000 keep the state's groups as arrays; the js source and the wasm
+ *   module at D = 1000 loop too (far smaller than unrolled, which wasm would decline);
+ * - D = 1000 on every backend against float64 (sizes 0, 1 and crossing tiles, lanes, threads
+ *   and split j; on js and wasm also an attention whose 32-dim scores wasm blocks into dot tiles);
+ * - just above the threshold, bit-identical to the unrolled kernel on the CPU backends;
+ * - int groups (a min/argmin state of D values and D indices, its update reading j: the
+ *   ArgMin/MinArgMin programs with their guard removed) on js and wasm, bit-identical to unrolled.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -25,16 +28,22 @@ import { reference } from "./reference.js";
 import { assertClose, callOn, testTargets, withSeed, type Data, type Target } from "./util.js";
 import { assertLoopedMatches, unrolled } from "./loops-util.js";
 import { renderWgsl } from "../src/backends/webgpu/render.js";
+import { renderJs } from "../src/backends/js/render.js";
+import { renderWasm } from "../src/backends/wasm/render.js";
+import { wasmBackend } from "../src/backends/wasm/index.js";
+import { jsBackend } from "../src/backends/js/index.js";
 
 type Lazy = LazyTensor<boolean>;
 type DType = "float32" | "float64";
 
-/** A reduction of a D-dimensional vector state: its formula(s) over q_i (8), k_j (8), v_j (D). */
+/** A reduction of a D-dimensional vector state: its formula(s) over q_i (dq), k_j (dq), v_j (D). */
 interface Case {
   readonly red: string;
   readonly scheme: SumScheme;
   readonly f: (D: number) => Lazy;
   readonly g?: (D: number) => Lazy;
+  /** The dimension of q_i and k_j (8 when absent). */
+  readonly dq?: number;
   /** The reduction as a KeOpsFunction (call: false) on a backend. */
   readonly fn: (D: number, backend: string) => unknown;
 }
@@ -59,6 +68,15 @@ const CASES: Record<string, Case> = {
   "Kahan sum of a Gaussian-weighted vector": {
     red: "Sum", scheme: "kahan_scheme", f: gauss,
     fn: (D, backend) => gauss(D).sum({ axis: 1, backend: backend as never, sumScheme: "kahan_scheme", call: false }),
+  },
+};
+
+/** Cases run on js and wasm only: the 32-dim scores are blocked into dot tiles on wasm (src/backends/wasm/dot.ts). */
+const score32 = (): Lazy => Vi(0, 32).dot(Vj(1, 32)).mul(0.1) as Lazy;
+const CPU_CASES: Record<string, Case> = {
+  "SumSoftMaxWeight with 32-dim scores (wasm: blocked)": {
+    red: "SumSoftMaxWeight", scheme: "block_sum", f: score32, g: values, dq: 32,
+    fn: (D, backend) => score32().sumsoftmaxweight(values(D), { axis: 1, backend: backend as never, call: false }),
   },
 };
 
@@ -111,31 +129,40 @@ test("vector states: the WGSL passes at D = 1000 keep the groups as arrays and l
     }
 });
 
-function inputs(d: Data, M: number, N: number, D: number, dtype: DType): Tensor[] {
-  return [d.randn([M, 8], dtype), d.randn([N, 8], dtype), d.uniform([N, D], 0.5, 1.5, dtype)];
+test("vector states: the js source and the wasm module at D = 1000 loop over the components (sizes reported)", (t) => {
+  for (const [name, c] of Object.entries({ ...CASES, ...CPU_CASES }))
+    for (const dtype of ["float32", "float64"] as const) {
+      const p = programOf(c, 1000, dtype), plain = programOf(c, 1000, dtype, 1e9);
+      const js = renderJs(p).length, jsPlain = renderJs(plain).length;
+      assert.ok(js * 20 < jsPlain, `${name} ${dtype}: js ${js} bytes looped, ${jsPlain} unrolled`);
+      assert.equal(wasmBackend.declines(p), null, `${name} ${dtype}: wasm declines the looped kernel`);
+      assert.match(wasmBackend.declines(plain) ?? "", /too large/, `${name} ${dtype}: wasm takes the unrolled kernel`);
+      const wasm = renderWasm(p, false).bytes.length;
+      assert.ok(wasm < 20000, `${name} ${dtype}: wasm module ${wasm} bytes`);
+      t.diagnostic(`${name} ${dtype}: js source ${js} bytes looped, ${jsPlain} unrolled; wasm module ${wasm} bytes looped (unrolled declined)`);
+    }
+});
+
+function inputs(d: Data, M: number, N: number, D: number, dtype: DType, dq = 8): Tensor[] {
+  return [d.randn([M, dq], dtype), d.randn([N, dq], dtype), d.uniform([N, D], 0.5, 1.5, dtype)];
 }
 
-/** The dimension a backend is tested at: 1000 where it loops (native, webgpu), a modest one above the threshold elsewhere (they unroll). */
-const dimFor = (t: Target): number => (t.backend === "native" || t.backend === "webgpu" ? 1000 : LOOP_MIN_DIM + 6);
+/** The cases a backend runs: those of every backend, and on js and wasm the blocked attention. */
+const casesFor = (t: Target): Record<string, Case> => (t.backend === "js" || t.backend === "wasm" ? { ...CASES, ...CPU_CASES } : CASES);
 
 for (const t of await testTargets()) {
   const label = `[${t.backend}${t.async ? " async" : ""}]`;
-  test(`${label} vector states: D = ${dimFor(t)} (${Object.keys(CASES).length} reductions) against float64, ${t.dtypes.join("/")}`, () =>
+  const cases = casesFor(t);
+  test(`${label} vector states: D = 1000 (${Object.keys(cases).length} reductions) against float64, ${t.dtypes.join("/")}`, () =>
     withSeed(async (d) => {
-      const D = dimFor(t);
+      const D = 1000;
       // 700 × 70: several tiles of j and blocks of rows (threads); 257: a ragged lane tail
       for (const dtype of t.dtypes)
         for (const [M, N] of [[1, 1], [7, 64], [70, 257], [0, 3], [3, 0], [2, 700]] as const)
-          for (const [name, c] of Object.entries(CASES)) {
-            const args = inputs(d, M, N, D, dtype);
+          for (const [name, c] of Object.entries(cases)) {
+            const args = inputs(d, M, N, D, dtype, c.dq);
             const ref = reference(c.fn(D, "js") as never, ...args);
-            let got: Tensor;
-            try {
-              got = await callOn<Tensor>(t, c.fn(D, t.backend), ...args);
-            } catch (e) {
-              if (t.backend === "wasm" && /too large for one WebAssembly function/.test((e as Error).message)) continue;
-              throw e;
-            }
+            const got = await callOn<Tensor>(t, c.fn(D, t.backend), ...args);
             assert.deepEqual([...got.shape], ref.shape);
             assertClose(got.data, ref.values!, { rtol: dtype === "float32" ? 2e-4 : 1e-11, what: `${name} ${dtype} M=${M} N=${N}` });
           }
@@ -145,10 +172,58 @@ for (const t of await testTargets()) {
     withSeed(async (d) => {
       const D = LOOP_MIN_DIM + 1;
       for (const dtype of t.dtypes)
-        for (const [name, c] of Object.entries(CASES)) {
-          const args = inputs(d, 33, 300, D, dtype);
+        for (const [name, c] of Object.entries(cases)) {
+          const args = inputs(d, 33, 300, D, dtype, c.dq);
           const run = (): Promise<Tensor> => callOn<Tensor>(t, c.fn(D, t.backend), ...args);
           assertLoopedMatches(t, await run(), await unrolled(run), `${name} ${dtype}`);
         }
     }));
 }
+
+/**
+ * Int groups: the Min/ArgMin family's program (state: D values, then D int indices initialised
+ * to −1, the update reading j) with its guard removed is a vector state; js and wasm run it
+ * looped, bit-identical to the unrolled kernel and to a direct float64 min/argmin.
+ */
+test("vector states with an int group (guard-stripped ArgMin / MinArgMin / MaxArgMax): js and wasm looped, bit-identical to unrolled and to a direct min/argmin", () =>
+  withSeed(async (d) => {
+    const D = LOOP_MIN_DIM + 6;
+    const f = (): Lazy => Vj(0, D).mul(Vi(1, D)) as Lazy;
+    for (const red of ["ArgMin", "MinArgMin", "MaxArgMax"])
+      for (const dtype of ["float32", "float64"] as const) {
+        const p0 = programOf({ red, scheme: "block_sum", f }, D, dtype);
+        const { guard, ...update } = p0.red.update;
+        assert.notEqual(guard, undefined, `${red}: guarded`);
+        const p: KernelProgram = { ...p0, key: `${p0.key}|noguard`, red: { ...p0.red, update } };
+        const plain: KernelProgram = { ...p, key: `${p.key}|min1e9`, loopMin: 1e9 };
+        assert.ok(recognised(p).general, `${red}: a vector state without its guard`);
+        // both render it looped: far smaller than unrolled
+        assert.ok(renderJs(p).length * 5 < renderJs(plain).length, `${red} ${dtype}: js looped`);
+        assert.ok(renderWasm(p, false).bytes.length * 5 < renderWasm(plain, false).bytes.length, `${red} ${dtype}: wasm looped`);
+        for (const [M, N] of [[9, 37], [3, 0], [1, 1]] as const) {
+          const data = p.slots.map((s) => d.randn([s.role === "outer" ? M : s.role === "inner" ? N : 1, s.dim], dtype).data);
+          const run = (backend: typeof jsBackend, q: KernelProgram): (Float32Array | Float64Array | Int32Array)[] => {
+            const outputs = q.red.outputs.map((o) => (o.t === "i" ? new Int32Array(M * D) : dtype === "float32" ? new Float32Array(M * D) : new Float64Array(M * D)));
+            backend.compile(q).run({ inputs: data, outputs, nOuter: M, nInner: N, nBatch: 1, inOffsets: new Int32Array(data.length), outOffsets: new Int32Array(outputs.length) });
+            return outputs;
+          };
+          // the direct min (max) and first index of b_j[c]·a_i[c] over j (the formula's product is exact in float64, rounded once in float32)
+          const [a, b] = p.slots[0]!.role === "inner" ? [data[1]!, data[0]!] : [data[0]!, data[1]!];
+          const max = red === "MaxArgMax";
+          const want = { v: new Float64Array(M * D).fill(max ? -Infinity : Infinity), i: new Int32Array(M * D).fill(-1) };
+          for (let i = 0; i < M; i++)
+            for (let c = 0; c < D; c++)
+              for (let j = 0; j < N; j++) {
+                const x = dtype === "float32" ? Math.fround(b[j * D + c]! * a[i * D + c]!) : b[j * D + c]! * a[i * D + c]!;
+                if (max ? x > want.v[i * D + c]! : x < want.v[i * D + c]!) [want.v[i * D + c], want.i[i * D + c]] = [x, j];
+              }
+          for (const backend of [jsBackend, wasmBackend]) {
+            const what = `${red} ${dtype} ${backend.name} M=${M} N=${N}`;
+            const looped = run(backend, p), unrolledOut = run(backend, plain);
+            looped.forEach((o, k) => assert.ok(o.every((x, q) => Object.is(x, unrolledOut[k]![q])), `${what}: output ${k} looped ≠ unrolled`));
+            assert.deepEqual([...looped.at(-1)!], [...want.i], `${what}: indices`);
+            if (looped.length > 1) assert.deepEqual([...looped[0]!], [...want.v], `${what}: values`);
+          }
+        }
+      }
+  }));

@@ -2,105 +2,23 @@
  * Renders a kernel program as JavaScript source: `(IN, OFF, nI, i0, i1, OUT, OOFF) => void` for
  * one batch and outer rows i0..i1. Loop-invariant instructions are hoisted by their level. A
  * vector output of alike components (src/compile/vout.ts) is one loop over its components with
- * the state in a Float64Array.
+ * the state in a Float64Array; so is a general vector state (shared scalars plus groups of
+ * components, ./vstate.ts).
  */
-import type { Block, Instr } from "../../ir/ssa.js";
+import type { Block } from "../../ir/ssa.js";
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
-import { withRefusals } from "../../compile/block-inputs.js";
 import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
-import { loopedBody, vectorOutput } from "../../compile/vout.js";
+import { loopedBody, vectorOutput, vectorState } from "../../compile/vout.js";
 import { JS_PRELUDE } from "./fastmath.js";
+import { emit, lit, namer, type Names } from "./emit.js";
+import { stateArrays, vectorStatePass, type JsStateEnv } from "./vstate.js";
 
 /**
  * Tile of inner indices accumulated into a fresh partial state (block_sum). Float32 error grows
  * like √(N / tile) rounding steps of the total: 4096 keeps a 1e6-term sum near 3e-7 relative.
  */
 export const JS_TILE = 4096;
-
-function lit(v: number): string {
-  if (Number.isNaN(v)) return "NaN";
-  if (v === Infinity) return "Infinity";
-  if (v === -Infinity) return "(-Infinity)";
-  if (Object.is(v, -0)) return "(-0)";
-  return v < 0 ? `(${v})` : String(v);
-}
-
-const FN: Record<string, string> = {
-  abs: "Math.abs", log: "Math.log", sqrt: "Math.sqrt", sin: "Math.sin", cos: "Math.cos", tan: "Math.tan",
-  asin: "Math.asin", acos: "Math.acos", atan: "Math.atan", sinh: "Math.sinh", cosh: "Math.cosh",
-  tanh: "Math.tanh", log1p: "Math.log1p", expm1: "Math.expm1", floor: "Math.floor", erf: "erf",
-  round: "roundHalfAway", sign: "sign", min: "Math.min", max: "Math.max", atan2: "Math.atan2", pow: "Math.pow",
-};
-const INFIX: Record<string, string> = { add: "+", sub: "-", mul: "*", div: "/" };
-const CMP: Record<string, string> = { lt: "<", le: "<=", gt: ">", ge: ">=", eq: "===", ne: "!==" };
-
-/** How a block's inputs are spelled. */
-interface Names {
-  value(n: number): string;
-  /** Component `comp` of a slot: a number, or an int expression (in a vector loop). */
-  load(slot: number, comp: number | string): string;
-  state(k: number): string;
-  other(k: number): string;
-  fval(k: number): string;
-}
-
-function expr(ins: Instr, nm: Names, fastExp: boolean): string {
-  const a = ins.a.map((v) => nm.value(v));
-  switch (ins.op) {
-    case "const": return lit(ins.k[0]!);
-    case "load": return nm.load(ins.k[0]!, ins.k[1]!);
-    case "loadc": return nm.load(ins.k[0]!, affine(ins.k[1]!, ins.k[2]!, a[0]!));
-    case "idx": return "j";
-    case "state": return nm.state(ins.k[0]!);
-    case "other": return nm.other(ins.k[0]!);
-    case "fval": return nm.fval(ins.k[0]!);
-    case "select": return `(${a[0]} !== 0 ? ${a[1]} : ${a[2]})`;
-    case "neg": return `(-${a[0]})`;
-    case "exp": return `${fastExp ? "fexp" : "Math.exp"}(${a[0]})`;
-    case "rsqrt": return `(1 / Math.sqrt(${a[0]}))`;
-    default:
-      if (INFIX[ins.op]) return `(${a[0]} ${INFIX[ins.op]} ${a[1]})`;
-      if (CMP[ins.op]) return `(${a[0]} ${CMP[ins.op]} ${a[1]} ? 1 : 0)`;
-      if (FN[ins.op]) return `${FN[ins.op]}(${a.join(", ")})`;
-      throw new Error(`js renderer: unknown op ${ins.op}`);
-  }
-}
-
-/** The component base + stride·c of a vector loop's load, as an expression. */
-function affine(base: number, stride: number, c: string): string {
-  return `(${base} + ${stride === 1 ? c : `${stride} * ${c}`})`;
-}
-
-/** Ops whose float result is exact given its operands (no rounding to emulate). */
-const EXACT = new Set(["const", "load", "idx", "state", "other", "fval", "select", "neg", "abs", "lt", "le", "gt", "ge", "eq", "ne", "min", "max"]);
-
-/**
- * Emits the picked instructions of a block, each declared under its name in `nm`. With
- * `round32`, every rounding float operation is wrapped in Math.fround, so float32 accumulators
- * behave as in float32 (Kahan needs it).
- */
-function emit(block: Block, nm: Names, fastExp: boolean, pick: (n: number, ins: Instr) => boolean, lines: string[], indent: string, round32 = false): void {
-  block.code.forEach((ins, n) => {
-    if (!pick(n, ins)) return;
-    if (ins.op === "const") return; // constants are inlined
-    // loop regions (src/compile/loops.ts)
-    if (ins.op === "acc") return void lines.push(`${indent}let ${nm.value(n)} = ${nm.value(ins.a[0]!)};`);
-    if (ins.op === "loop") return void lines.push(`${indent}for (let ${nm.value(n)} = 0; ${nm.value(n)} < ${ins.k[0]}; ${nm.value(n)}++) {`);
-    if (ins.op === "next") return void lines.push(`${indent}  ${nm.value(ins.a[0]!)} = ${nm.value(ins.a[1]!)};`);
-    if (ins.op === "end") return void lines.push(`${indent}}`);
-    const e = expr(ins, nm, fastExp);
-    lines.push(`${indent}const ${nm.value(n)} = ${round32 && ins.t === "f" && !EXACT.has(ins.op) ? `fr(${e})` : e};`);
-  });
-}
-
-/** Names of a block's values (`name(n)`) and inputs; a block reading an input it has no business with is a bug. */
-function namer(block: Block, label: string, name: (n: number) => string, given: Partial<Omit<Names, "value">>): Names {
-  return {
-    ...withRefusals<Omit<Names, "value">>("js", label, given, ["load", "state", "other", "fval"]),
-    value: (n) => (block.code[n]!.op === "const" ? lit(block.code[n]!.k[0]!) : name(n)),
-  };
-}
 
 /** Sum-like programs with a body up to this size compute two outer rows per pass of the inner loop. */
 const UNROLL_MAX_BODY = 64;
@@ -144,10 +62,20 @@ export function renderJs(p0: KernelProgram): string {
     L.push(`  const vT = new Float64Array(${vo.count});`);
     if (tiled) L.push(`  const vS = new Float64Array(${vo.count});`);
   }
+  // the general form (src/compile/vout.ts, ./vstate.ts): shared scalars and groups of D
+  // components, one row per pass; a state it cannot write falls back to the unrolled kernel
+  const vs = vo ? null : vectorState(body, red, p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
+  const vsEnv: JsStateEnv | null = vs && {
+    p, vs, tile: tiled ? tile : null, fastExp, r32, perRow, perPair, init, rows,
+    bodyNames: (block, row) => namer(block, "body", (n) => (rowDependent.has(n) ? `b${n}_0` : `b${n}`), { load: slotLoad(row) }),
+  };
+  const vsPass = vsEnv && orNull(() => vectorStatePass(vsEnv, "i"));
+  if (vsEnv && vsPass) L.push(...stateArrays(vsEnv));
 
   /** The statements of one pass over j for the rows `rowExprs` (one or two), at `indent`. */
   const pass = (rowExprs: readonly string[]): string[] => {
     if (vo) return loopedPass(rowExprs[0]!);
+    if (vsPass) return vsPass;
     const out: string[] = [];
     const copies = rowExprs.map((row, c) => ({ row, c, names: bodyNames(row, c) }));
     for (const { names } of copies) emit(body, names, fastExp, (n) => perRow.has(n), out, "    ");
@@ -248,7 +176,7 @@ export function renderJs(p0: KernelProgram): string {
   };
 
   L.push("  let i = i0;");
-  if (tiled && !vo && body.code.length <= UNROLL_MAX_BODY) {
+  if (tiled && !vo && !vsPass && body.code.length <= UNROLL_MAX_BODY) {
     L.push("  for (; i + 1 < i1; i += 2) {");
     L.push("    const ii = i + 1;");
     L.push(...pass(["i", "ii"]));
@@ -259,4 +187,13 @@ export function renderJs(p0: KernelProgram): string {
   L.push("  }");
   L.push("};");
   return JS_PRELUDE + "\n" + L.join("\n");
+}
+
+/** `f()`, or null where it throws (a form a specialised writer cannot render: the generic one takes it). */
+function orNull<T>(f: () => T): T | null {
+  try {
+    return f();
+  } catch {
+    return null;
+  }
 }

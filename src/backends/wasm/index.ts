@@ -8,7 +8,8 @@ import type { BlockingBackend, BlockingKernel, Kernel, KernelJob, KernelProgram 
 import { KeOpsError } from "../../errors.js";
 import { LruCache } from "../../compile/lru.js";
 import { singleThreadReason, threadCount, usableThreads } from "../workers.js";
-import { renderWasm, replicatedState, type RenderedKernel } from "./render.js";
+import { renderWasm, replicatedState, wasmVectorState, type RenderedKernel } from "./render.js";
+import { vectorStateSize } from "./vstate.js";
 import { stage } from "./stage.js";
 import { DOT_ROWS, blockedJob, wasmBlocked } from "./dot.js";
 import { resetWasmMemory, wasmMemory } from "./memory.js";
@@ -152,11 +153,18 @@ export const wasmBackend: BlockingBackend = {
   declines(p: KernelProgram): string | null {
     // one function holds the whole kernel: stay well inside V8's limits (50,000 locals, 7.6 MB body)
     const blocked = wasmBlocked(p);
-    const { body, red } = withLoops(blocked?.program ?? p); // as rendered: blocked distances, then D-term sums as loops
+    const q = withLoops(blocked?.program ?? p); // as rendered: blocked distances, then D-term sums as loops
+    const { body, red } = q;
     // a vector output rendered as a loop (src/compile/vout.ts): the code outside it and one term
     const vo = vectorOutput(body, red, blocked?.nOwn ?? p.slots.length, p.loopMin ?? LOOP_MIN_DIM);
     if (vo) {
       const size = 5 * (vo.live.reduce((a, b) => a + b, 0) + 16);
+      return size > MAX_SIZE ? `the program is too large for one WebAssembly function (size ${size} > ${MAX_SIZE})` : null;
+    }
+    // the general vector state (./vstate.ts): the code outside its loops and one copy of each loop
+    const vs = wasmVectorState(q, blocked?.nOwn ?? p.slots.length);
+    if (vs) {
+      const size = vectorStateSize(body, red, vs);
       return size > MAX_SIZE ? `the program is too large for one WebAssembly function (size ${size} > ${MAX_SIZE})` : null;
     }
     const merges = replicatedState(p) ? 0 : 3; // selections never merge

@@ -26,20 +26,23 @@
  *   from and saved to scratch memory around it (a block_sum partial per tile); the rows finish
  *   after the last tile.
  * - A vector output of alike components under a plain sum (src/compile/vout.ts, ./vout.ts): one
- *   loop over the components per step, the states in scratch memory instead of locals.
+ *   loop over the components per step, the states in scratch memory instead of locals; the
+ *   general vector state (shared scalars plus groups of D components, ./vstate.ts): the shared
+ *   components in locals, the groups in scratch memory, every block split around one loop.
  * Comparison results and their logic (mul = and, max = or, 1 − x = not, select) stay lane masks;
  * single-use pure values are operand-stack expressions; constants live in locals.
  */
 import { outputRowSizes, type KernelProgram } from "../../compile/program.js";
 import { scheduleOf } from "../../compile/schedule.js";
 import { LOOP_MIN_DIM, withLoops } from "../../compile/loops.js";
-import { vectorOutput } from "../../compile/vout.js";
+import { vectorOutput, vectorState, type VectorState } from "../../compile/vout.js";
 import { I32, V128 } from "./encoder.js";
 import { OP, SIMD } from "./asm.js";
 import type { Mode } from "./lanes.js";
 import { Gen, replicatedState, type Ctx, type Repr } from "./values.js";
 import { DOT_ROWS, dotTileBytes, emitDotTiles, wasmBlocked, type WasmBlocked } from "./dot.js";
 import { WasmVectorOutput } from "./vout.js";
+import { WasmVectorState } from "./vstate.js";
 
 export { modeOf, replicatedState } from "./values.js";
 
@@ -63,6 +66,16 @@ export interface RenderedKernel {
 
 /** Renders the module of a program. `shared`: import a shared memory (threads). */
 export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
+  try {
+    return renderModule(p0, shared, true);
+  } catch {
+    // a vector state this renderer cannot write: the unrolled kernel (other errors recur there)
+    return renderModule(p0, shared, false);
+  }
+}
+
+/** {@link renderWasm}; `general`: a general vector state (./vstate.ts) is looped. */
+function renderModule(p0: KernelProgram, shared: boolean, general: boolean): RenderedKernel {
   // blocked distances: D-term sums read norms and dot tiles (src/compile/blocked.ts, ./dot.ts),
   // then the remaining D-term sums as loops over the vector dimension (src/compile/loops.ts)
   const blocked = wasmBlocked(p0);
@@ -77,14 +90,16 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
   // a vector output looped over its components (src/compile/vout.ts, ./vout.ts): the body's code
   // that feeds only the looped outputs is not emitted, the states live in scratch memory
   const vo = vectorOutput(body, red, blocked?.nOwn ?? nSlots, p.loopMin ?? LOOP_MIN_DIM);
-  const keep = (set: ReadonlySet<number>): ((n: number) => boolean) => (vo ? (n) => set.has(n) && vo.live[n] === 1 : (n) => set.has(n));
+  const vs = vo || !general ? null : wasmVectorState(p, blocked?.nOwn ?? nSlots);
+  const vl = vo ?? vs;
+  const keep = (set: ReadonlySet<number>): ((n: number) => boolean) => (vl ? (n) => set.has(n) && vl.live[n] === 1 : (n) => set.has(n));
   // locals
   g.q = f.local(I32); g.qn = f.local(I32); g.qb = f.local(I32); g.jq = f.local(I32);
   g.i = f.local(I32); g.j = f.local(I32); g.jb = f.local(I32); g.je = f.local(I32); g.jt = f.local(I32); g.jfull = f.local(I32);
   g.mask = f.local(V128);
   // the inner coordinates read (by the body, or by the dot tiles from coordinate 0): a blocked
   // distance no longer reads the others
-  const read = new Set(body.code.filter((ins, n) => ins.op === "load" && (!vo || vo.live[n] === 1)).map((ins) => `${ins.k[0]},${ins.k[1]}`));
+  const read = new Set(body.code.filter((ins, n) => ins.op === "load" && (!vl || vl.live[n] === 1)).map((ins) => `${ins.k[0]},${ins.k[1]}`));
   for (const e of blocked?.extra ?? []) if (e.kind === "dot") read.add(`${e.inner},0`);
   p.slots.forEach((s, k) => {
     g.base.push(f.local(I32));
@@ -95,7 +110,9 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
     g.outBase.push(f.local(I32));
     g.outRow.push(f.local(I32));
   });
-  const vecState = (): number[] => Array.from({ length: vo ? 0 : nS }, () => f.local(V128));
+  // the state's components in locals: none for a looped vector output, the shared ones of a vector state
+  const nSh = vo ? 0 : vs ? vs.first : nS;
+  const vecState = (): number[] => Array.from({ length: nSh }, () => f.local(V128));
   const sch = scheduleOf(p);
   const { perCall, perRow, perPair } = sch.body;
   const { tile, merges } = sch.target({ lanes: W, unroll: U, elemBytes: L.bytes, accBytes: L.bytes, tile: WASM_TILE });
@@ -126,6 +143,7 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
   for (const st of [...T, ...S]) for (const l of st) a.persistent.add(l);
   for (let u = 0; u < U; u++) for (const h of hoisted) a.persistent.add(g.valueLocal("u", h, hu(u)));
   const stateT = (k: number): "f" | "i" => red.state[k]!.t;
+  const vsw = vs ? new WasmVectorState(g, body, vs, T, S, 0) : null;
 
   // bases from the table; inner coordinate arrays
   for (let s = 0; s < nSlots; s++) a.get(g.tab).mem(OP.i32Load, 2, 4 * s).set(g.base[s]!);
@@ -200,6 +218,7 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
       return { ctxBase, vals, fval: (k: number): Repr => vals.get(body.out[k]!)! };
     });
     if (vw) return vw.step(us.map((u, n) => ({ u, ctx: fvals[n]!.ctxBase, vals: fvals[n]!.vals })), tiled, masked);
+    if (vsw) return vsw.step(us.map((u, n) => ({ u, ctx: fvals[n]!.ctxBase, vals: fvals[n]!.vals })), tiled, masked);
     if (!replicated) {
       us.forEach((u, n) => update(u, st[u]!, { ...fvals[n]!.ctxBase, fval: fvals[n]!.fval }, masked));
       return;
@@ -292,9 +311,11 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
   const jRange = (): void => {
     if (!tiled) return jLoop(T);
     if (vw) vw.initStates("S");
+    else if (vsw) vsw.initStates("S");
     else initState(S);
     jLoop(S);
     if (vw) vw.mergeTile();
+    else if (vsw) vsw.mergeTile();
     else for (let u = 0; u < U; u++) merge(T[u]!, (k) => ({ local: S[u]![k]!, mask: false }));
   };
   /** Tiles of `size` inner indices (jt, je), each running `each`. */
@@ -320,6 +341,7 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
   /** Merges the row's partial states, finalizes, stores the outputs. */
   const rowFinish = (): void => {
     if (vw) return vw.finish(g.outRow[0]!, merges.includes("unrolled"), merges.includes("lanes"));
+    if (vsw) return vsw.finish(merges.includes("unrolled"), merges.includes("lanes"));
     // unrolled copies, then lanes (by halves), into lane 0 of T[0]
     if (merges.includes("unrolled")) for (let u = 1; u < U; u++) merge(T[0]!, (k) => ({ local: T[u]![k]!, mask: false }));
     const oth = vecState();
@@ -336,27 +358,23 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
       for (let r = 0; r < size; r++, pos++) {
         a.get(g.outRow[o]!);
         g.push(finVals.get(red.finalize.out[pos]!)!, isInt ? "i" : "f");
-        if (isInt) {
-          if (L.mode === "f32") a.lane(SIMD.i32x4ExtractLane, 0);
-          else a.lane(SIMD.i64x2ExtractLane, 0).op(OP.i32WrapI64);
-          a.mem(OP.i32Store, 2, r * 4);
-        } else if (L.mode === "f32") a.lane(SIMD.f32x4ExtractLane, 0).mem(OP.f32Store, 2, r * 4);
-        else a.lane(SIMD.f64x2ExtractLane, 0).mem(OP.f64Store, 3, r * 8);
+        g.storeLane0(isInt, r);
       }
     });
   };
 
   // scratch: the candidates of a selection, or a looped vector output's tile partials (then totals)
-  let scratchBytes = vw ? vw.setBytes : Math.max(16, body.out.length * W * U * L.bytes);
+  const vx = vw ?? vsw;
+  let scratchBytes = vx ? vx.setBytes : Math.max(16, body.out.length * W * U * L.bytes);
   if (!blocked) {
-    if (vw) {
-      vw.fixedRow(scratchBytes);
-      scratchBytes += vw.setBytes;
+    if (vx) {
+      vx.fixedRow(scratchBytes);
+      scratchBytes += vx.setBytes;
     }
     rowLoop(g.i0, g.i1, () => {
       rowBases();
       g.emitBlock("b", body, 0, noState, bodyVals, keep(perRow));
-      if (vw) vw.initStates("T");
+      if (vx) vx.initStates("T");
       else initState(T);
       if (tiled) tiles(tile, jRange);
       else {
@@ -374,7 +392,9 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
     const JT = blocked.JT;
     const ib = f.local(I32), ie = f.local(I32), gBase = f.local(I32), saved = f.local(I32);
     const sets = [...new Set(T)];
-    const rowStateBytes = vw ? vw.setBytes : sets.length * nS * 16;
+    // a vector state's shared components (as the other states), then its groups
+    const sharedBytes = vw ? 0 : sets.length * nSh * 16;
+    const rowStateBytes = sharedBytes + (vx ? vx.setBytes : 0);
     const gAt = Math.ceil(scratchBytes / 16) * 16;
     const stAt = gAt + dotTileBytes(blocked, L.bytes);
     scratchBytes = stAt + DOT_ROWS * rowStateBytes;
@@ -382,8 +402,9 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
       // saved = scratch + stAt + (i − ib)·rowStateBytes
       a.get(g.i).get(ib).op(OP.i32Sub).i32(rowStateBytes).op(OP.i32Mul).get(g.scratchP).op(OP.i32Add).set(saved);
       if (vw) return vw.rowAt(saved, stAt); // a looped vector output's totals stay there
+      if (vsw) vsw.rowAt(saved, stAt + sharedBytes); // so do a vector state's groups
       sets.forEach((st, n) => st.forEach((l, k) => {
-        const off = stAt + (n * nS + k) * 16;
+        const off = stAt + (n * nSh + k) * 16;
         if (store) a.get(saved).get(l).vmem(SIMD.store, 0, off);
         else a.get(saved).vmem(SIMD.load, 0, off).set(l);
       }));
@@ -395,9 +416,10 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
     // ie = min(i1, ib + DOT_ROWS)
     a.get(ib).i32(DOT_ROWS).op(OP.i32Add).tee(ie).get(g.i1).get(ie).get(g.i1).op(OP.i32LtS).op(OP.selectOp).set(ie);
     rowLoop(ib, ie, () => {
-      if (vw) {
-        states(true);
-        vw.initStates("T");
+      if (vx) {
+        states(true); // the row's place (vw, vsw.tRow), then its initial state saved
+        vx.initStates("T");
+        if (vsw) states(true);
         return;
       }
       initState(T);
@@ -429,4 +451,13 @@ export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
     a.closeLoop();
   }
   return { bytes: g.m.encode(), mode: L.mode, pad: W * U, scratchBytes, blocked };
+}
+
+/**
+ * The general looped vector state the wasm renderer takes (src/compile/vout.ts, ./vstate.ts), or
+ * null: none, or a selection (one replicated state: not a vector state's scheme).
+ */
+export function wasmVectorState(p: KernelProgram, nOwn: number): VectorState | null {
+  if (replicatedState(p)) return null;
+  return vectorState(p.body, p.red, nOwn, p.loopMin ?? LOOP_MIN_DIM);
 }

@@ -67,9 +67,10 @@ function booleans(b: Block): boolean[] {
 
 /** Inputs of a block instance. */
 export interface Ctx {
-  state?: (k: number) => Repr;
-  other?: (k: number) => Repr;
-  fval?: (k: number) => Repr;
+  /** Input k; `c` (an i32 local): in a loop over a vector state, component k + c (src/compile/vout.ts). */
+  state?: (k: number, c?: number) => Repr;
+  other?: (k: number, c?: number) => Repr;
+  fval?: (k: number, c?: number) => Repr;
   /** Local holding j (i32) and the lane offset of this vector. */
   jLocal?: number;
   jOff?: number;
@@ -162,6 +163,17 @@ export class Gen {
     }
   }
 
+  /** Stores lane 0 of the vector on the stack (an int or a float) as element `elem` of the row whose address is below it. */
+  storeLane0(isInt: boolean, elem: number): void {
+    const { a, L } = this;
+    if (isInt) {
+      if (L.mode === "f32") a.lane(SIMD.i32x4ExtractLane, 0);
+      else a.lane(SIMD.i64x2ExtractLane, 0).op(OP.i32WrapI64);
+      a.mem(OP.i32Store, 2, elem * 4);
+    } else if (L.mode === "f32") a.lane(SIMD.f32x4ExtractLane, 0).mem(OP.f32Store, 2, elem * 4);
+    else a.lane(SIMD.f64x2ExtractLane, 0).mem(OP.f64Store, 3, elem * 8);
+  }
+
   /**
    * Emits the instructions of `block` picked by `pick` for copy `u`; `vals` maps values already
    * known (from other emissions of hoisted levels) and receives the new ones.
@@ -180,9 +192,9 @@ export class Gen {
         vals.set(n, { c: ins.k[0]! });
         return;
       }
-      if (ins.op === "state") return void vals.set(n, ctx.state!(ins.k[0]!));
-      if (ins.op === "other") return void vals.set(n, ctx.other!(ins.k[0]!));
-      if (ins.op === "fval") return void vals.set(n, ctx.fval!(ins.k[0]!));
+      if (ins.op === "state") return void vals.set(n, ctx.state!(ins.k[0]!, this.component(ins, vals)));
+      if (ins.op === "other") return void vals.set(n, ctx.other!(ins.k[0]!, this.component(ins, vals)));
+      if (ins.op === "fval") return void vals.set(n, ctx.fval!(ins.k[0]!, this.component(ins, vals)));
       if (ins.op === "acc" || ins.op === "loop" || ins.op === "next" || ins.op === "end") return this.loopOp(tag, n, u, ins, vals);
       const args = ins.a.map((v) => vals.get(v)!);
       const types = ins.a.map((v) => block.code[v]!.t);
@@ -194,6 +206,13 @@ export class Gen {
       this.instr(ins, args, isB[n]!, types, out, ctx);
       vals.set(n, { local: out, mask: isB[n]! });
     });
+  }
+
+  /** A looped input's loop index (an i32 local; unit stride only), or undefined for a plain input. */
+  private component(ins: Instr, vals: Map<number, Repr>): number | undefined {
+    if (!ins.a.length) return undefined;
+    if (ins.k[1] !== 1) throw new Error(`wasm renderer: a looped ${ins.op} of stride ${ins.k[1]}`);
+    return (vals.get(ins.a[0]!) as { local: number }).local;
   }
 
   /**
