@@ -20,10 +20,10 @@
  * Products and min/max folds over a dimension (Min, Max, ArgMin, ArgMax of a vector) are rolled
  * next, by src/compile/folds.ts, with the same loop regions.
  *
- * Everything else is left unrolled (never wrong, only slower to compile): vector-valued outputs
- * (each output component stays its own value, and a reduction state of dimension D stays D
- * components; under a sum the native renderer loops over them, see src/compile/vout.ts), sums
- * without a run of alike terms.
+ * Vector-valued outputs stay D values of the body here (and a reduction state of dimension D, D
+ * components): the renderers loop over them where src/compile/vout.ts recognises the state, after
+ * `withLoops` has put the reduction in its loop form (src/compile/loop-form.ts). Sums without a run
+ * of alike terms are left unrolled (never wrong, only slower to compile).
  * The pass runs in each renderer after the native dot-tile blocking (src/compile/blocked.ts),
  * which keeps the D-term distances it recognises.
  */

@@ -10,10 +10,13 @@
  * This module recognises the case and writes the loop's instructions (backend-neutral); each
  * renderer emits the loop around them and keeps the state as an array.
  *
- * The general form ({@link vectorState}, which a renderer opts into; the native one does) covers
- * the other reductions whose state is a few scalars shared by every component plus groups of D
- * per-component values: SumSoftMaxWeight and LogSumExp with a D-dimensional weight (state m, s,
- * w[D]), the Kahan sum (s[D], compensation[D]). Each of the update, merge and finalize blocks is
+ * The general form ({@link vectorState}, which every renderer takes where the plain form does not
+ * apply) covers the other reductions whose state is a few scalars shared by every component plus
+ * groups of D per-component values: SumSoftMaxWeight and LogSumExp with a D-dimensional weight
+ * (state m, s, w[D]), the Kahan sum (s[D], compensation[D]), and the reductions applied per
+ * component in the form src/compile/loop-form.ts gives them (Min/Max and their arg forms: v[D],
+ * i[D]; the K-min family: K runs of values and K of indices; LogSumExp of a vector formula: m[D],
+ * s[D]). Each of the update, merge and finalize blocks is
  * split into the instructions computed once (the shared state's new values and what every
  * component reads, like the rescaling factors) and one template per group whose leaves are the
  * group's `state c`, `other c`, the body's looped `fval c` and shared values.
@@ -107,8 +110,9 @@ export interface VectorState extends VectorOutput {
 /**
  * The general looped form of a program's vector state (see the file's comment), or null. It
  * includes the plain sums of {@link vectorOutput}; a renderer that takes it renders every block of
- * the reduction split. Not recognised: guarded updates (the min/max families: their guard reads
- * every component), sorted-K states, a `shiftExp` declaration other than one group whose looped
+ * the reduction split. Not recognised: guarded updates (the min/max families keep their guard,
+ * which reads every component, below the loop threshold only: src/compile/loop-form.ts), sorted-K
+ * states, a `shiftExp` declaration other than one group whose looped
  * sums are weighted by the looped body outputs, groups whose components differ in type or
  * initial value.
  */
