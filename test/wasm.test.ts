@@ -296,16 +296,18 @@ test("without shared memory (no cross-origin isolation): one thread, sync and as
     }
   }));
 
-test("a program too large for one wasm function is declined with its reason (a blocked squared distance and a looped vector output are not)", { skip }, () => {
+test("a program too large for one wasm function is declined with its reason (a blocked squared distance and looped vector outputs and states are not)", { skip }, () => {
   const D = 4000;
   const t = (shape: number[]): Tensor => zeros(shape, { dtype: "float32" });
   const y = new LazyTensor(t([3, 1, D])).sub(new LazyTensor(t([1, 3, D])));
-  // a vector-valued formula of dimension D under Max: unrolled (a sum over D would be a loop:
-  // src/compile/loops.ts; a Sum of it too, its output looped: src/compile/vout.ts)
-  assert.throws(() => y.neg().exp().max({ axis: 1, backend: "wasm" }), (e: Error) => e.name === "KeOpsError" && /too large for one WebAssembly function/.test(e.message));
+  // a vector-valued formula whose components are unlike (a Concat of two shapes of D each): unrolled
+  // (one of alike components is a loop, whatever the reduction: src/compile/vout.ts, loop-form.ts)
+  assert.throws(() => y.concat(y.neg().exp()).max({ axis: 1, backend: "wasm" }), (e: Error) => e.name === "KeOpsError" && /too large for one WebAssembly function/.test(e.message));
   const s = y.neg().exp().sum({ axis: 1, backend: "wasm" }) as Tensor;
   assert.deepEqual([...s.shape], [3, D]);
   assert.ok(s.data.every((v) => v === 3));
+  const [m, am] = y.neg().exp().maxArgmax({ axis: 1, backend: "wasm" }) as [Tensor, Tensor];
+  assert.ok(m.data.every((v) => v === 1) && am.data.every((v) => v === 0));
   // ‖x − y‖² reads a dot tile and norms (src/compile/blocked.ts), an L1 distance is a loop: D is only a loop bound
   assert.deepEqual([...(y.sqnorm2().neg().exp().sum({ axis: 1, backend: "wasm" }) as Tensor).data], [3, 3, 3]);
   assert.deepEqual([...(y.abs().sum().neg().exp().sum({ axis: 1, backend: "wasm" }) as Tensor).data], [3, 3, 3]);
