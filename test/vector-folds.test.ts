@@ -25,8 +25,8 @@ import { renderJs } from "../src/backends/js/render.js";
 import { renderNative } from "../src/backends/native/render.js";
 import { renderWasm } from "../src/backends/wasm/render.js";
 import { renderWgsl } from "../src/backends/webgpu/render.js";
-import { assertClose, testTargets, withSeed, type Data, type Target } from "./util.js";
-import { assertLoopedMatches, assertMatchesReference, runOn, unrolled } from "./loops-util.js";
+import { testTargets, withSeed, type Data, type Target } from "./util.js";
+import { assertLoopedMatches, assertMatchesReference, assertRollsBitForBit, runOn, unrolled } from "./loops-util.js";
 
 type Lazy = LazyTensor<boolean>;
 const programOf = (f: Lazy, red = "Sum", dtype: "float32" | "float64" = "float64", loopMin?: number): KernelProgram => {
@@ -64,21 +64,9 @@ function specials(d: Data, n: number, special: number): Float64Array {
 }
 
 test("vector folds: products, Max/Min/ArgMax/ArgMin scans, L∞ and IfElse runs roll into loops computing the unrolled values bit for bit (NaN, ±Inf)", () =>
-  withSeed((d: Data) => {
-    for (const D of [LOOP_MIN_DIM, 100, 1000])
-      for (const [name, f] of Object.entries(shapes(D))) {
-        const p = programOf(f);
-        const rolled = rollLoops(p.body, LOOP_MIN_DIM);
-        assert.ok(loopsIn(rolled) >= 1, `${name}, D = ${D}: no loop`);
-        assert.ok(rolled.code.length <= 80, `${name}, D = ${D}: ${rolled.code.length} instructions after rolling (unrolled: ${p.body.code.length})`);
-        for (const special of [0, 0.02, 0.3]) {
-          const data = p.slots.map((s) => specials(d, s.dim, special));
-          const load = (slot: number, c: number): number => data[slot]![c]!;
-          const want = evalBlock(p.body, { load }), got = evalBlock(rolled, { load });
-          got.forEach((v, k) => assert.ok(Object.is(v, want[k]), `${name}, D = ${D}, specials ${special}, output ${k}: ${v} ≠ ${want[k]}`));
-        }
-      }
-  }));
+  withSeed((d: Data) =>
+    assertRollsBitForBit(shapes, (f) => programOf(f), (p) =>
+      [0, 0.02, 0.3].map((special) => [`, specials ${special}`, p.slots.map((s) => specials(d, s.dim, special))] as const))));
 
 /** SSA chains over slot 0 (dim D) and slot 1: max(acc, x), min(|x|, acc) (the accumulator second), mul(acc, x − y). */
 function ssaChains(D: number, outs: (b: SsaBuilder, chains: number[][]) => number[]): Block {

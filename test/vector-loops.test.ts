@@ -18,7 +18,6 @@ import assert from "node:assert/strict";
 import { Pm, Vi, Vj, type LazyTensor, type Tensor } from "../src/index.js";
 import { LOOP_MIN_DIM, rollLoops, withLoops } from "../src/compile/loops.js";
 import { plan } from "../src/compile/plan.js";
-import { evalBlock } from "../src/ir/interpret.js";
 import type { KernelProgram } from "../src/compile/program.js";
 import { reductionByName } from "../src/reductions/index.js";
 import { renderJs } from "../src/backends/js/render.js";
@@ -26,8 +25,8 @@ import { renderNative } from "../src/backends/native/render.js";
 import { renderWasm } from "../src/backends/wasm/render.js";
 import { renderWgsl } from "../src/backends/webgpu/render.js";
 import { nativeBackend } from "../src/backends/native/index.js";
-import { assertClose, testTargets, withSeed, type Data } from "./util.js";
-import { assertLoopedMatches, assertMatchesReference, runOn, unrolled } from "./loops-util.js";
+import { testTargets, withSeed, type Data } from "./util.js";
+import { assertLoopedMatches, assertMatchesReference, assertRollsBitForBit, runOn, unrolled } from "./loops-util.js";
 
 type Lazy = LazyTensor<boolean>;
 const programOf = (f: Lazy, red = "Sum", dtype: "float32" | "float64" = "float64", loopMin?: number): KernelProgram => {
@@ -53,20 +52,8 @@ const shapes = (D: number): Record<string, Lazy> => {
 };
 
 test("vector loops: the D-term sums of every shape roll into loops that compute the unrolled body's values bit for bit", () =>
-  withSeed((d: Data) => {
-    for (const D of [LOOP_MIN_DIM, 100, 1000])
-      for (const [name, f] of Object.entries(shapes(D))) {
-        const p = programOf(f);
-        const rolled = rollLoops(p.body, LOOP_MIN_DIM);
-        const loops = rolled.code.filter((ins) => ins.op === "loop").length;
-        assert.ok(loops >= 1, `${name}, D = ${D}: no loop`);
-        assert.ok(rolled.code.length <= 80, `${name}, D = ${D}: ${rolled.code.length} instructions after rolling (unrolled: ${p.body.code.length})`);
-        const data = p.slots.map((s) => d.randn([s.dim], "float64").data);
-        const load = (slot: number, c: number): number => data[slot]![c]!;
-        const want = evalBlock(p.body, { load }), got = evalBlock(rolled, { load });
-        got.forEach((v, k) => assert.ok(Object.is(v, want[k]), `${name}, D = ${D}, output ${k}: ${v} ≠ ${want[k]}`));
-      }
-  }));
+  withSeed((d: Data) =>
+    assertRollsBitForBit(shapes, (f) => programOf(f), (p) => [["", p.slots.map((s) => d.randn([s.dim], "float64").data)]])));
 
 test("vector loops: not below the threshold, nor for sums of differently shaped terms (products, min/max folds: test/vector-folds.test.ts)", () => {
   const D = LOOP_MIN_DIM;
