@@ -68,8 +68,10 @@ export interface RenderedKernel {
 export function renderWasm(p0: KernelProgram, shared: boolean): RenderedKernel {
   try {
     return renderModule(p0, shared, true);
-  } catch {
-    // a vector state this renderer cannot write: the unrolled kernel (other errors recur there)
+  } catch (e) {
+    // a vector state this renderer cannot write: the unrolled kernel; any other error is reported
+    const blocked = wasmBlocked(p0);
+    if (!wasmVectorState(withLoops(blocked?.program ?? p0), blocked?.nOwn ?? p0.slots.length)) throw e;
     return renderModule(p0, shared, false);
   }
 }
