@@ -330,8 +330,13 @@ test("a process killed while its kernel compiles leaves no compiler running (blo
         await new Promise((r) => setTimeout(r, 100));
       }
     };
-    await until("the compiler started", () => fs.existsSync(pids), 60000);
-    const pid = Number(fs.readFileSync(pids, "utf8").trim().split("\n")[0]);
+    // the shell creates the file before it writes the pid: wait for a whole line
+    const firstPid = (): number => {
+      const text = fs.existsSync(pids) ? fs.readFileSync(pids, "utf8") : "";
+      return text.includes("\n") ? Number(text.split("\n")[0]) : 0;
+    };
+    await until("the compiler started", () => firstPid() > 0, 60000);
+    const pid = firstPid();
     p.kill("SIGKILL");
     const gone = (): boolean => {
       try {

@@ -122,7 +122,7 @@ test("nystrom: the Gram product and the two products of an application, JavaScri
   }));
 
 for (const backend of testBackends()) {
-  test(`precond "nystrom" [${backend}]: the automatic rank converges on W6's problem (M = 3000, alpha = 0.1) in ≤ 20 iterations, plain CG in > 150`, () =>
+  test(`precond "nystrom" [${backend}]: the automatic rank converges on W6's problem (M = 3000, alpha = 0.1) in ≤ 24 iterations, plain CG in > 150`, () =>
     withSeed((d) => {
       const M = 3000, alpha = 0.1, eps = 1e-6;
       const x = d.randn([M, D], "float64");
@@ -133,7 +133,10 @@ for (const backend of testBackends()) {
       const { rank, pilot } = nystromStats;
       assert.equal(pilot, 1024);
       assert.ok(rank >= 100 && rank <= 1000, `rank ${rank}`);
-      assert.ok(pre >= 1 && pre <= 20, `${pre} iterations with the automatic rank ${rank}`);
+      // over seeds 100–300 (native): 15–22 iterations, 20 or more on one draw in five; a tighter
+      // threshold barely moves this (TAIL 10: 14–21), a larger pilot would (2048 rows: 10–16) but
+      // costs more than it saves below M ≈ 3·10⁴ (see nystrom.ts)
+      assert.ok(pre >= 1 && pre <= 24, `${pre} iterations with the automatic rank ${rank}`);
       const ref = K.solve(b, { alpha, eps, backend: backend as never, onIteration: (k) => (plain = k) });
       assert.ok(plain > 150, `plain CG: ${plain} iterations`);
       // both meet KeOps's rule ‖r‖² < M·eps²: the solutions agree to eps / alpha
