@@ -10,7 +10,7 @@
  *   path that relies on it: the update then runs for every pair, per component exactly as guarded
  *   (the skipped pairs left the state unchanged), and partial states merge in index order;
  * - a shift-exp declaration of one group per component is dropped: the generic update (the same
- *   online log-sum-exp, two exponentials per pair and component instead of one) is looped.
+ *   online log-sum-exp, one exponential per pair and component, branch-free) is looped.
  * Below the threshold, and for every other reduction, the program is unchanged.
  */
 import type { ReductionProgram } from "../reductions/types.js";

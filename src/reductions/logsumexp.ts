@@ -9,14 +9,16 @@ import type { ReductionDef, ReductionName, ReductionProgram, ShiftExpGroup } fro
 /**
  * Folds (f, weights g) into (m, s): m' = max(m, f), s' = s·e^(m−m') + g·e^(f−m').
  * A state with m = −∞ holds s = 0; −∞ values contribute nothing; +∞ gives +∞; NaN propagates to s.
+ * One exp per pair, branch-free (SIMD lanes take either side): e^(−|f−m|) is e^(m−f) when f > m
+ * and e^(f−m) otherwise, bit for bit (rounding is symmetric: m − f = −(f − m) exactly); the
+ * selects keep the empty and equal cases off the exp (e^(−∞), e^(∞−∞)).
  */
 function foldShiftExp(b: SsaBuilder, m: number, s: readonly number[], f: number, g: readonly number[]): number[] {
   const ninf = b.c(-Infinity);
   const bigger = b.cmp("gt", f, m); // f > m: rescale the old sums (NaN f: false)
-  const mEmpty = b.cmp("eq", m, ninf);
-  const rescale = b.select(mEmpty, b.c(0), b.un("exp", b.bin("sub", m, f)));
-  const fEmpty = b.cmp("eq", f, ninf);
-  const scaleNew = b.select(fEmpty, b.c(0), b.select(b.cmp("eq", f, m), b.c(1), b.un("exp", b.bin("sub", f, m))));
+  const e = b.un("exp", b.un("neg", b.un("abs", b.bin("sub", f, m))));
+  const rescale = b.select(b.cmp("eq", m, ninf), b.c(0), e);
+  const scaleNew = b.select(b.cmp("eq", f, ninf), b.c(0), b.select(b.cmp("eq", f, m), b.c(1), e));
   const out = [b.select(bigger, f, m)];
   for (let k = 0; k < s.length; k++) {
     const ifBigger = b.bin("add", b.bin("mul", s[k]!, rescale), g[k]!);

@@ -4,9 +4,9 @@
  * declaration's contract), branching where the generic block selects:
  *
  * - `shiftExp` (the log-sum-exp family): per group, the running max m and sums s fold (f, g) as
- *   m' = max(m, f), s' = s·e^(m−m') + g·e^(f−m') — one exp per pair (the branch taken), where the
- *   generic block evaluates both e^(m−f) and e^(f−m) for its selects. −∞ values add nothing, a
- *   NaN f makes the sums NaN and leaves m, as the generic block does.
+ *   m' = max(m, f), s' = s·e^(m−m') + g·e^(f−m') — one exp per pair, in the branch taken (the
+ *   generic block, branch-free, computes e^(−|f−m|) and selects both ways). −∞ values add nothing,
+ *   a NaN f makes the sums NaN and leaves m, as the generic block does.
  * - `sortedK` (the K-min family): per formula component, the threshold test first (does the pair
  *   beat the K-th slot: empty, smaller, or NaN against a number), then a sorted insertion walking
  *   up from the end while the pair beats the slot above (ties to the older index), where the
