@@ -99,6 +99,42 @@ for (const t of await testTargets()) {
     assert.deepEqual([...k.data], [1, 3, 2, 0]); // NaNs first (by index), then ascending
   });
 
+  test(`[${backend}] logsumexp and sumsoftmaxweight fold −∞, +∞, equal maxima and NaN as the float64 definitions`, () =>
+    withSeed(async (d) => {
+      const I = Infinity;
+      // −∞ first, in the middle, only; equal maxima; +∞ (once, twice, first); NaN; and one long
+      // sequence whose special values fall in different lanes and tiles of j
+      const long = Array.from({ length: 37 }, (_, j) => (j % 5 === 0 ? -I : d.rng.uniform() * 4 - 2));
+      const seqs = [[-I, 1, 2], [3, -I, 1], [-I, -I], [2, 2, 2], [1, I, 2], [I, I, 0], [2, I, I, 5], [1, NaN, 3], [1, NaN, 3, 2], [NaN], long, [...long.slice(0, 20), I, ...long.slice(20)]];
+      for (const dtype of t.dtypes) {
+        const rtol = dtype === "float32" ? 2e-6 : 1e-13;
+        for (const seq0 of seqs) {
+          const seq = dtype === "float32" ? seq0.map(Math.fround) : seq0;
+          const N = seq.length;
+          // weights of one component, and of 70 (a looped vector state from 64 on)
+          const G = N % 2 ? 1 : 70;
+          const g = d.uniform([N, G], 0.5, 2, dtype);
+          const zero = tensor(new Float64Array(1), { shape: [1, 1], dtype });
+          const F = Vj(tensor(Float64Array.from(seq), { shape: [N, 1], dtype })).add(Vi(zero));
+          const l = ((await F.logsumexp({ axis: 1, ...opt })) as Tensor).data[0]!;
+          const w = ((await F.sumsoftmaxweight(Vj(g), { axis: 1, ...opt })) as Tensor).data;
+          // the float64 definitions: NaN if any term is; else +∞ terms dominate (the softmax is
+          // their weights' mean); else the max-shifted sums (−∞ terms add nothing)
+          const m = Math.max(...seq);
+          const wantL = seq.some(Number.isNaN) ? NaN : m === I ? I : m === -I ? -I : m + Math.log(seq.reduce((a, v) => a + Math.exp(v - m), 0));
+          const near = (got: number, want: number, what: string): void =>
+            assert.ok(Object.is(got, want) || Math.abs(got - want) <= rtol * (1 + Math.abs(want)), `${what} of [${seq.length > 10 ? `${seq.length} terms` : seq}] (${dtype}): got ${got}, expected ${want}`);
+          for (let c = 0; c < G; c++) {
+            const gc = (j: number): number => g.data[j * G + c]!;
+            const e = seq.map((v) => (m === I ? (v === I ? 1 : 0) : Math.exp(v - m)));
+            const wantW = seq.some(Number.isNaN) || m === -I ? NaN : e.reduce((a, ej, j) => a + ej * gc(j), 0) / e.reduce((a, ej) => a + ej, 0);
+            near(w[c]!, wantW, `sumsoftmaxweight component ${c}`);
+          }
+          near(l, wantL, "logsumexp");
+        }
+      }
+    }));
+
   test(`[${backend}] empty reduction ranges: sum 0, logsumexp −∞, min +∞, max −∞, args −1, with the right shapes`, async () => {
     for (const dtype of t.dtypes) {
       const x = tensor(new Float64Array(9), { shape: [3, 3], dtype });

@@ -254,6 +254,22 @@ export function renderNative(p0: KernelProgram): NativeSource {
     L.push(`${ind}__builtin_memcpy(${dst} + (j - jt), &${name}, sizeof(VA));`);
   };
 
+  /**
+   * Before the shift-exp sums: in lanes whose maximum is +∞ (rare, hence tested once per row and
+   * tile) the +∞ values become 0 and the others −∞ (NaN kept), so that with the shift 0 the +∞
+   * terms weigh 1 each and the rest 0 — the limit the generic update takes (a softmax over the
+   * +∞ terms), not ∞·g summed and divided by ∞.
+   */
+  const infiniteMax = (mx: string, f: number, ind: string): string[] => [
+    `${ind}if (k_any(${mx} == (${A})INFINITY)) {`,
+    `${ind}  for (int jj = 0; jj < j - jt; jj += V) {`,
+    `${ind}    const VA b = k_load<VA>(buf${f} + jj);`,
+    `${ind}    const VA r = ${mx} == (${A})INFINITY ? (b == (${A})INFINITY ? VA{} : b == b ? ((${A})(-INFINITY) - VA{}) : b) : b;`,
+    `${ind}    __builtin_memcpy(buf${f} + jj, &r, sizeof(VA));`,
+    `${ind}  }`,
+    `${ind}}`,
+  ];
+
   // ---- a vector state looped over its components (src/compile/vout.ts, the general form) ----
   // shared state components are named as in the other schemes; group g is an array (per row: totL<g>)
   type Acc = (k: number, c?: string) => string;
@@ -347,6 +363,7 @@ export function renderNative(p0: KernelProgram): NativeSource {
       L.push(`${ind}mx0 = fm${grp.f} > mx0 ? fm${grp.f} : mx0;`);
     };
     jVectors(L, pass1, ["            j += V;"]);
+    L.push(...infiniteMax("mx0", grp.f, "          "));
     L.push("          const VA ms0 = (mx0 == (" + A + ")(-INFINITY)) | (mx0 == (" + A + ")INFINITY) ? VA{} : mx0;");
     const sharedS = grp.s.map((k, q) => [k, grp.g[q]] as const).filter(([k]) => k < vs.first);
     for (const [k] of sharedS) L.push(`          VA v${k} = VA{};`);
@@ -387,6 +404,8 @@ export function renderNative(p0: KernelProgram): NativeSource {
       sx.forEach((grp, g) => L.push(`${ind}mx${g} = fm${grp.f} > mx${g} ? fm${grp.f} : mx${g};`));
     };
     jVectors(L, pass1, ["            j += V;"]);
+    // once per buffer (groups may share their exponent f, and so their maximum)
+    [...fs].forEach((f) => L.push(...infiniteMax(`mx${sx.findIndex((grp) => grp.f === f)}`, f, "          ")));
     sx.forEach((grp, g) => {
       L.push(`          const VA ms${g} = (mx${g} == (${A})(-INFINITY)) | (mx${g} == (${A})INFINITY) ? VA{} : mx${g};`);
       grp.s.forEach((k) => L.push(`          VA v${k} = VA{};`));
