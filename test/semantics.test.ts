@@ -103,9 +103,11 @@ for (const t of await testTargets()) {
     withSeed(async (d) => {
       const I = Infinity;
       // −∞ first, in the middle, only; equal maxima; +∞ (once, twice, first); NaN; and one long
-      // sequence whose special values fall in different lanes and tiles of j
+      // sequence whose special values fall in different lanes of j
       const long = Array.from({ length: 37 }, (_, j) => (j % 5 === 0 ? -I : d.rng.uniform() * 4 - 2));
-      const seqs = [[-I, 1, 2], [3, -I, 1], [-I, -I], [2, 2, 2], [1, I, 2], [I, I, 0], [2, I, I, 5], [1, NaN, 3], [1, NaN, 3, 2], [NaN], long, [...long.slice(0, 20), I, ...long.slice(20)]];
+      // and 9001 terms (j tiles of 4096 on native and js) with +∞ in three tiles
+      const huge = Array.from({ length: 9001 }, (_, j) => (j === 5 || j === 4500 || j === 8999 ? I : j % 7 === 0 ? -I : d.rng.uniform() * 4 - 2));
+      const seqs = [[-I, 1, 2], [3, -I, 1], [-I, -I], [2, 2, 2], [1, I, 2], [I, I, 0], [2, I, I, 5], [1, NaN, 3], [1, NaN, 3, 2], [NaN], long, [...long.slice(0, 20), I, ...long.slice(20)], huge, huge.map((v) => (v === I ? 30 : v))];
       for (const dtype of t.dtypes) {
         const rtol = dtype === "float32" ? 2e-6 : 1e-13;
         for (const seq0 of seqs) {
