@@ -10,8 +10,8 @@ import type { ReductionDef, ReductionName, ReductionProgram, ShiftExpGroup } fro
  * Folds (f, weights g) into (m, s): m' = max(m, f), s' = s·e^(m−m') + g·e^(f−m').
  * A state with m = −∞ holds s = 0; −∞ values contribute nothing; +∞ gives +∞; NaN propagates to s.
  * One exp per pair, branch-free (SIMD lanes take either side): e^(−|f−m|) is e^(m−f) when f > m
- * and e^(f−m) otherwise, bit for bit (rounding is symmetric: m − f = −(f − m) exactly); the
- * selects keep the empty and equal cases off the exp (e^(−∞), e^(∞−∞)).
+ * and e^(f−m) otherwise, bit for bit (rounding is symmetric: m − f = −(f − m) exactly); in the
+ * empty and equal cases (where it would read e^(−∞) or e^(∞−∞)) the selects use 0 or 1 instead.
  */
 function foldShiftExp(b: SsaBuilder, m: number, s: readonly number[], f: number, g: readonly number[]): number[] {
   const ninf = b.c(-Infinity);
