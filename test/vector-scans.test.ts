@@ -139,7 +139,6 @@ function check(got: Tensor | [Tensor, Tensor], ref: RefResult, red: string, rtol
   }
 }
 
-
 /** Float64 references by seed, case, dtype and sizes: every target draws the same data in the same order from one seed. */
 const refs = new Map<string, RefResult>();
 const SEED = testSeed();
